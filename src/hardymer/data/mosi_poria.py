@@ -1,0 +1,128 @@
+"""``mosi-poria``: real CMU-MOSI in the original CSV layout of Poria et al. (ACL 2017, bc-LSTM).
+
+Features: openSMILE audio (73-d), CNN text (100-d), 3D-CNN video (100-d). Continuous sentiment
+scores in [-3, 3] come from the GCNet label pickle ``CMUMOSI_features_raw_2way.pkl`` (also the
+source of each video's utterance order).
+
+Split (the only honest one for these features, see ``docs/data.md``): train = Poria-train
+(62 videos, 1447 utterances). Text and video features were learned with the labels of all of
+Poria-train, so validation is NOT carved from it: validation = 10 of the 31 Poria-test videos,
+``numpy.random.default_rng(0).choice(sorted(test_video_ids), 10, replace=False)``; test = the
+other 21 videos.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hardymer.data._csv import read_matrix, read_rows
+from hardymer.data._unpickle import safe_load_pickle
+from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.errors import DataError
+
+LABEL_PICKLE = "CMUMOSI_features_raw_2way.pkl"
+DIMS = {"a": 73, "t": 100, "v": 100}
+FEATURE_FILES = {"a": "audio/audio_{part}0.csv", "t": "text/text_{part}0.csv", "v": "video/video_{part}0.csv"}
+
+
+def _default_labels(root: Path) -> Path:
+    for cand in (root / LABEL_PICKLE, root.parent / "gcnet-labels" / LABEL_PICKLE):
+        if cand.is_file():
+            return cand
+    raise DataError(
+        f"continuous labels not found: looked for {LABEL_PICKLE} in {root} and {root.parent / 'gcnet-labels'}; "
+        "pass labels=PATH", source=str(root),
+    )
+
+
+def load_mosi_labels(path: Path) -> tuple[dict[str, float], dict[str, str], dict[str, int]]:
+    """Scores, video id and position in the video for each utterance id, from the GCNet pickle."""
+    obj = safe_load_pickle(path)
+    if not isinstance(obj, (list, tuple)) or len(obj) != 7:
+        raise DataError("expected a list [videoIDs, videoLabels, videoSpeakers, videoSentences, train, val, test]",
+                        source=str(path))
+    video_ids, video_labels = obj[0], obj[1]
+    score: dict[str, float] = {}
+    video: dict[str, str] = {}
+    pos: dict[str, int] = {}
+    for vid, utts in video_ids.items():
+        labs = video_labels.get(vid)
+        if labs is None or len(labs) != len(utts):
+            raise DataError(f"video {vid!r}: {len(utts)} ids but labels {None if labs is None else len(labs)}",
+                            source=str(path), field="videoLabels")
+        for k, (u, y) in enumerate(zip(utts, labs)):
+            score[str(u)] = float(y)
+            video[str(u)] = str(vid)
+            pos[str(u)] = k
+    return score, video, pos
+
+
+def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_videos: int = 10,
+                    val_seed: int = 0) -> MultimodalDataset:
+    """Load real CMU-MOSI from Poria's CSV layout (see module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError("dataset folder not found", source=str(root))
+    label_path = Path(labels) if labels is not None else _default_labels(root)
+    score, video, pos = load_mosi_labels(label_path)
+
+    transcripts = read_rows(root / "transcripts.csv")
+    utt_of_row = [r[0] for r in transcripts]
+    feats: dict[str, list[np.ndarray]] = {m: [] for m in DIMS}
+    utts: list[str] = []
+    binary: list[np.ndarray] = []
+    part_of: list[str] = []
+    for part in ("train", "test"):
+        index_path = root / f"text_{part}.csv"
+        index = read_matrix(index_path, field="row index")[:, 0]
+        if np.any(index != np.round(index)) or index.min() < 0 or index.max() >= len(utt_of_row):
+            raise DataError("column 0 must hold row indices into transcripts.csv", source=str(index_path), field="row index")
+        rows = [utt_of_row[int(i)] for i in index]
+        for m, pattern in FEATURE_FILES.items():
+            p = root / pattern.format(part=part)
+            mat = read_matrix(p, field=f"features.{m}")
+            if mat.shape[0] != len(rows):
+                raise DataError(f"{mat.shape[0]} rows, expected {len(rows)} (as {index_path.name})", source=str(p))
+            if mat.shape[1] != DIMS[m] + 1:
+                raise DataError(f"{mat.shape[1] - 1} feature columns, expected {DIMS[m]}", source=str(p), field=f"features.{m}")
+            if not np.isfinite(mat).all():
+                raise DataError("NaN/inf values", source=str(p), field=f"features.{m}")
+            feats[m].append(mat[:, :-1].astype(np.float32))
+            if m == "a":
+                binary.append(mat[:, -1])
+        utts += rows
+        part_of += [part] * len(rows)
+
+    missing = [u for u in utts if u not in score]
+    if missing:
+        raise DataError(f"{len(missing)} utterances have no label (first {missing[0]!r})", source=str(label_path))
+    y = np.array([score[u] for u in utts], dtype=np.float32)
+    b = np.concatenate(binary)
+    bad = (y >= 0).astype(int) != b.astype(int)
+    if bad.any():
+        raise DataError(f"binary label disagrees with the continuous score for {int(bad.sum())} utterances "
+                        f"(first {utts[int(np.flatnonzero(bad)[0])]!r})", source=str(root / "audio"), field="label")
+    groups = np.array([video[u] for u in utts])
+    order = np.array([pos[u] for u in utts], dtype=np.int64)
+    part_arr = np.array(part_of)
+    train = np.flatnonzero(part_arr == "train")
+    test_all = np.flatnonzero(part_arr == "test")
+    test_videos = sorted(set(groups[test_all].tolist()))
+    val_videos = set(np.random.default_rng(val_seed).choice(test_videos, n_val_videos, replace=False).tolist())
+    is_val = np.isin(groups[test_all], sorted(val_videos))
+    n = len(utts)
+    return MultimodalDataset(
+        name="mosi-poria",
+        task="regression",
+        features={m: np.concatenate(v) for m, v in feats.items()},
+        available=np.ones((n, 3), dtype=bool),
+        labels=y,
+        groups=groups,
+        order=order,
+        utt_ids=np.array(utts),
+        folds=[Split("poria", train, test_all[is_val], test_all[~is_val])],
+        label_range=(-3.0, 3.0),
+        meta={"root": str(root), "labels": str(label_path), "val_videos": sorted(val_videos)},
+    )

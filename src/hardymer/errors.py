@@ -1,0 +1,29 @@
+"""Exceptions with messages that name the offending file and field."""
+
+from __future__ import annotations
+
+
+class HardymerError(Exception):
+    """Base class of the library's own errors."""
+
+
+class DataError(HardymerError, ValueError):
+    """Bad input data: wrong shape, NaN/inf, missing file, label out of range, ...
+
+    ``source`` (a file path or dataset name) and ``field`` are prefixed to the message.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
+        where = []
+        if source:
+            where.append(str(source))
+        if field:
+            where.append(f"field {field!r}")
+        prefix = (": ".join(where) + ": ") if where else ""
+        super().__init__(prefix + message)
+        self.source = source
+        self.field = field
+
+
+class ConfigError(HardymerError, ValueError):
+    """Bad configuration value (unknown name, inconsistent options)."""
