@@ -1,0 +1,199 @@
+"""The ``hardymer`` command line: train, evaluate, data info / fetch, list."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from hardymer.conditions import parse_conditions
+from hardymer.errors import HardymerError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Inspect and download datasets.")
+app.add_typer(data_app, name="data")
+console = Console()
+log = logging.getLogger("hardymer")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
+
+
+def _parse_kv(items: Optional[List[str]], what: str) -> dict:
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise typer.BadParameter(f"{what} must look like key=value, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-4"`` -> [0..4]; ``"0,2,5"`` -> [0, 2, 5]."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part[1:]:
+            a, b = part.split("-", 1)
+            seeds += list(range(int(a), int(b) + 1))
+        else:
+            seeds.append(int(part))
+    return seeds
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option("synthetic", help="dataset name (see `hardymer list`)"),
+    root: Optional[str] = typer.Option(None, help="dataset folder or file"),
+    method: str = typer.Option("zero-fill", help="method name"),
+    condition: str = typer.Option("atv", help="available modalities: a,t,v,at,av,tv,atv, a comma list, 'all' or 'missing'"),
+    seed: str = typer.Option("0", help="seed, list (0,1,2) or range (0-4)"),
+    out: str = typer.Option("runs/train", help="output folder"),
+    protocol: str = typer.Option("fixed", help="fixed (one model per condition) or unified"),
+    config: Optional[List[str]] = typer.Option(None, help="YAML config file(s) merged over the defaults"),
+    epochs: Optional[int] = typer.Option(None), batch_size: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None), fold: Optional[str] = typer.Option(None),
+    device: Optional[str] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val (default) or test (optimistic)"),
+    data_opt: Optional[List[str]] = typer.Option(None, help="dataset option key=value"),
+    method_opt: Optional[List[str]] = typer.Option(None, help="method option key=value"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
+    verbose: bool = typer.Option(False, "-v"),
+) -> None:
+    """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt."""
+    _setup_logging(verbose)
+    from omegaconf import OmegaConf
+
+    from hardymer.config import load_config
+    from hardymer.reporting.tables import aggregate, fmt
+    from hardymer.evaluation.metrics import metric_names
+    from hardymer.training.run import load_run_dataset, run_experiment
+
+    try:
+        cfg = load_config(*(config or []))
+        over = {"data": {"name": dataset}, "method": {"name": method}, "protocol": protocol}
+        if root is not None:
+            over["data"]["root"] = root
+        if fold is not None:
+            over["data"]["fold"] = fold
+        tr = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, device=device, select_on=select_on).items() if v is not None}
+        over["train"] = tr
+        cfg = OmegaConf.merge(cfg, over)
+        if data_opt:
+            cfg.data.options = OmegaConf.merge(cfg.data.options, _parse_kv(data_opt, "--data-opt"))
+        if method_opt:
+            cfg.method.options = OmegaConf.merge(cfg.method.options, _parse_kv(method_opt, "--method-opt"))
+        if set_:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(set_)))
+        conditions = parse_conditions(condition) if protocol == "fixed" else ["all"]
+        seeds = parse_seeds(seed)
+        ds = load_run_dataset(cfg)
+        runs = []
+        single = len(conditions) == 1 and len(seeds) == 1
+        for c in conditions:
+            for s in seeds:
+                run_cfg = cfg.copy()
+                run_cfg.condition = c if c != "all" else "atv"
+                run_cfg.seed = s
+                run_cfg.out = out if single else str(Path(out) / c / f"seed{s}")
+                runs.append(run_experiment(run_cfg, ds=ds, progress=single))
+                t = runs[-1]["test"]
+                brief = t if "mean" not in t else t["mean"]
+                log.info("%s seed %d: %s", c, s, ", ".join(f"{k}={v:.2f}" for k, v in brief.items()))
+    except (HardymerError, ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(exc)
+        return
+    agg = aggregate(runs)
+    names = metric_names(ds.task)
+    table = Table(title=f"{method} on {ds.name}: test, selected on {cfg.train.select_on}, seeds {seeds}")
+    table.add_column("condition")
+    for k in names:
+        table.add_column(k, justify="right")
+    for key, mets in agg.items():
+        table.add_row(key[1], *[fmt(*mets[k][:2]) for k in names])
+    console.print(table)
+    console.print(f"outputs in {out}")
+
+
+@app.command()
+def evaluate(
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
+    condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
+    split: str = typer.Option("test", help="train, val or test"),
+    root: Optional[str] = typer.Option(None, help="override the dataset folder stored in the checkpoint"),
+) -> None:
+    """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
+    _setup_logging(False)
+    from hardymer.evaluation.evaluate import evaluate_checkpoint
+
+    try:
+        res = evaluate_checkpoint(checkpoint, parse_conditions(condition), split=split, root=root)
+    except (HardymerError, ValueError, KeyError) as exc:
+        _fail(exc)
+        return
+    console.print_json(json.dumps(res))
+
+
+@data_app.command("info")
+def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Optional[List[str]] = typer.Option(None)) -> None:
+    """Counts per split, dims, label distribution and availability of a dataset."""
+    _setup_logging(False)
+    from hardymer.data import create_dataset
+
+    try:
+        ds = create_dataset(name, root=root, **_parse_kv(data_opt, "--data-opt"))
+    except (HardymerError, ValueError, KeyError) as exc:
+        _fail(exc)
+        return
+    s = ds.summary()
+    console.print(f"[bold]{s['name']}[/bold] ({s['task']}): {s['utterances']} utterances in {s['groups']} groups")
+    console.print("dims: " + ", ".join(f"{m}={d}" for m, d in s["dims"].items()))
+    console.print("available: " + ", ".join(f"{m}={d}" for m, d in s["available"].items()))
+    console.print("labels: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["labels"].items()))
+    t = Table("fold", "train", "validation", "test")
+    for f, parts in s["folds"].items():
+        t.add_row(f, *[f"{parts[p]['utterances']} utt / {parts[p]['groups']} groups" for p in ("train", "val", "test")])
+    console.print(t)
+
+
+@data_app.command("fetch")
+def data_fetch(name: str, dest: str = typer.Option(..., help="destination folder"),
+               base_url: Optional[str] = typer.Option(None, help="mirror replacing the pinned download prefix")) -> None:
+    """Download a public dataset's files (pinned commits, sha256 checked)."""
+    _setup_logging(False)
+    from hardymer.data.fetch import fetch_dataset
+
+    try:
+        path = fetch_dataset(name, Path(dest), base_url=base_url)
+    except (HardymerError, ValueError, KeyError) as exc:
+        _fail(exc)
+        return
+    console.print(f"fetched {name} into {path}")
+
+
+@app.command("list")
+def list_() -> None:
+    """Registered datasets and methods."""
+    from hardymer.data import list_datasets
+    from hardymer.models import list_methods
+
+    console.print("datasets: " + ", ".join(list_datasets()))
+    console.print("methods:  " + ", ".join(list_methods()))
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,81 @@
+"""The interface every method implements: a module + its training objective."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hardymer.data.batching import Batch
+
+if TYPE_CHECKING:
+    from hardymer.training.context import FitContext
+
+
+@dataclass
+class MethodSpec:
+    """What a method needs to know about the data to build itself."""
+
+    dims: dict[str, int]
+    output_dim: int
+    task: str
+
+
+class Method(nn.Module):
+    """Base class of all methods.
+
+    Subclasses implement :meth:`forward` (predictions ``[B, L, C]`` logits or ``[B, L]`` scores
+    for the inputs the batch makes available) and :meth:`training_loss`. Two-stage methods set
+    ``stage1_fraction`` > 0; the trainer only selects checkpoints in the last stage.
+    """
+
+    #: share of the epochs spent in stage 1 (full modalities, unimodal heads); 0 = one stage
+    stage1_fraction: float = 0.0
+
+    def __init__(self, spec: MethodSpec, config: Any) -> None:
+        super().__init__()
+        self.spec = spec
+        self.config = config
+
+    # -- training schedule ------------------------------------------------------
+    def stage(self, epoch: int, epochs: int) -> int:
+        """1 during the warm-up stage, else 2 (single-stage methods are always in stage 2)."""
+        return 1 if epoch < self.stage1_epochs(epochs) else 2
+
+    def stage1_epochs(self, epochs: int) -> int:
+        return int(round(self.stage1_fraction * epochs))
+
+    def prepare(self, ctx: "FitContext") -> None:
+        """Hook run once before training (e.g. train a teacher, precompute neighbours)."""
+
+    def on_stage_start(self, stage: int, ctx: "FitContext") -> None:
+        """Hook run when a stage begins."""
+
+    # -- objective ------------------------------------------------------------------
+    def forward(self, batch: Batch) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def training_loss(self, batch: Batch, ctx: "FitContext", epoch: int) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def task_loss(self, out: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (classification) or L1/MSE (regression) over non-padding positions."""
+        if self.spec.task == "classification":
+            return F.cross_entropy(out[valid], y[valid].long())
+        pred = out[valid].reshape(-1)
+        target = y[valid].float()
+        loss = getattr(self.config, "regression_loss", "l1")
+        return F.l1_loss(pred, target) if loss == "l1" else F.mse_loss(pred, target)
+
+    def predict_output(self, batch: Batch) -> torch.Tensor:
+        """Post-processed outputs: probabilities ``[B, L, C]`` or scores ``[B, L]``."""
+        out = self.forward(batch)
+        if self.spec.task == "classification":
+            return out.softmax(-1)
+        return out.reshape(out.shape[0], out.shape[1])
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

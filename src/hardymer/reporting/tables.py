@@ -1,0 +1,79 @@
+"""Aggregating run metrics into mean ± std tables (markdown and rich)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from hardymer.conditions import CONDITIONS
+
+
+def aggregate(runs: Iterable[dict], part: str = "test") -> dict[tuple[str, str], dict[str, tuple[float, float, int]]]:
+    """``{(method, condition): {metric: (mean, std, n_runs)}}`` over seeds/folds (std with ddof=0... 1)."""
+    acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        vals = r[part]
+        if isinstance(next(iter(vals.values())), dict):  # unified: per-condition dict
+            for cond, mets in vals.items():
+                for k, v in mets.items():
+                    acc[(r["method"], cond)][k].append(float(v))
+        else:
+            for k, v in vals.items():
+                acc[(r["method"], r["condition"])][k].append(float(v))
+    out = {}
+    for key, mets in acc.items():
+        out[key] = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for k, v in mets.items()}
+    return out
+
+
+def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> dict:
+    """Add ``mean6`` (mean over the six missing conditions, per seed, then mean ± std over seeds)."""
+    per_seed: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in runs:
+        key = (r["method"], f"{r['seed']}/{r['fold']}")
+        vals = r[part]
+        if isinstance(next(iter(vals.values())), dict):
+            for c, m in vals.items():
+                per_seed[key][c] = m
+        else:
+            per_seed[key][r["condition"]] = vals
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (method, _), conds in per_seed.items():
+        missing = [c for c in CONDITIONS[:-1] if c in conds]
+        if len(missing) != 6:
+            continue
+        for k in conds[missing[0]]:
+            acc[method][k].append(float(np.mean([conds[c][k] for c in missing])))
+    for method, mets in acc.items():
+        agg[(method, "mean6")] = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
+                                  for k, v in mets.items()}
+    return agg
+
+
+def fmt(mean: float, std: float, digits: int = 2) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def markdown_table(agg: dict, metric: str, methods: Sequence[str], columns: Sequence[str],
+                   lower_is_better: bool = False, digits: int = 2) -> str:
+    """Methods as rows, conditions as columns, ``mean ± std``; best per column in bold."""
+    header = "| method | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
+    best: dict[str, float] = {}
+    for c in columns:
+        vals = [agg[(m, c)][metric][0] for m in methods if (m, c) in agg and metric in agg[(m, c)]]
+        if vals:
+            best[c] = min(vals) if lower_is_better else max(vals)
+    lines = []
+    for m in methods:
+        cells = []
+        for c in columns:
+            if (m, c) not in agg or metric not in agg[(m, c)]:
+                cells.append("–")
+                continue
+            mu, sd, _ = agg[(m, c)][metric]
+            s = fmt(mu, sd, digits)
+            cells.append(f"**{s}**" if c in best and np.isclose(mu, best[c]) and len(methods) > 1 else s)
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return header + "\n".join(lines) + "\n"

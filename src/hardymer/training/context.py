@@ -1,0 +1,34 @@
+"""What a method sees while it is fitted: data of one fold, protocol, config, seed, device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hardymer.data.batching import GroupBatcher
+from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.training.protocol import FixedCondition, RandomConditions
+
+
+@dataclass
+class FitContext:
+    ds: MultimodalDataset  # features already standardised with the fold's training statistics
+    fold: Split
+    conditions: FixedCondition | RandomConditions
+    train: Any  # TrainConfig (OmegaConf node or dataclass)
+    seed: int
+    device: torch.device
+    out_dir: Path | None = None
+    cache_dir: Path | None = None
+    run_key: dict = field(default_factory=dict)  # identifies (dataset, fold, condition, seed, features)
+    extras: dict = field(default_factory=dict)  # outputs methods want written (hardness, neighbours...)
+
+    def batcher(self, part: str, shuffle: bool = False, indices: np.ndarray | None = None,
+                batch_size: int | None = None) -> GroupBatcher:
+        idx = self.fold.part(part) if indices is None else indices
+        return GroupBatcher(self.ds, idx, batch_size=batch_size or self.train.batch_size, shuffle=shuffle,
+                            max_len=self.train.max_len, device=self.device, seed=self.seed)

@@ -1,0 +1,89 @@
+"""One run end to end: load data, standardise on the fold's train part, fit, write outputs.
+
+Outputs in ``out``: ``metrics.json``, ``config.yaml`` (resolved), ``checkpoint.pt``, ``history.json``
+and whatever the method adds (hardness, neighbours). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hardymer._io import atomic_write_json, atomic_write_text
+from hardymer.conditions import canonical_condition
+from hardymer.config import to_container, to_yaml
+from hardymer.data import Standardizer, create_dataset
+from hardymer.data.dataset import MultimodalDataset
+from hardymer.models import MethodSpec, create_method
+from hardymer.training.checkpoint import save_checkpoint
+from hardymer.training.context import FitContext
+from hardymer.training.protocol import make_condition_sampler
+from hardymer.training.seeding import seed_everything
+from hardymer.training.trainer import fit
+
+log = logging.getLogger(__name__)
+
+
+def load_run_dataset(cfg: Any) -> MultimodalDataset:
+    return create_dataset(cfg.data.name, root=cfg.data.root, **dict(cfg.data.options))
+
+
+def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False) -> dict:
+    """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json."""
+    t0 = time.perf_counter()
+    if cfg.train.num_threads:
+        torch.set_num_threads(int(cfg.train.num_threads))
+    condition = canonical_condition(cfg.condition) if cfg.protocol == "fixed" else "all"
+    seed = int(cfg.seed)
+    if ds is None:
+        ds = load_run_dataset(cfg)
+    fold = ds.fold(cfg.data.fold)
+    std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
+    ds_in = std.transform(ds) if std is not None else ds
+    seed_everything(seed)
+    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+    method = create_method(cfg.method.name, spec, **dict(cfg.method.options))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(cfg.train.device)
+    ctx = FitContext(
+        ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
+        train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=out.parent / ".cache",
+        run_key={"dataset": ds.name, "data": to_container(cfg.data), "fold": fold.name, "condition": condition,
+                 "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds)},
+    )
+    log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
+    res = fit(method, ctx, progress=progress)
+    resolved = to_container(cfg)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    save_checkpoint(out / "checkpoint.pt", method, cfg.method.name, standardizer=std, config=resolved,
+                    dataset={"name": ds.name, "task": ds.task, "class_names": ds.class_names,
+                             "label_range": list(ds.label_range) if ds.label_range else None,
+                             "fold": fold.name, "dims": ds.dims},
+                    extra={"best_epoch": res.best_epoch})
+    metrics = {
+        "method": cfg.method.name,
+        "dataset": ds.name,
+        "condition": condition,
+        "seed": seed,
+        "fold": fold.name,
+        "protocol": cfg.protocol,
+        "select_on": res.select_on,
+        "select_metric": res.select_metric,
+        "optimistic": res.select_on == "test",
+        "best_epoch": res.best_epoch,
+        "val": res.val,
+        "test": res.test,
+        "train_seconds": res.train_seconds,
+        "stage_seconds": res.stage_seconds,
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    for name, obj in ctx.extras.items():
+        atomic_write_json(out / name, obj)
+    atomic_write_json(out / "history.json", res.history)
+    atomic_write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
+    return metrics

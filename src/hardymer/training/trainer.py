@@ -1,0 +1,163 @@
+"""The training loop: epochs, validation-based selection, early stopping, best state kept.
+
+Selection is on validation (``select_on="val"``); ``"test"`` exists only to compare with
+published numbers and is stamped as optimistic wherever it is reported. The best state is a real
+copy of the parameters (not a reference to the live module), and the metrics that are reported
+are recomputed from that restored state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hardymer.data.batching import GroupBatcher
+from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
+from hardymer.models.base import Method
+from hardymer.training.context import FitContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    select_metric: str
+    select_on: str
+    val: dict
+    test: dict
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def predict(method: Method, batcher: GroupBatcher, condition: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outputs, labels and dataset indices of every utterance of ``batcher`` under ``condition``."""
+    was_training = method.training
+    method.eval()
+    outs, ys, idxs = [], [], []
+    for batch in batcher:
+        b = batch.with_condition(condition)
+        out = method.predict_output(b)
+        outs.append(out[b.valid].cpu().numpy())
+        ys.append(b.y[b.valid].cpu().numpy())
+        idxs.append(b.idx[b.valid].cpu().numpy())
+    method.train(was_training)
+    return np.concatenate(outs), np.concatenate(ys), np.concatenate(idxs)
+
+
+def evaluate(method: Method, batcher: GroupBatcher, conditions: list[str], task: str) -> dict:
+    """Metrics per condition; with several conditions also their mean (``"mean"``) and the
+    mean over the six missing-modality conditions (``"mean6"``)."""
+    res = {}
+    for c in conditions:
+        out, y, _ = predict(method, batcher, c)
+        res[c] = compute_metrics(task, y, out)
+    if len(conditions) == 1:
+        return res[conditions[0]]
+    keys = list(next(iter(res.values())).keys())
+    res["mean"] = {k: float(np.mean([res[c][k] for c in conditions])) for k in keys}
+    missing = [c for c in conditions if c != "atv"]
+    if missing and len(missing) != len(conditions):
+        res["mean6"] = {k: float(np.mean([res[c][k] for c in missing])) for k in keys}
+    return res
+
+
+def _select_value(metrics: dict, metric: str) -> float:
+    if metric in metrics:
+        return float(metrics[metric])
+    key = "mean6" if "mean6" in metrics else "mean"
+    return float(metrics[key][metric])
+
+
+def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
+    """Train ``method`` on ``ctx``; keep the best (selection split) state; return its metrics."""
+    cfg = ctx.train
+    task = ctx.ds.task
+    metric = default_select_metric(task) if cfg.select_metric == "auto" else cfg.select_metric
+    if cfg.select_on not in ("val", "test"):
+        raise ValueError(f"select_on must be 'val' or 'test', got {cfg.select_on!r}")
+    if cfg.select_on == "test":
+        log.warning("selecting the epoch on TEST: optimistic protocol, only for comparison with published numbers")
+    method.to(ctx.device)
+    t0 = time.perf_counter()
+    method.prepare(ctx)
+    prep_seconds = time.perf_counter() - t0
+    train_b = ctx.batcher("train", shuffle=True)
+    val_b = ctx.batcher("val")
+    test_b = ctx.batcher("test")
+    sel_b = val_b if cfg.select_on == "val" else test_b
+    conds = ctx.conditions.eval_conditions
+    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best_state: dict | None = None
+    best_val: float | None = None
+    best_epoch = -1
+    since_best = 0
+    history: list[dict] = []
+    stage_seconds = {"prepare": prep_seconds, "stage1": 0.0, "stage2": 0.0}
+    current_stage = 0
+    epochs_iter = range(cfg.epochs)
+    prog = None
+    if progress:
+        from rich.progress import Progress
+
+        prog = Progress(transient=True)
+        prog.start()
+        task_id = prog.add_task("epochs", total=cfg.epochs)
+    try:
+        for epoch in epochs_iter:
+            stage = method.stage(epoch, cfg.epochs)
+            if stage != current_stage:
+                method.on_stage_start(stage, ctx)
+                current_stage = stage
+                since_best = 0
+            te = time.perf_counter()
+            method.train()
+            losses = []
+            for batch in train_b:
+                opt.zero_grad(set_to_none=True)
+                loss = method.training_loss(batch, ctx, epoch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.grad_clip)
+                opt.step()
+                losses.append(float(loss.detach()))
+            stage_seconds[f"stage{stage}"] += time.perf_counter() - te
+            rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan}
+            if stage == 2:
+                sel = evaluate(method, sel_b, conds, task)
+                value = _select_value(sel, metric)
+                rec[f"{cfg.select_on}_{metric}"] = value
+                if is_better(metric, value, best_val):
+                    best_val, best_epoch, since_best = value, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+                else:
+                    since_best += 1
+            history.append(rec)
+            log.debug("epoch %s", rec)
+            if prog is not None:
+                prog.update(task_id, advance=1)
+            if stage == 2 and cfg.patience and since_best >= cfg.patience:
+                log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
+                break
+    finally:
+        if prog is not None:
+            prog.stop()
+    if best_state is None:
+        raise RuntimeError("no stage-2 epoch was run: increase epochs")
+    method.load_state_dict(best_state)
+    val = evaluate(method, val_b, conds, task)
+    test = evaluate(method, test_b, conds, task)
+    check = _select_value(val if cfg.select_on == "val" else test, metric)
+    if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
+        raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")
+    return FitResult(best_epoch=best_epoch, select_metric=metric, select_on=cfg.select_on, val=val, test=test,
+                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds)

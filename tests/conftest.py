@@ -1,0 +1,45 @@
+"""Shared fixtures: the real data in ``<repo>/../shared`` (skipped cleanly when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{what} not found at {path} (the real data lives in ../shared, absent on a fresh checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``<repo>/../shared``; skips the test with a clear reason when it is absent."""
+    return _require(SHARED_DIR, "shared data folder")
+
+
+@pytest.fixture(scope="session")
+def mosi_poria_root(shared_dir: Path) -> Path:
+    """``../shared/data/mosi-poria`` (Poria's original CSV files)."""
+    root = shared_dir / "data" / "mosi-poria"
+    _require(root / "transcripts.csv", "CMU-MOSI (Poria CSV layout)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def gcnet_labels_dir(shared_dir: Path) -> Path:
+    """``../shared/data/gcnet-labels`` (GCNet label pickles)."""
+    root = shared_dir / "data" / "gcnet-labels"
+    _require(root / "CMUMOSI_features_raw_2way.pkl", "GCNet label pickles")
+    return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need ../shared get the ``shared`` marker (``-m 'not shared'`` deselects them)."""
+    for item in items:
+        if "shared_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
