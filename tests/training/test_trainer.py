@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from hardymer.config import load_config
+from hardymer.data import create_dataset
+from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.training.checkpoint import load_checkpoint
+from hardymer.training.run import run_experiment
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return create_dataset("synthetic", size="tiny", seed=3)
+
+
+def _cfg(tmp_path, **train):
+    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
+                        "train": {"epochs": 4, "patience": 0, **train}, "out": str(tmp_path / "run")})
+
+
+def test_run_writes_outputs_and_checkpoint_reproduces_metrics(tmp_path, tiny):
+    cfg = _cfg(tmp_path)
+    cfg.condition = "ta"
+    m = run_experiment(cfg, ds=tiny)
+    out = tmp_path / "run"
+    saved = json.loads((out / "metrics.json").read_text())
+    for key in ("method", "dataset", "condition", "seed", "fold", "protocol", "select_on", "best_epoch",
+                "val", "test", "train_seconds"):
+        assert key in saved
+    assert saved["condition"] == "at" and saved["select_on"] == "val" and not saved["optimistic"]
+    assert set(saved["test"]) == {"wa", "ua", "wf1"}
+    assert OmegaConf.load(out / "config.yaml").condition == "ta"
+    # the saved checkpoint reproduces the reported validation and test metrics
+    for split in ("val", "test"):
+        res = evaluate_checkpoint(out / "checkpoint.pt", ["at"], split=split)
+        for k, v in m[split].items():
+            assert res["at"][k] == pytest.approx(v, abs=1e-6)
+
+
+def test_best_state_is_a_copy_and_selected_on_validation(tmp_path, tiny):
+    cfg = _cfg(tmp_path, epochs=6)
+    m = run_experiment(cfg, ds=tiny)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    vals = [h["val_wa"] for h in hist]
+    assert m["best_epoch"] == int(np.argmax(vals))  # first best epoch on validation
+    assert m["val"]["wa"] == pytest.approx(max(vals))
+
+
+def test_seeds_make_runs_reproducible(tmp_path, tiny):
+    a = run_experiment(_cfg(tmp_path / "a"), ds=tiny)
+    b = run_experiment(_cfg(tmp_path / "b"), ds=tiny)
+    assert a["test"] == b["test"]
+
+
+def test_select_on_test_is_stamped_optimistic(tmp_path, tiny):
+    m = run_experiment(_cfg(tmp_path, select_on="test"), ds=tiny)
+    assert m["select_on"] == "test" and m["optimistic"] is True
+
+
+def test_load_checkpoint_rejects_garbage(tmp_path):
+    from hardymer.errors import DataError
+
+    p = tmp_path / "x.pt"
+    p.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="x.pt"):
+        load_checkpoint(p)
+    torch.save({"format": "other"}, p)
+    with pytest.raises(DataError, match="format"):
+        load_checkpoint(p)
