@@ -57,7 +57,7 @@ def test_arbitrary_class_is_refused(tmp_path: Path) -> None:
 def test_numpy_arrays_load(tmp_path: Path, protocol: int) -> None:
     obj = [
         {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array(["x", "yy"])},
-        {"s": np.float64(2.4), "i": np.int64(-3), "t": (1, 2.5, "u", b"raw", None, True)},
+        {"s": np.float64(2.4), "i": np.int64(-3), "t": (1, 2.5, "u", b"raw", b"", 1 + 2j, None, True)},
         {1, 2}, frozenset({"k"}), np.zeros((0, 4)), np.ones(3, dtype=[("f", "<f4"), ("g", "<i8")]),
     ]
     path = tmp_path / "arrays.pkl"

@@ -46,3 +46,48 @@ __all__ = [
     "Batch", "GroupBatcher", "MultimodalDataset", "Split", "Standardizer", "DATASETS",
     "create_dataset", "group_index", "list_datasets", "register_dataset",
 ]
+
+
+@register_dataset("gcnet")
+def _gcnet(root: str | Path | None = None, variant: str | None = None, **kw: Any) -> MultimodalDataset:
+    from hardymer.data.gcnet import load_gcnet
+
+    if variant is None:
+        raise ValueError("gcnet needs variant=iemocap4|iemocap6|mosi|mosei (or use the iemocap4, iemocap6, "
+                         "gcnet-mosi, gcnet-mosei datasets)")
+    if root is None:
+        raise ValueError("gcnet needs --root (the folder holding the label pickle and features/)")
+    return load_gcnet(root, variant, **kw)
+
+
+def _gcnet_fixed(variant: str) -> Callable[..., MultimodalDataset]:
+    def factory(root: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+        from hardymer.data.gcnet import _variant, load_gcnet
+
+        given = kw.pop("variant", None)
+        if given is not None and _variant(given) != _variant(variant):
+            raise ValueError(f"this dataset is the GCNet variant {variant!r}; got variant={given!r}")
+        if root is None:
+            raise ValueError(f"{variant} needs --root (the folder holding the label pickle and features/)")
+        return load_gcnet(root, variant, **kw)
+
+    factory.__name__ = f"_gcnet_{variant}"
+    return factory
+
+
+register_dataset("iemocap4")(_gcnet_fixed("iemocap4"))
+register_dataset("iemocap6")(_gcnet_fixed("iemocap6"))
+register_dataset("gcnet-mosi")(_gcnet_fixed("mosi"))
+register_dataset("gcnet-mosei")(_gcnet_fixed("mosei"))
+
+
+@register_dataset("npz")
+def _npz(root: str | Path | None = None, path: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+    from hardymer.data.npz import load_npz
+
+    if root is not None and path is not None and Path(root) != Path(path):
+        raise ValueError("npz: give the file as root or path=, not both")
+    file = path if path is not None else root
+    if file is None:
+        raise ValueError("npz needs --root (or path=) pointing at the .npz file")
+    return load_npz(file, **kw)

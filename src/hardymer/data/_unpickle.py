@@ -16,6 +16,9 @@ _ALLOWED: set[tuple[str, str]] = {
     ("__builtin__", "set"), ("__builtin__", "frozenset"), ("__builtin__", "unicode"),
     ("__builtin__", "list"), ("__builtin__", "dict"), ("__builtin__", "tuple"), ("__builtin__", "str"),
     ("__builtin__", "int"), ("__builtin__", "long"), ("__builtin__", "float"), ("__builtin__", "bytearray"),
+    # Python 3 writes builtins as __builtin__.* under protocol < 3 (e.g. b"" -> __builtin__.bytes,
+    # the empty data buffer of a zero-size numpy array)
+    ("__builtin__", "bytes"), ("__builtin__", "complex"), ("__builtin__", "bool"),
     ("collections", "OrderedDict"), ("_codecs", "encode"),
     ("numpy", "ndarray"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),

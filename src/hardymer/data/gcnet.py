@@ -285,21 +285,26 @@ def _load_modality(m: str, folder: Path, utts: list[str], speakers: list[str], d
     def one(i: int) -> tuple[np.ndarray | None, Path]:
         p = folder / f"{utts[i]}.npy"
         if p.is_file():
-            return _read_npy(p, field), p
-        d = folder / utts[i]
-        if d.is_dir():
-            return _read_folder(d, speakers[i], field)
-        return None, p
+            x, used = _read_npy(p, field), p
+        elif (folder / utts[i]).is_dir():
+            x, used = _read_folder(folder / utts[i], speakers[i], field)
+        else:
+            return None, p
+        if dim is not None and x is not None and x.shape[0] != dim:  # fail fast on the dims option
+            raise DataError(f"feature dim {x.shape[0]}, expected {dim} (dims option)", source=str(used), field=field)
+        return x, used
 
     n = len(utts)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, range(n))) if workers > 1 else [one(i) for i in range(n)]
-    ref: Path | None = None
-    if dim is not None:
-        for x, p in results:
-            if x is not None and x.shape[0] != dim:
-                raise DataError(f"feature dim {x.shape[0]}, expected {dim} (dims option)", source=str(p), field=field)
+    if workers <= 1:
+        results = [one(i) for i in range(n)]
     else:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            results = list(pool.map(one, range(n)))
+        finally:  # on the first error, drop the reads not yet started
+            pool.shutdown(wait=True, cancel_futures=True)
+    ref: Path | None = None
+    if dim is None:
         for x, p in results:
             if x is None:
                 continue
@@ -365,7 +370,8 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
         features_dir: the features folder (default ``root/features``).
         val_fraction, val_seed: IEMOCAP validation dialogues per fold (ignored for MOSI/MOSEI).
         dims: expected feature dims, e.g. ``"512,1024,1024"`` (audio, text, video); mismatches raise.
-        workers: reader threads (default ``min(8, 2 * cpu_count)``; 1 = plain loop).
+        workers: reader threads (default ``min(8, cpu_count + 4)``, helps on network file systems;
+            1 = plain loop).
     """
     var = _variant(variant)
     root = Path(root)
@@ -399,7 +405,7 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     spk = [s for g in raw.groups for s in raw.speakers[g]]
 
     t0 = time.perf_counter()
-    n_workers = int(workers) if workers is not None else min(8, 2 * (os.cpu_count() or 1))
+    n_workers = int(workers) if workers is not None else min(8, (os.cpu_count() or 1) + 4)
     features, avail_cols, stats = {}, [], {}
     for m in MODALITIES:
         log.info("%s: reading %d %s features from %s", var.name, len(utts), MODALITY_NAMES[m], folders[m])

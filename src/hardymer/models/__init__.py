@@ -48,7 +48,12 @@ def list_methods() -> list[str]:
 def _register_builtin() -> None:
     from hardymer.models.zero_fill import ZeroFill, ZeroFillConfig
 
+    from hardymer.models.backbone import Backbone, BackboneConfig
+    from hardymer.models.momke import MoMKE, MoMKEConfig
+
     register_method("zero-fill", ZeroFillConfig)(ZeroFill)
+    register_method("backbone", BackboneConfig)(Backbone)
+    register_method("momke", MoMKEConfig)(MoMKE)
 
 
 _register_builtin()
