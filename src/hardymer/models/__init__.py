@@ -49,11 +49,13 @@ def _register_builtin() -> None:
     from hardymer.models.zero_fill import ZeroFill, ZeroFillConfig
 
     from hardymer.models.backbone import Backbone, BackboneConfig
+    from hardymer.models.hardymer import Hardymer, HardymerConfig
     from hardymer.models.momke import MoMKE, MoMKEConfig
 
     register_method("zero-fill", ZeroFillConfig)(ZeroFill)
     register_method("backbone", BackboneConfig)(Backbone)
     register_method("momke", MoMKEConfig)(MoMKE)
+    register_method("hardymer", HardymerConfig)(Hardymer)
 
 
 _register_builtin()

@@ -23,7 +23,13 @@ class FixedCondition:
     def __init__(self, condition: str) -> None:
         self.condition = canonical_condition(condition)
         self.mask = torch.as_tensor(condition_mask(self.condition))
+        self.conditions = [self.condition]
+        self.masks = self.mask.view(1, 3)
         self.eval_conditions = [self.condition]
+
+    def sample_ids(self, n_groups: int) -> torch.Tensor:
+        """Index into ``conditions`` per group (always 0 here)."""
+        return torch.zeros(n_groups, dtype=torch.long)
 
     def sample(self, batch: Batch) -> torch.Tensor:
         return self.mask.to(batch.valid.device).view(1, 1, 3).expand_as(batch.avail_full)

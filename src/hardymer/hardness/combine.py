@@ -1,0 +1,53 @@
+"""Combining direct and indirect hardness into h in [0, 1] and the neighbour count k.
+
+s_i = α1·norm(DH)_i + α2·norm(IH)_i with the normalisation over the *training set* (never per
+batch). Mappings from s to h:
+
+- ``release``: h = σ(β·s) with min–max-normalised inputs, as the authors' code (h in [0.5, 0.98]
+  for β = 4: little room to adapt);
+- ``centered``: h = σ(β·(s − median(s)) / IQR(s)): spreads h over (0, 1) around the median;
+- ``rank``: h = rank(s) / (N − 1), uniform on [0, 1].
+
+k_i = ⌊K·h_i⌋ + 1, capped at K.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAPPINGS = ("release", "centered", "rank")
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Min–max normalisation to [0, 1] over the given (training) set; constant input -> 0."""
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    return np.zeros_like(x) if hi - lo < 1e-12 else (x - lo) / (hi - lo)
+
+
+def combine(dh: np.ndarray, ih: np.ndarray, alpha1: float = 0.6, alpha2: float = 0.4) -> np.ndarray:
+    """s = α1·minmax(DH) + α2·minmax(IH)."""
+    return alpha1 * minmax(dh) + alpha2 * minmax(ih)
+
+
+def to_hardness(s: np.ndarray, mapping: str = "release", beta: float = 4.0) -> np.ndarray:
+    """Map combined scores to hardness in [0, 1] (see module docstring)."""
+    s = np.asarray(s, dtype=np.float64)
+    if mapping == "release":
+        return 1.0 / (1.0 + np.exp(-beta * s))
+    if mapping == "centered":
+        q1, med, q3 = np.percentile(s, [25, 50, 75])
+        scale = q3 - q1 if q3 - q1 > 1e-12 else 1.0
+        return 1.0 / (1.0 + np.exp(-beta * (s - med) / scale))
+    if mapping == "rank":
+        if len(s) < 2:
+            return np.full_like(s, 0.5)
+        ranks = np.argsort(np.argsort(s, kind="stable"), kind="stable")
+        return ranks / (len(s) - 1)
+    raise ValueError(f"unknown hardness mapping {mapping!r}; use {', '.join(MAPPINGS)}")
+
+
+def neighbour_counts(h: np.ndarray, K: int) -> np.ndarray:
+    """k_i = ⌊K·h_i⌋ + 1, capped at K (hard samples get more neighbours)."""
+    h = np.clip(np.asarray(h, dtype=np.float64), 0.0, 1.0)
+    return np.minimum(np.floor(K * h).astype(np.int64) + 1, K)

@@ -1,0 +1,263 @@
+"""``hardymer``: HARDY-MER = backbone student + Multi-view Hardness Evaluation (MHE) +
+Retrieval-based Dynamic Curriculum Learning (RDCL), computed once per (fold, condition).
+
+``prepare`` (before the student trains):
+1. trains a teacher backbone (same data, fold, condition(s), seed, features), freezes it;
+2. direct hardness DH = the teacher's reconstruction error of each training utterance's missing
+   modalities against the complete stored features;
+3. indirect hardness IH = −PMI between present and missing modalities (InfoNCE critics trained on
+   full-modality training data), or the release's entropy proxy;
+4. h = mapping(α1·DH̃ + α2·IH̃) over the training set, k_i = ⌊K·h_i⌋ + 1;
+5. faiss retrieval over training utterances of the available modalities → K+1 views per utterance.
+Teacher, critics and hardness are cached on disk and reused by every run that shares their inputs.
+
+Stage 2 stacks all K+1 views of a batch into one forward/backward and one optimizer step. Every
+view carries the anchor's label and condition mask; a neighbour brings its own complete features,
+so its missing modalities are real reconstruction targets. Inference is one forward pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hardymer.conditions import MODALITIES
+from hardymer.data.batching import Batch
+from hardymer.hardness._cache import cache_key, cache_path
+from hardymer.hardness.combine import combine, neighbour_counts, to_hardness
+from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, train_pair_critics
+from hardymer.models.backbone import Backbone, BackboneConfig
+from hardymer.models.base import MethodSpec
+from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HardymerConfig(BackboneConfig):
+    K: int = 3
+    alpha1: float = 0.6
+    alpha2: float = 0.4
+    beta: float = 4.0
+    mapping: str = "rank"  # release | centered | rank
+    mi_estimator: str = "critic"  # critic | entropy (the release's proxy, comparison only)
+    use_direct: bool = True
+    use_indirect: bool = True
+    hardness: str = "model"  # model | fixed (k = ⌊K/2⌋+1 for all) | random
+    neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
+    merge: str = "fused"  # fused | concat (release)
+    approximate_index: bool = False
+    pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
+    teacher_epochs: int = 0  # 0: same as the student
+    critic_epochs: int = 60
+    teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
+
+
+class Hardymer(Backbone):
+    def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
+        super().__init__(spec, config)
+        for name, allowed in (("mapping", ("release", "centered", "rank")), ("mi_estimator", ("critic", "entropy")),
+                              ("hardness", ("model", "fixed", "random")), ("neighbours", ("faiss", "random", "none")),
+                              ("merge", ("fused", "concat")), ("pacing", ("none", "linear"))):
+            if getattr(config, name) not in allowed:
+                raise ValueError(f"hardymer: {name} must be one of {allowed}, got {getattr(config, name)!r}")
+        if config.K < 1:
+            raise ValueError("hardymer: K must be >= 1")
+        self.views: torch.Tensor | None = None  # [n_cond, N_dataset, K+1] dataset indices
+        self.report: dict = {}
+        object.__setattr__(self, "_teacher", None)  # not a submodule: never trained or saved with the student
+
+    @property
+    def teacher(self) -> Backbone | None:
+        return self.__dict__["_teacher"]
+
+    # ------------------------------------------------------------------ MHE + RDCL, once
+    def _teacher_config(self) -> BackboneConfig:
+        base = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(BackboneConfig)}
+        base.update(self.config.teacher_options)
+        return BackboneConfig(**base)
+
+    def _train_teacher(self, ctx) -> Backbone:
+        from omegaconf import OmegaConf
+
+        from hardymer.training.context import FitContext
+        from hardymer.training.trainer import fit
+
+        tcfg = self._teacher_config()
+        train_cfg = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(ctx.train) if OmegaConf.is_config(ctx.train)
+                                                     else dataclasses.asdict(ctx.train)), {})
+        if self.config.teacher_epochs:
+            train_cfg.epochs = self.config.teacher_epochs
+        train_cfg.select_on = "val"
+        key = cache_key("teacher", ctx.run_key, dataclasses.asdict(tcfg), OmegaConf.to_container(train_cfg))
+        path = cache_path(ctx.cache_dir, "teacher", key, ".pt")
+        teacher = Backbone(self.spec, tcfg).to(ctx.device)
+        if path is not None and path.is_file():
+            teacher.load_state_dict(torch.load(path, map_location=ctx.device, weights_only=True))
+            log.info("teacher loaded from cache %s", path.name)
+        else:
+            torch.manual_seed(ctx.seed + 7919)
+            sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=train_cfg, seed=ctx.seed,
+                             device=ctx.device, run_key=ctx.run_key)
+            res = fit(teacher, sub)
+            log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
+            if path is not None:
+                from hardymer._io import atomic_torch_save
+
+                atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
+        teacher.eval().requires_grad_(False)
+        return teacher
+
+    @torch.no_grad()
+    def _direct_and_encodings(self, teacher: Backbone, ctx, condition: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """DH per dataset index (train rows filled) and full-modality teacher encodings."""
+        n = len(ctx.ds)
+        dh = np.zeros(n)
+        enc = {m: np.zeros((n, self.config.hidden), np.float32) for m in MODALITIES}
+        for batch in ctx.batcher("train", shuffle=False):
+            b = batch.with_condition(condition)
+            o = teacher.forward_all(b)
+            err, cnt = teacher.recon_error(b, o["recon"])
+            idx = b.idx[b.valid].cpu().numpy()
+            dh[idx] = err[b.valid].cpu().numpy()
+            h_full = teacher.encode(batch)
+            for m in MODALITIES:
+                enc[m][idx] = h_full[m][batch.valid].cpu().numpy()
+        return dh, enc
+
+    def prepare(self, ctx) -> None:  # type: ignore[override]
+        cfg = self.config
+        ds, train = ctx.ds, ctx.fold.train
+        conditions = list(ctx.conditions.conditions)
+        hkey = cache_key("hardness", ctx.run_key, dataclasses.asdict(self._teacher_config()),
+                         {k: getattr(cfg, k) for k in ("K", "alpha1", "alpha2", "beta", "mapping", "mi_estimator",
+                                                       "use_direct", "use_indirect", "hardness", "neighbours",
+                                                       "merge", "approximate_index", "teacher_epochs", "critic_epochs")},
+                         conditions)
+        hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
+        need_teacher = cfg.hardness == "model" and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
+        if hpath is not None and hpath.is_file():
+            z = np.load(hpath, allow_pickle=False)
+            table = {k: z[k] for k in z.files}
+            log.info("hardness and neighbours loaded from cache %s", hpath.name)
+        else:
+            teacher = self._train_teacher(ctx) if need_teacher else None
+            object.__setattr__(self, "_teacher", teacher)
+            critics = None
+            if cfg.hardness == "model" and cfg.use_indirect and cfg.mi_estimator == "critic":
+                full = train[ds.available[train].all(1)]
+                critics = train_pair_critics({m: ds.features[m][full] for m in MODALITIES},
+                                             epochs=cfg.critic_epochs, seed=ctx.seed)
+            indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
+            rng = np.random.default_rng(ctx.seed)
+            table = {"train_idx": train, "dh": [], "ih": [], "s": [], "h": [], "k": [], "neighbours": []}
+            for c in conditions:
+                dh = np.zeros(len(train))
+                ih = np.zeros(len(train))
+                enc = None
+                if teacher is not None:
+                    dh_all, enc = self._direct_and_encodings(teacher, ctx, c)
+                    dh = dh_all[train]
+                if cfg.hardness == "model" and cfg.use_indirect:
+                    if cfg.mi_estimator == "critic":
+                        ih = critic_indirect_hardness(critics, {m: ds.features[m][train] for m in MODALITIES},
+                                                      ds.available[train], c)
+                    else:
+                        ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES}, c)  # type: ignore[index]
+                a1 = cfg.alpha1 if cfg.use_direct else 0.0
+                a2 = cfg.alpha2 if cfg.use_indirect else 0.0
+                s = combine(dh, ih, a1, a2)
+                if cfg.hardness == "model":
+                    h = to_hardness(s, cfg.mapping, cfg.beta)
+                elif cfg.hardness == "fixed":
+                    h = np.full(len(train), 0.5)
+                else:
+                    h = rng.random(len(train))
+                k = neighbour_counts(h, cfg.K)
+                if cfg.neighbours == "faiss":
+                    nb = retrieve_neighbours(ds, indexes, train, c, cfg.K, merge=cfg.merge)  # type: ignore[arg-type]
+                elif cfg.neighbours == "random":
+                    nb = np.stack([rng.choice(train[train != i], cfg.K, replace=False) for i in train])
+                else:
+                    nb = np.full((len(train), cfg.K), -1, dtype=np.int64)
+                for name, arr in zip(("dh", "ih", "s", "h", "k", "neighbours"), (dh, ih, s, h, k, nb)):
+                    table[name].append(arr)
+            table = {k: np.stack(v) if isinstance(v, list) else v for k, v in table.items()}
+            if hpath is not None:
+                from hardymer._io import atomic_numpy_save
+
+                atomic_numpy_save(hpath, **table)
+        self._install_views(ctx, conditions, table)
+
+    def _install_views(self, ctx, conditions: list[str], table: dict) -> None:
+        ds, train, K = ctx.ds, table["train_idx"], self.config.K
+        n = len(ds)
+        views = np.repeat(np.arange(n, dtype=np.int64)[None, :, None], len(conditions), 0).repeat(K + 1, 2)
+        summary: dict = {"K": K, "mapping": self.config.mapping, "mi_estimator": self.config.mi_estimator,
+                         "conditions": {}}
+        rows = []
+        for ci, c in enumerate(conditions):
+            v = build_views(train, table["neighbours"][ci], table["k"][ci], K)
+            views[ci, train] = v
+            h, k = table["h"][ci], table["k"][ci]
+            summary["conditions"][c] = {
+                "hardness_mean": float(h.mean()), "hardness_std": float(h.std()),
+                "hardness_min": float(h.min()), "hardness_max": float(h.max()),
+                "k_hist": {str(i): int((k == i).sum()) for i in range(1, K + 1)},
+                "dh_mean": float(table["dh"][ci].mean()), "ih_mean": float(table["ih"][ci].mean()),
+                "label_agreement_used": label_agreement(ds, train, table["neighbours"][ci], k),
+                "label_agreement_topK": label_agreement(ds, train, table["neighbours"][ci]),
+                "label_agreement_at_k": {str(kk): label_agreement(ds, train, table["neighbours"][ci][:, :kk])
+                                         for kk in range(1, K + 1)},
+            }
+            for r, i in enumerate(train):
+                rows.append({"utt_id": str(ds.utt_ids[i]), "condition": c, "dh": float(table["dh"][ci][r]),
+                             "ih": float(table["ih"][ci][r]), "s": float(table["s"][ci][r]),
+                             "h": float(h[r]), "k": int(k[r]),
+                             "neighbours": [str(ds.utt_ids[j]) for j in table["neighbours"][ci][r] if j >= 0]})
+        self.views = torch.as_tensor(views, device=ctx.device)
+        self.report = summary
+        ctx.extras["hardness_summary.json"] = summary
+        ctx.extras["hardness.json"] = rows
+        self._feats = {m: torch.as_tensor(ds.features[m], device=ctx.device) for m in MODALITIES}
+        self._avail = torch.as_tensor(ds.available, device=ctx.device)
+
+    # ------------------------------------------------------------------ stage 2 on views
+    def view_batch(self, batch: Batch, cond_ids: torch.Tensor, masks: torch.Tensor, share: float = 1.0) -> Batch:
+        """Stack the K+1 views of ``batch`` along the batch dimension ([(K+1)·B, L])."""
+        assert self.views is not None, "prepare() must run before training on views"
+        K = self.config.K
+        B, L = batch.valid.shape
+        idx = batch.idx.clamp(min=0)
+        v = self.views[cond_ids.view(B, 1).expand(B, L), idx]  # [B, L, K+1]
+        if share < 1.0:  # pacing: neighbour slots beyond ceil(k·share) revert to the anchor
+            is_nb = v != idx.unsqueeze(-1)
+            k_i = is_nb.sum(-1, keepdim=True)
+            allowed = torch.ceil(k_i.float() * share).long()
+            pos_from_end = torch.arange(K, -1, -1, device=v.device).view(1, 1, K + 1)  # K..0
+            keep_nb = is_nb & (pos_from_end < allowed)
+            v = torch.where(keep_nb, v, idx.unsqueeze(-1))
+        v = v.permute(2, 0, 1).reshape((K + 1) * B, L)
+        valid = batch.valid.repeat(K + 1, 1)
+        x_full = {m: self._feats[m][v] * valid.unsqueeze(-1) for m in MODALITIES}
+        avail_full = self._avail[v] & valid.unsqueeze(-1)
+        cond = masks[cond_ids].to(v.device).view(B, 1, 3).expand(B, L, 3).repeat(K + 1, 1, 1)
+        stacked = Batch(x=x_full, x_full=x_full, avail=avail_full, avail_full=avail_full, valid=valid,
+                        y=batch.y.repeat(K + 1, 1), idx=v.masked_fill(~valid, -1))
+        return stacked.with_availability(cond)
+
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+        epochs = ctx.train.epochs
+        if self.stage(epoch, epochs) == 1:
+            return self.stage1_loss(batch)
+        share = 1.0
+        if self.config.pacing == "linear":
+            s1 = self.stage1_epochs(epochs)
+            share = (epoch - s1 + 1) / max(epochs - s1, 1)
+        cond_ids = ctx.conditions.sample_ids(batch.valid.shape[0])
+        return self.stage2_loss(self.view_batch(batch, cond_ids, ctx.conditions.masks, share))
