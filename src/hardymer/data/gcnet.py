@@ -47,7 +47,7 @@ import numpy as np
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
 from hardymer.data._unpickle import safe_load_pickle
 from hardymer.data.dataset import MultimodalDataset, Split
-from hardymer.errors import DataError
+from hardymer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _variant(name: str) -> GCNetVariant:
     key = str(name).strip().lower()
     key = _VARIANT_ALIASES.get(key, key)
     if key not in VARIANTS:
-        raise ValueError(f"unknown GCNet variant {name!r}; use one of {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown GCNet variant {name!r}; use one of {', '.join(VARIANTS)}")
     return VARIANTS[key]
 
 
@@ -101,7 +101,7 @@ def parse_dims(dims: Any) -> dict[str, int] | None:
         for k, v in dims.items():
             key = {"audio": "a", "text": "t", "video": "v"}.get(str(k), str(k))
             if key not in MODALITIES:
-                raise ValueError(f"dims: unknown modality {k!r}; use a, t, v")
+                raise ConfigError(f"dims: unknown modality {k!r}; use a, t, v")
             if v is not None:
                 out[key] = int(v)
         return out
@@ -112,7 +112,7 @@ def parse_dims(dims: Any) -> dict[str, int] | None:
     else:
         items = list(dims)
     if len(items) != len(MODALITIES):
-        raise ValueError(f"dims must give {len(MODALITIES)} values (audio,text,video), got {dims!r}")
+        raise ConfigError(f"dims must give {len(MODALITIES)} values (audio,text,video), got {dims!r}")
     out = {}
     for m, v in zip(MODALITIES, items):
         if v is None or v == "":
@@ -120,9 +120,9 @@ def parse_dims(dims: Any) -> dict[str, int] | None:
         try:
             d = int(v)
         except (TypeError, ValueError):
-            raise ValueError(f"dims: {v!r} is not an integer (in {dims!r})") from None
+            raise ConfigError(f"dims: {v!r} is not an integer (in {dims!r})") from None
         if d <= 0:
-            raise ValueError(f"dims must be positive, got {dims!r}")
+            raise ConfigError(f"dims must be positive, got {dims!r}")
         out[m] = d
     return out
 
@@ -386,18 +386,18 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     feat_root = Path(features_dir) if features_dir is not None else root / "features"
     val_fraction, val_seed = float(val_fraction), int(val_seed)
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     want = parse_dims(dims) or {}
     names = {"a": audio_feature, "t": text_feature, "v": video_feature}
     folders = {m: feat_root / str(names[m]) for m in MODALITIES}
+
+    raw = _read_pickle(pkl, var)
     for m, folder in folders.items():
         if not folder.is_dir():
             present = sorted(p.name for p in feat_root.iterdir() if p.is_dir()) if feat_root.is_dir() else None
             hint = (f"; {feat_root} holds: {', '.join(present) or 'no folders'}" if present is not None
                     else f"; the features folder {feat_root} does not exist either")
             raise DataError(f"{MODALITY_NAMES[m]} feature folder not found{hint}", source=str(folder), field=f"features.{m}")
-
-    raw = _read_pickle(pkl, var)
     labels = _check_labels(raw, var, pkl)
     utts = [u for g in raw.groups for u in raw.utts[g]]
     groups = np.array([g for g in raw.groups for _ in raw.utts[g]])
