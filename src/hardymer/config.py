@@ -53,6 +53,7 @@ class RunConfig:
     condition: str = "atv"
     seed: int = 0
     out: str = "runs/default"
+    cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
 
 
 def default_config() -> Any:
@@ -78,3 +79,18 @@ def to_container(cfg: Any) -> dict:
 
 def to_yaml(cfg: Any) -> str:
     return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def config_hash(cfg: Any) -> str:
+    """Hash of a resolved config, ignoring where outputs go (``out``) and the device/threads."""
+    import hashlib
+    import json
+
+    d = to_container(cfg) if not isinstance(cfg, dict) else json.loads(json.dumps(cfg))
+    d.pop("out", None)
+    d.pop("cache_dir", None)
+    tr = dict(d.get("train", {}))
+    tr.pop("device", None)
+    tr.pop("num_threads", None)
+    d["train"] = tr
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -58,6 +58,15 @@ class HardymerConfig(BackboneConfig):
     teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
 
 
+def _plain(cfg) -> dict:
+    from omegaconf import OmegaConf
+
+    d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dataclasses.asdict(cfg)
+    for k in ("device", "num_threads"):
+        d.pop(k, None)
+    return d
+
+
 class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
         super().__init__(spec, config)
@@ -138,7 +147,7 @@ class Hardymer(Backbone):
                          {k: getattr(cfg, k) for k in ("K", "alpha1", "alpha2", "beta", "mapping", "mi_estimator",
                                                        "use_direct", "use_indirect", "hardness", "neighbours",
                                                        "merge", "approximate_index", "teacher_epochs", "critic_epochs")},
-                         conditions)
+                         conditions, _plain(ctx.train))
         hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
         need_teacher = cfg.hardness == "model" and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
         if hpath is not None and hpath.is_file():

@@ -15,7 +15,7 @@ import torch
 
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import canonical_condition
-from hardymer.config import to_container, to_yaml
+from hardymer.config import config_hash, to_container, to_yaml
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
 from hardymer.models import MethodSpec, create_method
@@ -52,7 +52,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     device = torch.device(cfg.train.device)
     ctx = FitContext(
         ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
-        train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=out.parent / ".cache",
+        train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
         run_key={"dataset": ds.name, "data": to_container(cfg.data), "fold": fold.name, "condition": condition,
                  "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds)},
     )
@@ -81,6 +81,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         "train_seconds": res.train_seconds,
         "stage_seconds": res.stage_seconds,
         "wall_seconds": time.perf_counter() - t0,
+        "config_hash": config_hash(cfg),
     }
     for name, obj in ctx.extras.items():
         atomic_write_json(out / name, obj)

@@ -1,0 +1,146 @@
+"""The benchmark grid: methods × conditions × seeds × folds, resumable, in parallel.
+
+Each run lives in ``out/<method>/<condition>/<fold>/seed<seed>/``. A run whose ``metrics.json``
+exists and carries the same ``config_hash`` is skipped; anything else is (re)done. Outputs are
+written atomically and ``metrics.json`` last, so a killed run leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import OmegaConf
+
+from hardymer.bench.presets import resolve_method
+from hardymer.config import config_hash, to_container
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    method: str  # preset or method name (the row label)
+    condition: str  # a condition, or "all" for the unified protocol
+    fold: str
+    seed: int
+    out: str
+    config: dict  # the fully resolved run config
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}/{self.condition}/{self.fold}/seed{self.seed}"
+
+
+def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: list[int], folds: list[str],
+              out: str | Path) -> list[RunSpec]:
+    """Expand the grid into resolved run configs."""
+    specs = []
+    for name in methods:
+        method, options = resolve_method(name)
+        for fold in folds:
+            for cond in conditions:
+                for seed in seeds:
+                    cfg = base_cfg.copy()
+                    cfg.method.name = method
+                    cfg.method.options = OmegaConf.merge(cfg.method.options, options)
+                    cfg.data.fold = str(fold)
+                    cfg.condition = cond if cond != "all" else "atv"
+                    cfg.seed = int(seed)
+                    run_out = Path(out) / name / cond / f"fold{fold}" / f"seed{seed}"
+                    cfg.out = str(run_out)
+                    specs.append(RunSpec(name, cond, str(fold), int(seed), str(run_out), to_container(cfg)))
+    return specs
+
+
+def is_done(spec: RunSpec) -> bool:
+    """A finished run: metrics.json present and made from the same config."""
+    p = Path(spec.out) / "metrics.json"
+    if not p.is_file():
+        return False
+    try:
+        m = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return m.get("config_hash") == config_hash(spec.config)
+
+
+def execute(spec: RunSpec, threads: int = 1) -> dict:
+    """Run one spec in this process with a per-run log file; returns its metrics."""
+    import torch
+
+    from hardymer.config import load_config
+    from hardymer.training.run import run_experiment
+
+    torch.set_num_threads(threads)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "log.txt", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("hardymer")
+    root.addHandler(handler)
+    prev = root.level
+    root.setLevel(logging.INFO)
+    try:
+        metrics = run_experiment(load_config(spec.config))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(prev)
+        handler.close()
+    metrics["bench_method"] = spec.method
+    return metrics
+
+
+def _execute_in_worker(spec: RunSpec, threads: int) -> dict:
+    return execute(spec, threads)
+
+
+def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: str = "local",
+             ray_address: str | None = None, on_done: Callable[[RunSpec, dict | None], None] | None = None) -> list[dict]:
+    """Run every unfinished spec; return the metrics of all specs (finished ones re-read)."""
+    todo = [s for s in specs if not is_done(s)]
+    log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
+    failures: list[tuple[str, str]] = []
+    if backend == "local":
+        if workers <= 1:
+            for s in todo:
+                try:
+                    execute(s, threads)
+                except Exception as exc:  # keep going; report at the end
+                    failures.append((s.label, repr(exc)))
+                if on_done:
+                    on_done(s, None)
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+                futs = {pool.submit(_execute_in_worker, s, threads): s for s in todo}
+                for f in as_completed(futs):
+                    s = futs[f]
+                    try:
+                        f.result()
+                    except Exception as exc:
+                        failures.append((s.label, repr(exc)))
+                    if on_done:
+                        on_done(s, None)
+    elif backend == "ray":
+        from hardymer.bench.ray_backend import run_with_ray
+
+        failures += run_with_ray(todo, threads=threads, address=ray_address, on_done=on_done)
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use local or ray")
+    for label, err in failures:
+        log.error("run %s failed: %s (see its log.txt)", label, err)
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(todo)} runs failed; rerun the same command to resume")
+    results = []
+    for s in specs:
+        m = json.loads((Path(s.out) / "metrics.json").read_text())
+        m["bench_method"] = s.method
+        results.append(m)
+    return results
