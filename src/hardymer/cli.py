@@ -251,6 +251,27 @@ def bench(
     console.print(f"results in {md.parent}")
 
 
+@app.command()
+def predict(
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
+    input: str = typer.Option(..., "--input", help=".npz with audio/text/video (any subset), optional mask_*, groups, utt_ids"),
+    out: Optional[str] = typer.Option(None, help="CSV to write (default: print)"),
+) -> None:
+    """Predict on new data with whatever modalities it has."""
+    _setup_logging(False)
+    from hardymer.inference import predict_file
+
+    try:
+        text = predict_file(checkpoint, input, out)
+    except (HardymerError, ValueError, KeyError) as exc:
+        _fail(exc)
+        return
+    if out is None:
+        console.print(text, end="", markup=False, highlight=False)
+    else:
+        console.print(f"predictions written to {out}")
+
+
 @app.command("list")
 def list_() -> None:
     """Registered datasets and methods."""

@@ -1,0 +1,488 @@
+#!/usr/bin/env python
+"""Speed of one HARDY-MER condition: teacher, student, and a release-style stage 2 for comparison.
+
+For one (dataset, fold, condition, seed) this measures, in one process:
+
+1. the teacher (a ``Backbone`` trained with ``hardymer.training.trainer.fit`` exactly as
+   ``Hardymer._train_teacher`` does): seconds per stage-1 and stage-2 epoch;
+2. the student (method ``hardymer``): seconds of its preparation (teacher training, critic
+   training, hardness + retrieval), seconds per stage-1 and stage-2 epoch, total seconds for the
+   condition; the student reuses the teacher of (1) instead of training a second one;
+3. a release-style stage-2 epoch (:func:`hardymer.training.release_style.release_style_stage2_epoch`:
+   hardness recomputed per batch with batch-level min–max normalisation, faiss queries per batch,
+   K+1 separate forward/backward/step passes) against our stacked-view epoch, on two copies of the
+   same stage-1-initialised student over the same batches, epochs interleaved;
+4. the ratio release-style / ours per stage-2 epoch and the validation metric of both copies after
+   the same number of stage-2 epochs;
+5. peak resident memory (``ru_maxrss``) of the process.
+
+No on-disk cache is used: every part is computed. Examples::
+
+    python benchmarks/bench_speed.py --dataset mosi-poria --root ../shared/data/mosi-poria
+    python benchmarks/bench_speed.py --dataset synthetic --data-opt size=mosei --data-opt task=regression --epochs 4
+    python benchmarks/bench_speed.py --quick --out /tmp/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import datetime
+import logging
+import math
+import os
+import platform
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import yaml
+from omegaconf import OmegaConf
+
+from hardymer.conditions import canonical_condition
+from hardymer.config import TrainConfig
+from hardymer.data import Standardizer, create_dataset
+from hardymer.evaluation.metrics import default_select_metric, is_better
+from hardymer.models import MethodSpec, create_method
+from hardymer.models import hardymer as hardymer_module
+from hardymer.models.backbone import Backbone
+from hardymer.training.context import FitContext
+from hardymer.training.protocol import FixedCondition
+from hardymer.training.release_style import PARTS, release_style_stage2_epoch
+from hardymer.training.seeding import seed_everything
+from hardymer.training.trainer import FitResult, evaluate, fit
+
+log = logging.getLogger("bench_speed")
+
+QUICK = {"epochs": 4, "ab_epochs": 1, "critic_epochs": 3, "hidden": 32, "decoder_hidden": 128}
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _kv(items: list[str] | None, what: str) -> dict:
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise SystemExit(f"{what} must look like key=value, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (MiB)."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)  # bytes on macOS, KiB on Linux
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict:
+    import faiss
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        affinity = os.cpu_count()
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "faiss": getattr(faiss, "__version__", "?"),
+        "faiss_omp_threads": faiss.omp_get_max_threads(),
+        "cuda": torch.cuda.is_available(),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def per_stage(res: FitResult) -> dict:
+    """Epoch counts and seconds per epoch of each stage from a FitResult."""
+    out: dict[str, Any] = {}
+    for s in (1, 2):
+        n = sum(1 for r in res.history if r["stage"] == s)
+        sec = float(res.stage_seconds.get(f"stage{s}", 0.0))
+        out[f"stage{s}_epochs"] = n
+        out[f"stage{s}_seconds"] = sec
+        out[f"stage{s}_s_per_epoch"] = sec / n if n else math.nan
+    return out
+
+
+def headline(metrics: dict, task: str) -> dict:
+    keys = ("wa",) if task == "classification" else ("acc2", "mae")
+    return {k: float(metrics[k]) for k in keys}
+
+
+class Timers:
+    """Wraps functions to accumulate their wall time and keep their last return value."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.last: dict[str, Any] = {}
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        def timed(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            out = fn(*a, **kw)
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+            self.calls[name] = self.calls.get(name, 0) + 1
+            self.last[name] = out
+            return out
+
+        return timed
+
+
+@contextmanager
+def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Iterator[None]:
+    """While active, ``student.prepare`` uses the already trained ``teacher`` and every part of it
+    is timed; the critics and faiss indexes it builds are kept in ``timers.last``.
+
+    The real ``Hardymer.prepare`` runs unchanged: only the module-level helpers it calls (and two
+    of its methods, on this instance) are wrapped with timers.
+    """
+    names = ("train_pair_critics", "critic_indirect_hardness", "entropy_indirect_hardness", "build_indexes",
+             "retrieve_neighbours")
+    saved = {n: getattr(hardymer_module, n) for n in names}
+    try:
+        for n in names:
+            setattr(hardymer_module, n, timers.wrap(n, saved[n]))
+        student.__dict__["_train_teacher"] = lambda ctx: teacher
+        student.__dict__["_direct_and_encodings"] = timers.wrap("direct_hardness", student._direct_and_encodings)
+        student.__dict__["_install_views"] = timers.wrap("install_views", student._install_views)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(hardymer_module, n, fn)
+        for n in ("_train_teacher", "_direct_and_encodings", "_install_views"):
+            student.__dict__.pop(n, None)
+
+
+def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float]:
+    """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
+    tcfg = student._teacher_config()
+    train_cfg = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(ctx.train)), {})
+    if student.config.teacher_epochs:
+        train_cfg.epochs = student.config.teacher_epochs
+    train_cfg.select_on = "val"
+    t0 = time.perf_counter()
+    teacher = Backbone(student.spec, tcfg).to(ctx.device)
+    torch.manual_seed(ctx.seed + 7919)
+    sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=train_cfg, seed=ctx.seed,
+                     device=ctx.device, run_key=ctx.run_key)
+    res = fit(teacher, sub)
+    teacher.eval().requires_grad_(False)
+    return teacher, res, time.perf_counter() - t0
+
+
+def ours_stage2_epoch(student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int,
+                      batches: Any) -> tuple[float, float]:
+    """One stage-2 epoch of our method, the trainer's inner loop (stacked K+1 views, one step)."""
+    cfg = ctx.train
+    t0 = time.perf_counter()
+    student.train()
+    losses = []
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = student.training_loss(batch, ctx, epoch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError("non-finite training loss")
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return time.perf_counter() - t0, float(np.mean(losses))
+
+
+# ---------------------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="synthetic", help="dataset name (synthetic, mosi-poria, ...)")
+    p.add_argument("--root", default=None, help="dataset folder or file")
+    p.add_argument("--data-opt", action="append", default=None, metavar="KEY=VALUE", help="dataset option")
+    p.add_argument("--fold", default=None, help="fold name (default: the dataset's first fold)")
+    p.add_argument("--condition", default="a", help="available modalities (default: a)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="epochs of teacher and student (default 20; quick 4)")
+    p.add_argument("--ab-epochs", type=int, default=None,
+                   help="stage-2 epochs of the ours vs release-style comparison (default 3; quick 1)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--method-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="hardymer option, e.g. hidden=256 depth=4 (the release's size)")
+    p.add_argument("--release-mapping", default="release", choices=("release", "centered", "rank"),
+                   help="hardness mapping of the release-style loop (release: sigmoid(beta*s))")
+    p.add_argument("--release-merge", default="concat", choices=("concat", "fused"),
+                   help="neighbour merge of the release-style loop (release: concat)")
+    p.add_argument("--threads", type=int, default=None, help="torch and faiss threads (default: torch's)")
+    p.add_argument("--quick", action="store_true",
+                   help="small smoke run: tiny synthetic data (if synthetic), 4 epochs, small model")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    t_bench = time.perf_counter()
+    if args.threads:
+        import faiss
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
+    condition = canonical_condition(args.condition)
+    data_opts = _kv(args.data_opt, "--data-opt")
+    method_opts = _kv(args.method_opt, "--method-opt")
+    epochs = args.epochs if args.epochs is not None else (QUICK["epochs"] if args.quick else 20)
+    ab_epochs = args.ab_epochs if args.ab_epochs is not None else (QUICK["ab_epochs"] if args.quick else 3)
+    if args.quick:
+        if args.dataset == "synthetic" and "n_groups" not in data_opts:
+            data_opts["size"] = "tiny"
+        for k in ("critic_epochs", "hidden", "decoder_hidden"):
+            method_opts.setdefault(k, QUICK[k])
+    rss: dict[str, float] = {"start": peak_rss_mb()}
+
+    # ---- data, fold, standardisation (fold's training statistics), context
+    t0 = time.perf_counter()
+    ds = create_dataset(args.dataset, root=args.root, **data_opts)
+    fold = ds.fold(args.fold) if args.fold is not None else ds.folds[0]
+    ds_in = Standardizer.fit(ds, fold.train).transform(ds)
+    load_seconds = time.perf_counter() - t0
+    rss["data"] = peak_rss_mb()
+    train_cfg = OmegaConf.structured(TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, patience=0,
+                                                 select_on="val", device="cpu", num_threads=args.threads))
+    ctx = FitContext(ds=ds_in, fold=fold, conditions=FixedCondition(condition), train=train_cfg, seed=args.seed,
+                     device=torch.device("cpu"),
+                     run_key={"dataset": ds.name, "data": data_opts, "fold": fold.name, "condition": condition,
+                              "protocol": "fixed", "seed": args.seed, "dims": ds.dims, "n": len(ds)})
+    seed_everything(args.seed)
+    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+    student = create_method("hardymer", spec, **method_opts)
+    task = ds.task
+    n_batches = len(ctx.batcher("train"))
+    config = {
+        "dataset": ds.name, "root": args.root, "data_options": data_opts, "fold": fold.name, "task": task,
+        "n_train": int(len(fold.train)), "n_val": int(len(fold.val)), "n_test": int(len(fold.test)),
+        "dims": dict(ds.dims), "train_batches_per_epoch": n_batches, "condition": condition, "seed": args.seed,
+        "epochs": epochs, "teacher_epochs": student.config.teacher_epochs or epochs,
+        "ab_epochs": ab_epochs, "train": OmegaConf.to_container(train_cfg), "quick": args.quick,
+        "method": "hardymer", "method_options": dataclasses.asdict(student.config),
+        "release_style": {"mapping": args.release_mapping, "merge": args.release_merge},
+        "data_load_seconds": load_seconds,
+    }
+    machine = machine_info()
+    log.info("machine: %s", machine)
+    log.info("config: %s", config)
+
+    # ---- 1. teacher (as Hardymer._train_teacher)
+    teacher, res_t, teacher_seconds = train_teacher(student, ctx)
+    rss["teacher"] = peak_rss_mb()
+    teacher_out = {**per_stage(res_t), "train_seconds": teacher_seconds, "best_epoch": res_t.best_epoch,
+                   "val": headline(res_t.val, task)}
+    log.info("teacher: %s", teacher_out)
+
+    # ---- 2. student: prepare (teacher reused, critics, hardness + retrieval), stage 1, stage 2
+    timers = Timers()
+    snapshot: dict = {}
+    on_stage_start = student.on_stage_start
+
+    def snap(stage: int, c: FitContext) -> None:  # the stage-1-trained student, for the comparison
+        if stage == 2 and not snapshot:
+            snapshot.update({k: v.detach().clone() for k, v in student.state_dict().items()})
+        on_stage_start(stage, c)
+
+    student.__dict__["on_stage_start"] = snap
+    with instrument_prepare(student, teacher, timers):
+        res_s = fit(student, ctx)
+    student.__dict__.pop("on_stage_start", None)
+    rss["student"] = peak_rss_mb()
+    critics = timers.last.get("train_pair_critics")
+    indexes = timers.last.get("build_indexes")
+    if indexes is None:  # neighbours != faiss: the release-style loop still needs indexes
+        from hardymer.retrieval.index import build_indexes
+
+        indexes = build_indexes(ds_in, fold.train)
+    prep_total = float(res_s.stage_seconds["prepare"])
+    critic_s = timers.seconds.get("train_pair_critics", 0.0)
+    prepare = {
+        "teacher_training": teacher_seconds,
+        "critic_training": critic_s,
+        "hardness_and_retrieval": prep_total - critic_s,
+        "total": teacher_seconds + prep_total,
+    }
+    prepare_detail = {
+        "direct_hardness": timers.seconds.get("direct_hardness", 0.0),
+        "indirect_hardness": timers.seconds.get("critic_indirect_hardness", 0.0)
+        + timers.seconds.get("entropy_indirect_hardness", 0.0),
+        "index_build": timers.seconds.get("build_indexes", 0.0),
+        "retrieval": timers.seconds.get("retrieve_neighbours", 0.0),
+        "install_views": timers.seconds.get("install_views", 0.0),
+    }
+    prepare_detail["other"] = prepare["hardness_and_retrieval"] - sum(prepare_detail.values())
+    student_out = {
+        "prepare_seconds": prepare, "prepare_detail_seconds": prepare_detail, **per_stage(res_s),
+        "fit_seconds": res_s.train_seconds, "total_seconds_per_condition": teacher_seconds + res_s.train_seconds,
+        "best_epoch": res_s.best_epoch, "val": headline(res_s.val, task), "test": headline(res_s.test, task),
+    }
+    log.info("student: %s", student_out)
+
+    # ---- 3./4. ours vs release-style stage 2 from the same stage-1 student, same batches
+    base = copy.deepcopy(student)
+    object.__setattr__(base, "_teacher", None)
+    base.load_state_dict(snapshot)
+    arms = {"ours": copy.deepcopy(base), "release_style": copy.deepcopy(base)}
+    del base
+    opts = {a: torch.optim.AdamW(m.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+            for a, m in arms.items()}
+    batchers = {a: ctx.batcher("train", shuffle=True) for a in arms}  # same seed -> same batches each epoch
+    val_b = ctx.batcher("val")
+    sel_metric = default_select_metric(task)
+    s1 = student.stage1_epochs(epochs)
+    rec: dict[str, dict] = {a: {"epoch_seconds": [], "train_loss": [], "val": []} for a in arms}
+    parts: dict[str, float] = {}
+    torch.manual_seed(args.seed + 1)
+    for e in range(ab_epochs):
+        order = list(arms) if e % 2 == 0 else list(arms)[::-1]  # alternate which arm runs first
+        for arm in order:
+            model, opt = arms[arm], opts[arm]
+            if arm == "ours":
+                sec, loss = ours_stage2_epoch(model, ctx, opt, s1 + e, batchers[arm])
+            else:
+                sec, loss = release_style_stage2_epoch(model, teacher, critics, indexes, ctx, opt, condition,
+                                                       batches=batchers[arm], mapping=args.release_mapping,
+                                                       merge=args.release_merge, timings=parts)
+            rec[arm]["epoch_seconds"].append(sec)
+            rec[arm]["train_loss"].append(loss)
+            rec[arm]["val"].append(evaluate(model, val_b, [condition], task))
+        log.info("comparison epoch %d: ours %.2fs, release-style %.2fs", e, rec["ours"]["epoch_seconds"][-1],
+                 rec["release_style"]["epoch_seconds"][-1])
+    rss["comparison"] = peak_rss_mb()
+    comp: dict[str, Any] = {"epochs": ab_epochs, "optimizer": "fresh AdamW per arm, same lr/weight decay"}
+    for arm, r in rec.items():
+        best = None
+        for v in r["val"]:
+            if is_better(sel_metric, v[sel_metric], None if best is None else best[sel_metric]):
+                best = v
+        comp[arm] = {
+            "s_per_epoch": float(np.mean(r["epoch_seconds"])), "epoch_seconds": r["epoch_seconds"],
+            "train_loss": r["train_loss"], "val_final": headline(r["val"][-1], task),
+            "val_best": headline(best, task), "select_metric": sel_metric,
+        }
+    n_rel = len(rec["release_style"]["epoch_seconds"])
+    comp["release_style"]["parts_s_per_epoch"] = {k: parts.get(k, 0.0) / max(n_rel, 1) for k in PARTS}
+    comp["release_style"]["optimizer_steps_per_epoch"] = n_batches * (student.config.K + 1)
+    comp["ours"]["optimizer_steps_per_epoch"] = n_batches
+    comp["ratio_release_over_ours"] = comp["release_style"]["s_per_epoch"] / comp["ours"]["s_per_epoch"]
+    comp["ratio_release_over_fit_stage2"] = comp["release_style"]["s_per_epoch"] / student_out["stage2_s_per_epoch"]
+
+    return {
+        "machine": machine,
+        "config": config,
+        "teacher": teacher_out,
+        "student": student_out,
+        "stage2_comparison": comp,
+        "memory": {"peak_rss_mb": peak_rss_mb(), "peak_rss_mb_after": rss},
+        "benchmark_seconds": time.perf_counter() - t_bench,
+    }
+
+
+# ---------------------------------------------------------------------------------------- output
+def _f(x: float, nd: int = 2) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def print_report(res: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console() if sys.stdout.isatty() else Console(width=150)
+    m, c = res["machine"], res["config"]
+    con.print(f"[bold]machine[/bold]: {m['cpu_model']}, cpu_count {m['cpu_count']} (usable {m['cpus_usable']}), "
+              f"torch {m['torch']} threads {m['torch_threads']} (interop {m['torch_interop_threads']}), "
+              f"faiss {m['faiss']} threads {m['faiss_omp_threads']}, cuda {m['cuda']}, {m['date']}")
+    mo = c["method_options"]
+    con.print(f"[bold]config[/bold]: {c['dataset']} {c['data_options']} fold {c['fold']} ({c['task']}; "
+              f"train/val/test {c['n_train']}/{c['n_val']}/{c['n_test']} utt., {c['train_batches_per_epoch']} "
+              f"batches/epoch of {c['train']['batch_size']} groups), condition {c['condition']}, seed {c['seed']}, "
+              f"epochs {c['epochs']} (teacher {c['teacher_epochs']}), comparison epochs {c['ab_epochs']}; "
+              f"hardymer hidden {mo['hidden']} depth {mo['depth']} K {mo['K']} mapping {mo['mapping']} "
+              f"merge {mo['merge']} critic_epochs {mo['critic_epochs']}; release-style "
+              f"mapping {c['release_style']['mapping']} merge {c['release_style']['merge']}")
+
+    t, s = res["teacher"], res["student"]
+    tab = Table(title="seconds per epoch (trainer.fit; training loop only, validation excluded)")
+    for col in ("model", "stage-1 epochs", "s/epoch stage 1", "stage-2 epochs", "s/epoch stage 2", "fit total s"):
+        tab.add_column(col, justify="right")
+    tab.add_row("teacher", str(t["stage1_epochs"]), _f(t["stage1_s_per_epoch"], 3), str(t["stage2_epochs"]),
+                _f(t["stage2_s_per_epoch"], 3), _f(t["train_seconds"]))
+    tab.add_row("student (ours)", str(s["stage1_epochs"]), _f(s["stage1_s_per_epoch"], 3), str(s["stage2_epochs"]),
+                _f(s["stage2_s_per_epoch"], 3), _f(s["fit_seconds"]))
+    con.print(tab)
+
+    tab = Table(title="student preparation and total per condition (seconds)")
+    tab.add_column("part")
+    tab.add_column("seconds", justify="right")
+    for k, v in s["prepare_seconds"].items():
+        tab.add_row(f"prepare: {k}", _f(v))
+    for k, v in s["prepare_detail_seconds"].items():
+        tab.add_row(f"  hardness+retrieval: {k}", _f(v, 3))
+    tab.add_row("total per condition (teacher + student fit)", _f(s["total_seconds_per_condition"]))
+    con.print(tab)
+
+    cp = res["stage2_comparison"]
+    tab = Table(title=f"stage 2 from the same stage-1 student, same batches, {cp['epochs']} epoch(s) each")
+    cols = ["arm", "s/epoch", "optimizer steps/epoch", "final train loss"]
+    keys = list(cp["ours"]["val_final"])
+    cols += [f"val {k} (final)" for k in keys] + [f"val {k} (best {cp['ours']['select_metric']})" for k in keys]
+    for col in cols:
+        tab.add_column(col, justify="right")
+    for arm in ("ours", "release_style"):
+        a = cp[arm]
+        tab.add_row(arm, _f(a["s_per_epoch"], 3), str(a["optimizer_steps_per_epoch"]), _f(a["train_loss"][-1], 4),
+                    *[_f(a["val_final"][k]) for k in keys], *[_f(a["val_best"][k]) for k in keys])
+    con.print(tab)
+    p = cp["release_style"]["parts_s_per_epoch"]
+    con.print("release-style s/epoch by part: " + ", ".join(f"{k} {_f(v, 3)}" for k, v in p.items()))
+    con.print(f"[bold]ratio release-style / ours per stage-2 epoch: {cp['ratio_release_over_ours']:.2f}[/bold] "
+              f"(vs the student's fit stage-2 epochs: {cp['ratio_release_over_fit_stage2']:.2f})")
+    mem = res["memory"]
+    con.print(f"peak RSS {mem['peak_rss_mb']:.0f} MiB (after: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in mem["peak_rss_mb_after"].items()) + ")")
+    con.print(f"benchmark wall {res['benchmark_seconds']:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    res = run(args)
+    print_report(res)
+    if args.out:
+        from hardymer._io import atomic_write_json
+
+        atomic_write_json(args.out, res)
+        print(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Running a trained model on new data with any subset of audio, text and video.
+
+    >>> import hardymer
+    >>> model = hardymer.load("runs/hm-at/checkpoint.pt")
+    >>> out = model.predict(audio=A, text=T, video=None, groups=G)
+    >>> out.scores            # regression: [N] scores; classification: out.probs [N, C]
+    >>> out.modalities        # per utterance, the modalities actually used, e.g. "at"
+
+Inputs are validated against the checkpoint (dims, NaN/inf); the feature standardisation saved
+with the checkpoint (fit on its training fold) is applied. A modality passed as ``None`` is
+missing for every utterance; ``masks={"v": bool[N]}`` marks it missing for some.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hardymer.conditions import MODALITIES, MODALITY_NAMES
+from hardymer.data.batching import GroupBatcher
+from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.standardize import Standardizer
+from hardymer.errors import DataError
+from hardymer.training.checkpoint import load_checkpoint
+
+
+@dataclass
+class Prediction:
+    """Model outputs in input order."""
+
+    modalities: list[str]  # modalities used per utterance ("at", "v", ...)
+    probs: np.ndarray | None = None  # [N, C] class probabilities (classification)
+    labels: list[str] | None = None  # predicted class names (classification)
+    scores: np.ndarray | None = None  # [N] scores (regression)
+
+
+class Predictor:
+    """A loaded checkpoint ready for inference (one forward pass, no retrieval)."""
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        self.path = str(path)
+        self.method, self.ckpt = load_checkpoint(path, device=device)
+        self.device = device
+        self.dims: dict[str, int] = dict(self.ckpt["spec"]["dims"])
+        self.task: str = self.ckpt["spec"]["task"]
+        self.class_names: list[str] | None = self.ckpt["dataset"].get("class_names")
+        st = self.ckpt.get("standardizer")
+        self.standardizer = Standardizer.from_state_dict(st) if st is not None else None
+
+    def predict(self, audio: np.ndarray | None = None, text: np.ndarray | None = None,
+                video: np.ndarray | None = None, groups: np.ndarray | list | None = None,
+                order: np.ndarray | None = None, masks: dict[str, np.ndarray] | None = None,
+                batch_size: int = 16) -> Prediction:
+        """Predict for N utterances; ``groups`` lets the model attend across a dialogue/video."""
+        given = {"a": audio, "t": text, "v": video}
+        n = None
+        for m, x in given.items():
+            if x is not None:
+                x = np.asarray(x)
+                if x.ndim != 2:
+                    raise DataError(f"expected a 2-D array [N, {self.dims[m]}], got shape {x.shape}", field=MODALITY_NAMES[m])
+                if n is not None and x.shape[0] != n:
+                    raise DataError(f"{x.shape[0]} rows, other modalities have {n}", field=MODALITY_NAMES[m])
+                n = x.shape[0]
+        if n is None:
+            raise DataError("no modality given: pass at least one of audio, text, video")
+        masks = {k[0] if k in ("audio", "text", "video") else k: np.asarray(v, bool) for k, v in (masks or {}).items()}
+        feats, avail = {}, np.zeros((n, 3), bool)
+        for j, m in enumerate(MODALITIES):
+            x = given[m]
+            if x is None:
+                feats[m] = np.zeros((n, self.dims[m]), np.float32)
+                continue
+            x = np.asarray(x, dtype=np.float32)
+            if x.shape[1] != self.dims[m]:
+                raise DataError(f"{x.shape[1]} features, the checkpoint expects {self.dims[m]}", source=self.path,
+                                field=MODALITY_NAMES[m])
+            mk = masks.get(m, np.ones(n, bool))
+            if mk.shape != (n,):
+                raise DataError(f"mask shape {mk.shape}, expected ({n},)", field=f"mask_{MODALITY_NAMES[m]}")
+            bad = mk & ~np.isfinite(x).all(1)
+            if bad.any():
+                raise DataError(f"NaN/inf in {int(bad.sum())} rows (first row {int(np.flatnonzero(bad)[0])}); "
+                                "mask them as missing instead", field=MODALITY_NAMES[m])
+            x = np.where(mk[:, None], np.nan_to_num(x), 0.0).astype(np.float32)
+            if self.standardizer is not None:
+                x = self.standardizer.transform_array(m, x, mk)
+            feats[m] = x
+            avail[:, j] = mk
+        none = ~avail.any(1)
+        if none.any():
+            raise DataError(f"{int(none.sum())} utterances have no modality at all (first row {int(np.flatnonzero(none)[0])})")
+        g = np.asarray(groups).astype(str) if groups is not None else np.array([f"u{i}" for i in range(n)])
+        if g.shape != (n,):
+            raise DataError(f"groups shape {g.shape}, expected ({n},)", field="groups")
+        o = np.asarray(order, dtype=np.int64) if order is not None else _appearance_order(g)
+        idx = np.arange(n)
+        ds = MultimodalDataset(
+            name="predict", task=self.task, features=feats, available=avail,  # type: ignore[arg-type]
+            labels=np.zeros(n, np.int64 if self.task == "classification" else np.float32), groups=g, order=o,
+            utt_ids=np.array([str(i) for i in idx]), folds=[Split("predict", idx, idx[:0], idx[:0])],
+            class_names=self.class_names,
+        )
+        out = np.zeros((n, self.method.spec.output_dim) if self.task == "classification" else (n,), np.float32)
+        with torch.no_grad():
+            for batch in GroupBatcher(ds, idx, batch_size=batch_size, device=self.device):
+                pred = self.method.predict_output(batch)
+                out[batch.idx[batch.valid].cpu().numpy()] = pred[batch.valid].cpu().numpy()
+        used = ["".join(m for j, m in enumerate(MODALITIES) if avail[i, j]) for i in range(n)]
+        if self.task == "classification":
+            names = self.class_names or [str(i) for i in range(out.shape[1])]
+            return Prediction(modalities=used, probs=out, labels=[names[k] for k in out.argmax(1)])
+        return Prediction(modalities=used, scores=out)
+
+
+def _appearance_order(groups: np.ndarray) -> np.ndarray:
+    seen: dict[str, int] = {}
+    out = np.empty(len(groups), np.int64)
+    for i, g in enumerate(groups):
+        out[i] = seen.get(g, 0)
+        seen[g] = out[i] + 1
+    return out
+
+
+def load(path: str | Path, device: str = "cpu") -> Predictor:
+    """Load a checkpoint written by ``hardymer train`` for inference."""
+    return Predictor(path, device=device)
+
+
+def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | Path | None = None) -> str:
+    """Predict for an ``.npz`` file (arrays ``audio``/``text``/``video`` — any subset —, optional
+    ``mask_*``, ``groups``, ``order``, ``utt_ids``); return (and optionally write) CSV text."""
+    import csv
+    import io
+
+    from hardymer._io import atomic_write_text
+
+    p = Path(input_path)
+    if not p.is_file():
+        raise DataError("input file not found", source=str(p))
+    try:
+        z = np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(p)) from exc
+    try:
+        arrays = {k: z[k] for k in z.files}
+    except ValueError as exc:
+        raise DataError(f"object arrays are refused ({exc})", source=str(p)) from exc
+    model = load(checkpoint)
+    masks = {m: arrays[f"mask_{MODALITY_NAMES[m]}"] for m in MODALITIES if f"mask_{MODALITY_NAMES[m]}" in arrays}
+    try:
+        res = model.predict(audio=arrays.get("audio"), text=arrays.get("text"), video=arrays.get("video"),
+                            groups=arrays.get("groups"), order=arrays.get("order"), masks=masks)
+    except DataError as exc:
+        raise DataError(str(exc), source=str(p)) from exc
+    n = len(res.modalities)
+    ids = arrays.get("utt_ids", np.array([f"u{i:06d}" for i in range(n)])).astype(str)
+    groups = arrays.get("groups", ids).astype(str)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if res.probs is not None:
+        names = model.class_names or [str(i) for i in range(res.probs.shape[1])]
+        w.writerow(["utt_id", "group", "modalities", "prediction"] + [f"p_{c}" for c in names])
+        for i in range(n):
+            w.writerow([ids[i], groups[i], res.modalities[i], res.labels[i]] + [f"{v:.6f}" for v in res.probs[i]])  # type: ignore[index]
+    else:
+        w.writerow(["utt_id", "group", "modalities", "score"])
+        for i in range(n):
+            w.writerow([ids[i], groups[i], res.modalities[i], f"{res.scores[i]:.6f}"])  # type: ignore[index]
+    text = buf.getvalue()
+    if out_csv is not None:
+        atomic_write_text(out_csv, text)
+    return text
