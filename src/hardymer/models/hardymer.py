@@ -140,6 +140,12 @@ class Hardymer(Backbone):
         return dh, enc
 
     def prepare(self, ctx) -> None:  # type: ignore[override]
+        # the teacher and the critics reseed torch's global generator: fork it, so that the student
+        # trains on the same random draws whether MHE/RDCL is computed now or loaded from the cache
+        with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
+            self._prepare(ctx)
+
+    def _prepare(self, ctx) -> None:
         cfg = self.config
         ds, train = ctx.ds, ctx.fold.train
         conditions = list(ctx.conditions.conditions)
@@ -244,12 +250,12 @@ class Hardymer(Backbone):
         B, L = batch.valid.shape
         idx = batch.idx.clamp(min=0)
         v = self.views[cond_ids.view(B, 1).expand(B, L), idx]  # [B, L, K+1]
-        if share < 1.0:  # pacing: neighbour slots beyond ceil(k·share) revert to the anchor
+        if share < 1.0:  # pacing: neighbours beyond the nearest ceil(k·share) revert to the anchor
             is_nb = v != idx.unsqueeze(-1)
             k_i = is_nb.sum(-1, keepdim=True)
             allowed = torch.ceil(k_i.float() * share).long()
-            pos_from_end = torch.arange(K, -1, -1, device=v.device).view(1, 1, K + 1)  # K..0
-            keep_nb = is_nb & (pos_from_end < allowed)
+            rank = is_nb.long().cumsum(-1)  # 1 for n_1 (the nearest), ..., k_i for n_k
+            keep_nb = is_nb & (rank <= allowed)
             v = torch.where(keep_nb, v, idx.unsqueeze(-1))
         v = v.permute(2, 0, 1).reshape((K + 1) * B, L)
         valid = batch.valid.repeat(K + 1, 1)
