@@ -247,6 +247,10 @@ def bench(
         return
     command = "hardymer " + " ".join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
     md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command)
+    from hardymer.reporting.plots import write_plots
+
+    for png in write_plots(runs, report or out, method_list, [Path(s.out) for s in specs]):
+        log.info("plot %s", png)
     console.print(md.read_text())
     console.print(f"results in {md.parent}")
 
@@ -267,7 +271,7 @@ def predict(
         _fail(exc)
         return
     if out is None:
-        console.print(text, end="", markup=False, highlight=False)
+        typer.echo(text, nl=False)  # raw CSV: rich would wrap lines wider than the terminal
     else:
         console.print(f"predictions written to {out}")
 

@@ -14,9 +14,13 @@ def run_with_ray(specs: list, threads: int = 1, address: str | None = None,
         raise ImportError("the ray backend needs the optional extra: pip install 'hardymer[ray]'") from exc
     from hardymer.bench.grid import execute
 
+    if not specs:
+        return []
+
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+                 **({"local_mode": True} if local_mode else {}))
     remote = ray.remote(num_cpus=threads)(execute)
     refs = {remote.remote(s, threads): s for s in specs}
     failures = []

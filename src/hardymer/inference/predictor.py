@@ -49,6 +49,8 @@ class Predictor:
         self.class_names: list[str] | None = self.ckpt["dataset"].get("class_names")
         st = self.ckpt.get("standardizer")
         self.standardizer = Standardizer.from_state_dict(st) if st is not None else None
+        # groups are chunked as in training and evaluation (a model trained on chunks sees chunks)
+        self.max_len: int | None = ((self.ckpt.get("config") or {}).get("train") or {}).get("max_len")
 
     def predict(self, audio: np.ndarray | None = None, text: np.ndarray | None = None,
                 video: np.ndarray | None = None, groups: np.ndarray | list | None = None,
@@ -106,7 +108,7 @@ class Predictor:
         )
         out = np.zeros((n, self.method.spec.output_dim) if self.task == "classification" else (n,), np.float32)
         with torch.no_grad():
-            for batch in GroupBatcher(ds, idx, batch_size=batch_size, device=self.device):
+            for batch in GroupBatcher(ds, idx, batch_size=batch_size, max_len=self.max_len, device=self.device):
                 pred = self.method.predict_output(batch)
                 out[batch.idx[batch.valid].cpu().numpy()] = pred[batch.valid].cpu().numpy()
         used = ["".join(m for j, m in enumerate(MODALITIES) if avail[i, j]) for i in range(n)]
@@ -145,6 +147,9 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
         z = np.load(p, allow_pickle=False)
     except Exception as exc:
         raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(p)) from exc
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataError("not an .npz archive (a single .npy array?): save arrays named audio/text/video "
+                        "with numpy.savez", source=str(p))
     try:
         arrays = {k: z[k] for k in z.files}
     except ValueError as exc:
@@ -158,6 +163,8 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
         raise DataError(str(exc), source=str(p)) from exc
     n = len(res.modalities)
     ids = arrays.get("utt_ids", np.array([f"u{i:06d}" for i in range(n)])).astype(str)
+    if ids.shape != (n,):
+        raise DataError(f"utt_ids shape {ids.shape}, expected ({n},)", source=str(p), field="utt_ids")
     groups = arrays.get("groups", ids).astype(str)
     buf = io.StringIO()
     w = csv.writer(buf)
