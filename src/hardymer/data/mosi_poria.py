@@ -2,7 +2,8 @@
 
 Features: openSMILE audio (73-d), CNN text (100-d), 3D-CNN video (100-d). Continuous sentiment
 scores in [-3, 3] come from the GCNet label pickle ``CMUMOSI_features_raw_2way.pkl`` (also the
-source of each video's utterance order).
+source of each video's utterance order). ``text_features=FILE.npz`` replaces the CNN text features
+by another per-utterance set (e.g. MiniLM from ``hardymer extract``).
 
 Split (the only honest one for these features, see ``docs/data.md``): train = Poria-train
 (62 videos, 1447 utterances). Text and video features were learned with the labels of all of
@@ -59,9 +60,65 @@ def load_mosi_labels(path: Path) -> tuple[dict[str, float], dict[str, str], dict
     return score, video, pos
 
 
+def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of an ``.npz`` with ``utt_ids`` [M] and ``text`` [M, d] (optional ``mask_text``), e.g. written
+    by ``hardymer extract``, in the order of ``utts``; every utterance must be present.
+
+    Returns ``(features [N, d] float32, available [N] bool)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("text features file not found", source=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing_keys = [k for k in ("utt_ids", "text") if k not in npz.files]
+            if missing_keys:
+                raise DataError(f"required array is missing (has: {sorted(npz.files)})", source=str(path),
+                                field=missing_keys[0])
+            ids = npz["utt_ids"]
+            x = npz["text"]
+            mask = npz["mask_text"] if "mask_text" in npz.files else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(path)) from exc
+    if ids.dtype.kind not in "US" or ids.ndim != 1:
+        raise DataError(f"expected strings [M], got dtype {ids.dtype} shape {ids.shape}", source=str(path),
+                        field="utt_ids")
+    ids = (np.char.decode(ids, "utf-8") if ids.dtype.kind == "S" else ids).astype(str)
+    if x.ndim != 2 or x.shape[0] != ids.shape[0] or x.dtype.kind not in "biuf":
+        raise DataError(f"expected numbers [{ids.shape[0]}, d], got dtype {x.dtype} shape {x.shape}",
+                        source=str(path), field="text")
+    if mask is None:
+        mask = np.ones(ids.shape[0], dtype=bool)
+    elif mask.shape != ids.shape or not np.isin(mask, (0, 1)).all():
+        raise DataError(f"expected 0/1 values of shape {ids.shape}", source=str(path), field="mask_text")
+    row = {u: i for i, u in enumerate(ids.tolist())}
+    if len(row) != len(ids):
+        raise DataError("utterance ids are not unique", source=str(path), field="utt_ids")
+    missing = [u for u in utts if u not in row]
+    if missing:
+        raise DataError(f"{len(missing)} of the {len(utts)} mosi-poria utterances are missing "
+                        f"(first {missing[0]!r})", source=str(path), field="utt_ids")
+    take = np.array([row[u] for u in utts], dtype=np.int64)
+    feats = x[take].astype(np.float32)
+    avail = mask[take].astype(bool)
+    bad = avail & ~np.isfinite(feats).all(axis=1)
+    if bad.any():
+        raise DataError(f"NaN/inf features for {int(bad.sum())} available utterances (first "
+                        f"{utts[int(np.flatnonzero(bad)[0])]!r})", source=str(path), field="text")
+    feats[~avail] = 0.0
+    return feats, avail
+
+
 def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_videos: int = 10,
-                    val_seed: int = 0) -> MultimodalDataset:
-    """Load real CMU-MOSI from Poria's CSV layout (see module docstring)."""
+                    val_seed: int = 0, text_features: str | Path | None = None) -> MultimodalDataset:
+    """Load real CMU-MOSI from Poria's CSV layout (see module docstring).
+
+    ``text_features``: an ``.npz`` with ``utt_ids`` and ``text`` (and optional ``mask_text``), e.g. the
+    MiniLM features of ``hardymer extract``, that replaces Poria's CNN text features (matched by
+    utterance id; every utterance must be present).
+    """
     root = Path(root)
     if not root.is_dir():
         raise DataError("dataset folder not found", source=str(root))
@@ -113,16 +170,22 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
     val_videos = set(np.random.default_rng(val_seed).choice(test_videos, n_val_videos, replace=False).tolist())
     is_val = np.isin(groups[test_all], sorted(val_videos))
     n = len(utts)
+    features = {m: np.concatenate(v) for m, v in feats.items()}
+    available = np.ones((n, 3), dtype=bool)
+    meta_extra: dict = {}
+    if text_features is not None:
+        features["t"], available[:, 1] = load_text_features(text_features, utts)
+        meta_extra["text_features"] = str(text_features)
     return MultimodalDataset(
         name="mosi-poria",
         task="regression",
-        features={m: np.concatenate(v) for m, v in feats.items()},
-        available=np.ones((n, 3), dtype=bool),
+        features=features,
+        available=available,
         labels=y,
         groups=groups,
         order=order,
         utt_ids=np.array(utts),
         folds=[Split("poria", train, test_all[is_val], test_all[~is_val])],
         label_range=(-3.0, 3.0),
-        meta={"root": str(root), "labels": str(label_path), "val_videos": sorted(val_videos)},
+        meta={"root": str(root), "labels": str(label_path), "val_videos": sorted(val_videos), **meta_extra},
     )
