@@ -18,3 +18,13 @@ hardymer bench "${COMMON[@]}" --protocol fixed --conditions missing \
 
 hardymer bench "${COMMON[@]}" --methods zero-fill,backbone,momke,hardymer --protocol unified \
   --report docs/results/mosi-unified --title "CMU-MOSI (Poria features), unified protocol"
+
+# Issue 5: MiniLM text features from the raw transcripts (hardymer extract, offline) next to the
+# CNN text features, for the conditions that contain text; same split and seeds.
+python scripts/mosi_text_manifest.py --transcripts "$ROOT/transcripts.csv" --out runs/extract/mosi-text-manifest.csv
+hardymer extract --manifest runs/extract/mosi-text-manifest.csv --out runs/extract/mosi-minilm.npz \
+  --text-backend minilm --cache runs/extract/cache
+hardymer bench --dataset mosi-poria --root "$ROOT" --seeds 0-4 --workers "$WORKERS" --out runs/mosi-minilm \
+  --data-opt text_features=runs/extract/mosi-minilm.npz --methods zero-fill,backbone,hardymer \
+  --protocol fixed --conditions t,at,tv,atv --report docs/results/mosi-minilm-text \
+  --title "CMU-MOSI, MiniLM text features (hardymer extract) instead of the CNN text features, fixed protocol"
