@@ -245,7 +245,9 @@ def bench(
     except (HardymerError, ValueError, KeyError, RuntimeError) as exc:
         _fail(exc)
         return
-    command = "hardymer " + " ".join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
+    import shlex
+
+    command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
     md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command)
     from hardymer.reporting.plots import write_plots
 
