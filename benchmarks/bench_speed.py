@@ -16,11 +16,15 @@ For one (dataset, fold, condition, seed) this measures, in one process:
    the same number of stage-2 epochs;
 5. peak resident memory (``ru_maxrss``) of the process.
 
-No on-disk cache is used: every part is computed. Examples::
+No on-disk cache is used: every part is computed. Examples (figures in benchmarks/README.md)::
 
-    python benchmarks/bench_speed.py --dataset mosi-poria --root ../shared/data/mosi-poria
-    python benchmarks/bench_speed.py --dataset synthetic --data-opt size=mosei --data-opt task=regression --epochs 4
-    python benchmarks/bench_speed.py --quick --out /tmp/bench.json
+    python benchmarks/bench_speed.py --dataset mosi-poria --root ../shared/data/mosi-poria --threads 1
+    python benchmarks/bench_speed.py --dataset synthetic --data-opt size=mosei --data-opt task=regression --threads 1
+    python benchmarks/bench_speed.py --quick --threads 1 --out /tmp/bench.json
+
+On a shared machine use ``--threads 1`` (or ``OMP_WAIT_POLICY=PASSIVE``): with the default active
+OpenMP wait policy, two torch threads on two busy cores spin against other processes and epochs
+become up to ~40x slower at random moments.
 """
 
 from __future__ import annotations
@@ -79,6 +83,14 @@ def peak_rss_mb() -> float:
     return r / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)  # bytes on macOS, KiB on Linux
 
 
+def loadavg() -> list[float]:
+    """1/5/15-minute load averages (other processes on a shared machine make timings noisy)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return []
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -111,6 +123,8 @@ def machine_info() -> dict:
         "faiss_omp_threads": faiss.omp_get_max_threads(),
         "cuda": torch.cuda.is_available(),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "loadavg_start": loadavg(),
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS") if k in os.environ},
     }
 
 
@@ -176,21 +190,21 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
             student.__dict__.pop(n, None)
 
 
-def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float]:
+def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float, float]:
     """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
     tcfg = student._teacher_config()
     train_cfg = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(ctx.train)), {})
     if student.config.teacher_epochs:
         train_cfg.epochs = student.config.teacher_epochs
     train_cfg.select_on = "val"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     teacher = Backbone(student.spec, tcfg).to(ctx.device)
     torch.manual_seed(ctx.seed + 7919)
     sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=train_cfg, seed=ctx.seed,
                      device=ctx.device, run_key=ctx.run_key)
     res = fit(teacher, sub)
     teacher.eval().requires_grad_(False)
-    return teacher, res, time.perf_counter() - t0
+    return teacher, res, time.perf_counter() - t0, time.process_time() - c0
 
 
 def ours_stage2_epoch(student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int,
@@ -225,7 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="epochs of teacher and student (default 20; quick 4)")
     p.add_argument("--ab-epochs", type=int, default=None,
-                   help="stage-2 epochs of the ours vs release-style comparison (default 3; quick 1)")
+                   help="stage-2 epochs of the ours vs release-style comparison (default 5; quick 1)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--method-opt", action="append", default=None, metavar="KEY=VALUE",
@@ -234,7 +248,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="hardness mapping of the release-style loop (release: sigmoid(beta*s))")
     p.add_argument("--release-merge", default="concat", choices=("concat", "fused"),
                    help="neighbour merge of the release-style loop (release: concat)")
-    p.add_argument("--threads", type=int, default=None, help="torch and faiss threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch and faiss threads (default: torch's). On a shared machine use 1, or set "
+                        "OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads make multi-thread timings erratic")
     p.add_argument("--quick", action="store_true",
                    help="small smoke run: tiny synthetic data (if synthetic), 4 epochs, small model")
     p.add_argument("--out", default=None, help="write the results as JSON here")
@@ -253,13 +269,14 @@ def run(args: argparse.Namespace) -> dict:
     data_opts = _kv(args.data_opt, "--data-opt")
     method_opts = _kv(args.method_opt, "--method-opt")
     epochs = args.epochs if args.epochs is not None else (QUICK["epochs"] if args.quick else 20)
-    ab_epochs = args.ab_epochs if args.ab_epochs is not None else (QUICK["ab_epochs"] if args.quick else 3)
+    ab_epochs = args.ab_epochs if args.ab_epochs is not None else (QUICK["ab_epochs"] if args.quick else 5)
     if args.quick:
         if args.dataset == "synthetic" and "n_groups" not in data_opts:
             data_opts["size"] = "tiny"
         for k in ("critic_epochs", "hidden", "decoder_hidden"):
             method_opts.setdefault(k, QUICK[k])
     rss: dict[str, float] = {"start": peak_rss_mb()}
+    load: dict[str, list[float]] = {"start": loadavg()}
 
     # ---- data, fold, standardisation (fold's training statistics), context
     t0 = time.perf_counter()
@@ -290,14 +307,16 @@ def run(args: argparse.Namespace) -> dict:
         "data_load_seconds": load_seconds,
     }
     machine = machine_info()
-    log.info("machine: %s", machine)
-    log.info("config: %s", config)
+    log.debug("machine: %s", machine)
+    log.debug("config: %s", config)
 
     # ---- 1. teacher (as Hardymer._train_teacher)
-    teacher, res_t, teacher_seconds = train_teacher(student, ctx)
+    log.info("training the teacher (%d epochs)", config["teacher_epochs"])
+    load["before_teacher"] = loadavg()
+    teacher, res_t, teacher_seconds, teacher_cpu = train_teacher(student, ctx)
     rss["teacher"] = peak_rss_mb()
-    teacher_out = {**per_stage(res_t), "train_seconds": teacher_seconds, "best_epoch": res_t.best_epoch,
-                   "val": headline(res_t.val, task)}
+    teacher_out = {**per_stage(res_t), "train_seconds": teacher_seconds, "train_cpu_seconds": teacher_cpu,
+                   "best_epoch": res_t.best_epoch, "val": headline(res_t.val, task)}
     log.info("teacher: %s", teacher_out)
 
     # ---- 2. student: prepare (teacher reused, critics, hardness + retrieval), stage 1, stage 2
@@ -311,8 +330,12 @@ def run(args: argparse.Namespace) -> dict:
         on_stage_start(stage, c)
 
     student.__dict__["on_stage_start"] = snap
+    log.info("training the student: prepare (critics, hardness, retrieval), then %d epochs", epochs)
+    load["before_student"] = loadavg()
+    c0 = time.process_time()
     with instrument_prepare(student, teacher, timers):
         res_s = fit(student, ctx)
+    student_cpu = time.process_time() - c0
     student.__dict__.pop("on_stage_start", None)
     rss["student"] = peak_rss_mb()
     critics = timers.last.get("train_pair_critics")
@@ -340,7 +363,9 @@ def run(args: argparse.Namespace) -> dict:
     prepare_detail["other"] = prepare["hardness_and_retrieval"] - sum(prepare_detail.values())
     student_out = {
         "prepare_seconds": prepare, "prepare_detail_seconds": prepare_detail, **per_stage(res_s),
-        "fit_seconds": res_s.train_seconds, "total_seconds_per_condition": teacher_seconds + res_s.train_seconds,
+        "fit_seconds": res_s.train_seconds, "fit_cpu_seconds": student_cpu,
+        "total_cpu_seconds_per_condition": teacher_cpu + student_cpu,
+        "total_seconds_per_condition": teacher_seconds + res_s.train_seconds,
         "best_epoch": res_s.best_epoch, "val": headline(res_s.val, task), "test": headline(res_s.test, task),
     }
     log.info("student: %s", student_out)
@@ -357,25 +382,30 @@ def run(args: argparse.Namespace) -> dict:
     val_b = ctx.batcher("val")
     sel_metric = default_select_metric(task)
     s1 = student.stage1_epochs(epochs)
-    rec: dict[str, dict] = {a: {"epoch_seconds": [], "train_loss": [], "val": []} for a in arms}
+    rec: dict[str, dict] = {a: {"epoch_seconds": [], "epoch_cpu_seconds": [], "train_loss": [], "val": []}
+                            for a in arms}
+    load["before_comparison"] = loadavg()
     parts: dict[str, float] = {}
     torch.manual_seed(args.seed + 1)
     for e in range(ab_epochs):
         order = list(arms) if e % 2 == 0 else list(arms)[::-1]  # alternate which arm runs first
         for arm in order:
             model, opt = arms[arm], opts[arm]
+            c0 = time.process_time()
             if arm == "ours":
                 sec, loss = ours_stage2_epoch(model, ctx, opt, s1 + e, batchers[arm])
             else:
                 sec, loss = release_style_stage2_epoch(model, teacher, critics, indexes, ctx, opt, condition,
                                                        batches=batchers[arm], mapping=args.release_mapping,
                                                        merge=args.release_merge, timings=parts)
+            rec[arm]["epoch_cpu_seconds"].append(time.process_time() - c0)
             rec[arm]["epoch_seconds"].append(sec)
             rec[arm]["train_loss"].append(loss)
             rec[arm]["val"].append(evaluate(model, val_b, [condition], task))
         log.info("comparison epoch %d: ours %.2fs, release-style %.2fs", e, rec["ours"]["epoch_seconds"][-1],
                  rec["release_style"]["epoch_seconds"][-1])
     rss["comparison"] = peak_rss_mb()
+    load["end"] = loadavg()
     comp: dict[str, Any] = {"epochs": ab_epochs, "optimizer": "fresh AdamW per arm, same lr/weight decay"}
     for arm, r in rec.items():
         best = None
@@ -383,7 +413,10 @@ def run(args: argparse.Namespace) -> dict:
             if is_better(sel_metric, v[sel_metric], None if best is None else best[sel_metric]):
                 best = v
         comp[arm] = {
-            "s_per_epoch": float(np.mean(r["epoch_seconds"])), "epoch_seconds": r["epoch_seconds"],
+            "s_per_epoch": float(np.mean(r["epoch_seconds"])),
+            "s_per_epoch_median": float(np.median(r["epoch_seconds"])),
+            "cpu_s_per_epoch": float(np.mean(r["epoch_cpu_seconds"])), "epoch_seconds": r["epoch_seconds"],
+            "epoch_cpu_seconds": r["epoch_cpu_seconds"],
             "train_loss": r["train_loss"], "val_final": headline(r["val"][-1], task),
             "val_best": headline(best, task), "select_metric": sel_metric,
         }
@@ -392,6 +425,9 @@ def run(args: argparse.Namespace) -> dict:
     comp["release_style"]["optimizer_steps_per_epoch"] = n_batches * (student.config.K + 1)
     comp["ours"]["optimizer_steps_per_epoch"] = n_batches
     comp["ratio_release_over_ours"] = comp["release_style"]["s_per_epoch"] / comp["ours"]["s_per_epoch"]
+    comp["ratio_release_over_ours_median"] = (comp["release_style"]["s_per_epoch_median"]
+                                              / comp["ours"]["s_per_epoch_median"])
+    comp["ratio_release_over_ours_cpu"] = comp["release_style"]["cpu_s_per_epoch"] / comp["ours"]["cpu_s_per_epoch"]
     comp["ratio_release_over_fit_stage2"] = comp["release_style"]["s_per_epoch"] / student_out["stage2_s_per_epoch"]
 
     return {
@@ -401,6 +437,7 @@ def run(args: argparse.Namespace) -> dict:
         "student": student_out,
         "stage2_comparison": comp,
         "memory": {"peak_rss_mb": peak_rss_mb(), "peak_rss_mb_after": rss},
+        "loadavg": load,
         "benchmark_seconds": time.perf_counter() - t_bench,
     }
 
@@ -418,7 +455,8 @@ def print_report(res: dict) -> None:
     m, c = res["machine"], res["config"]
     con.print(f"[bold]machine[/bold]: {m['cpu_model']}, cpu_count {m['cpu_count']} (usable {m['cpus_usable']}), "
               f"torch {m['torch']} threads {m['torch_threads']} (interop {m['torch_interop_threads']}), "
-              f"faiss {m['faiss']} threads {m['faiss_omp_threads']}, cuda {m['cuda']}, {m['date']}")
+              f"faiss {m['faiss']} threads {m['faiss_omp_threads']}, cuda {m['cuda']}, env {m.get('env', {})}, "
+              f"{m['date']}")
     mo = c["method_options"]
     con.print(f"[bold]config[/bold]: {c['dataset']} {c['data_options']} fold {c['fold']} ({c['task']}; "
               f"train/val/test {c['n_train']}/{c['n_val']}/{c['n_test']} utt., {c['train_batches_per_epoch']} "
@@ -446,27 +484,32 @@ def print_report(res: dict) -> None:
     for k, v in s["prepare_detail_seconds"].items():
         tab.add_row(f"  hardness+retrieval: {k}", _f(v, 3))
     tab.add_row("total per condition (teacher + student fit)", _f(s["total_seconds_per_condition"]))
+    tab.add_row("  CPU seconds (process time, all threads)", _f(s["total_cpu_seconds_per_condition"]))
     con.print(tab)
 
     cp = res["stage2_comparison"]
     tab = Table(title=f"stage 2 from the same stage-1 student, same batches, {cp['epochs']} epoch(s) each")
-    cols = ["arm", "s/epoch", "optimizer steps/epoch", "final train loss"]
+    cols = ["arm", "s/epoch (mean)", "s/epoch (median)", "CPU s/epoch", "optimizer steps/epoch", "final train loss"]
     keys = list(cp["ours"]["val_final"])
     cols += [f"val {k} (final)" for k in keys] + [f"val {k} (best {cp['ours']['select_metric']})" for k in keys]
     for col in cols:
         tab.add_column(col, justify="right")
     for arm in ("ours", "release_style"):
         a = cp[arm]
-        tab.add_row(arm, _f(a["s_per_epoch"], 3), str(a["optimizer_steps_per_epoch"]), _f(a["train_loss"][-1], 4),
+        tab.add_row(arm, _f(a["s_per_epoch"], 3), _f(a["s_per_epoch_median"], 3), _f(a["cpu_s_per_epoch"], 3),
+                    str(a["optimizer_steps_per_epoch"]), _f(a["train_loss"][-1], 4),
                     *[_f(a["val_final"][k]) for k in keys], *[_f(a["val_best"][k]) for k in keys])
     con.print(tab)
     p = cp["release_style"]["parts_s_per_epoch"]
     con.print("release-style s/epoch by part: " + ", ".join(f"{k} {_f(v, 3)}" for k, v in p.items()))
     con.print(f"[bold]ratio release-style / ours per stage-2 epoch: {cp['ratio_release_over_ours']:.2f}[/bold] "
-              f"(vs the student's fit stage-2 epochs: {cp['ratio_release_over_fit_stage2']:.2f})")
+              f"(median epochs {cp['ratio_release_over_ours_median']:.2f}, CPU time "
+              f"{cp['ratio_release_over_ours_cpu']:.2f}; release-style vs the student's fit stage-2 epochs "
+              f"{cp['ratio_release_over_fit_stage2']:.2f})")
     mem = res["memory"]
     con.print(f"peak RSS {mem['peak_rss_mb']:.0f} MiB (after: "
               + ", ".join(f"{k} {v:.0f}" for k, v in mem["peak_rss_mb_after"].items()) + ")")
+    con.print("load average (1/5/15 min) at: " + "; ".join(f"{k} {v}" for k, v in res["loadavg"].items()))
     con.print(f"benchmark wall {res['benchmark_seconds']:.1f} s")
 
 
@@ -474,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.verbose:
+        log.setLevel(logging.INFO)  # progress of the phases on stderr; library logs stay at WARNING
     res = run(args)
     print_report(res)
     if args.out:

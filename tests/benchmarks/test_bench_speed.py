@@ -32,16 +32,16 @@ def _positive(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
-@pytest.mark.slow  # ~10 s on an idle 2-core machine, over 20 s under load
 def test_quick_benchmark_writes_expected_json(tmp_path):
+    # one thread: ~5 s on 2 cores even when the machine is shared (spinning OpenMP threads are not)
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--threads", "2", "--out", str(out)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ratio release-style / ours" in proc.stdout
     res = json.loads(out.read_text())
     assert {"machine", "config", "teacher", "student", "stage2_comparison", "memory", "loadavg"} <= set(res)
-    assert res["machine"]["torch_threads"] == 2 and res["machine"]["cpu_count"] >= 1
+    assert res["machine"]["torch_threads"] == 1 and res["machine"]["cpu_count"] >= 1
     assert res["config"]["condition"] == "a" and res["config"]["quick"]
     t, s, c = res["teacher"], res["student"], res["stage2_comparison"]
     for d in (t, s):
