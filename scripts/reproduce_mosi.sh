@@ -29,3 +29,4 @@ hardymer bench --dataset mosi-poria --root "$ROOT" --seeds 0-4 --workers "$WORKE
   --data-opt text_features=runs/extract/mosi-minilm.npz --methods zero-fill,backbone,hardymer \
   --protocol fixed --conditions t,at,tv,atv --report docs/results/mosi-minilm-text \
   --title "CMU-MOSI, MiniLM text features (hardymer extract) instead of the CNN text features, fixed protocol"
+python scripts/update_readme_results.py
