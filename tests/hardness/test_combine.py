@@ -68,16 +68,18 @@ def test_centered_mapping():
     np.testing.assert_allclose(to_hardness(np.full(5, 0.3), "centered"), 0.5)
 
 
-def test_rank_mapping_uniform_and_ties_stable():
+def test_rank_mapping_uniform_and_ties_share_rank():
     rng = np.random.default_rng(3)
     s = rng.normal(size=41)
     h = to_hardness(s, "rank")
     np.testing.assert_allclose(np.sort(h), np.linspace(0, 1, 41))
     assert h[np.argmin(s)] == 0.0 and h[np.argmax(s)] == 1.0
-    # ties get distinct ranks in order of appearance (stable)
+    # tied scores share their average rank: equal scores, equal hardness
     h = to_hardness(np.array([0.5, 0.1, 0.5, 0.5, 0.9]), "rank")
-    np.testing.assert_allclose(h, [1 / 4, 0.0, 2 / 4, 3 / 4, 1.0])
-    np.testing.assert_allclose(to_hardness(np.zeros(5), "rank"), np.linspace(0, 1, 5))
+    np.testing.assert_allclose(h, [2 / 4, 0.0, 2 / 4, 2 / 4, 1.0])
+    # constant scores (condition atv: nothing missing) -> every h = 0.5 -> the same k for all
+    np.testing.assert_allclose(to_hardness(np.zeros(5), "rank"), 0.5)
+    np.testing.assert_array_equal(neighbour_counts(to_hardness(np.zeros(5), "rank"), 3), 2)
     # degenerate sizes
     np.testing.assert_allclose(to_hardness(np.array([3.0]), "rank"), [0.5])
 

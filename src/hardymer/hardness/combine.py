@@ -6,7 +6,8 @@ batch). Mappings from s to h:
 - ``release``: h = σ(β·s) with min–max-normalised inputs, as the authors' code (h in [0.5, 0.98]
   for β = 4: little room to adapt);
 - ``centered``: h = σ(β·(s − median(s)) / IQR(s)): spreads h over (0, 1) around the median;
-- ``rank``: h = rank(s) / (N − 1), uniform on [0, 1].
+- ``rank``: h = (rank(s) − 1) / (N − 1), uniform on [0, 1]; tied scores share their average rank,
+  so equal scores get equal hardness (e.g. ``atv``, where nothing is missing: every h = 0.5).
 
 k_i = ⌊K·h_i⌋ + 1, capped at K.
 """
@@ -42,8 +43,9 @@ def to_hardness(s: np.ndarray, mapping: str = "release", beta: float = 4.0) -> n
     if mapping == "rank":
         if len(s) < 2:
             return np.full_like(s, 0.5)
-        ranks = np.argsort(np.argsort(s, kind="stable"), kind="stable")
-        return ranks / (len(s) - 1)
+        from scipy.stats import rankdata
+
+        return (rankdata(s, method="average") - 1.0) / (len(s) - 1)
     raise ValueError(f"unknown hardness mapping {mapping!r}; use {', '.join(MAPPINGS)}")
 
 
