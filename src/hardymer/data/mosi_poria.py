@@ -5,7 +5,7 @@ scores in [-3, 3] come from the GCNet label pickle ``CMUMOSI_features_raw_2way.p
 source of each video's utterance order). ``text_features=FILE.npz`` replaces the CNN text features
 by another per-utterance set (e.g. MiniLM from ``hardymer extract``).
 
-Split (the only honest one for these features, see ``docs/data.md``): train = Poria-train
+Split (the only honest one for these features, see the README, section Datasets): train = Poria-train
 (62 videos, 1447 utterances). Text and video features were learned with the labels of all of
 Poria-train, so validation is NOT carved from it: validation = 10 of the 31 Poria-test videos,
 ``numpy.random.default_rng(0).choice(sorted(test_video_ids), 10, replace=False)``; test = the
