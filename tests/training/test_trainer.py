@@ -71,3 +71,16 @@ def test_load_checkpoint_rejects_garbage(tmp_path):
     torch.save({"format": "other"}, p)
     with pytest.raises(DataError, match="format"):
         load_checkpoint(p)
+
+
+def test_atomic_writes_leave_no_temp_files_and_normal_permissions(tmp_path):
+    import os
+
+    from hardymer._io import atomic_write_json
+
+    atomic_write_json(tmp_path / "m.json", {"a": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    assert os.stat(tmp_path / "m.json").st_mode & 0o644 == 0o644
+    with pytest.raises(TypeError):
+        atomic_write_json(tmp_path / "bad.json", {"a": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]  # nothing half-written
