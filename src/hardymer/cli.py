@@ -124,7 +124,7 @@ def train(
     for k in names:
         table.add_column(k, justify="right")
     for key, mets in agg.items():
-        table.add_row(key[1], *[fmt(*mets[k][:2]) for k in names])
+        table.add_row(key[1], *[fmt(*mets[k][:2]) if mets[k][2] > 1 else f"{mets[k][0]:.2f}" for k in names])
     console.print(table)
     console.print(f"outputs in {out}")
 
