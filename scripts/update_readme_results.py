@@ -93,6 +93,13 @@ def build() -> str:
         parts.append(f"\n#### Text features from `hardymer extract` (MiniLM, offline) vs the CNN text features — acc2, test, seeds {seeds}\n\n"
                      + table(merged, "acc2", methods, conds)
                      + "\nMore: [docs/results/mosi-minilm-text](docs/results/mosi-minilm-text/results.md).\n")
+    syn = load("synthetic-fixed")
+    if syn:
+        seeds = ", ".join(map(str, syn["seeds"]))
+        parts.append(f"\n#### Built-in synthetic data (classification, 4 classes), fixed protocol — WA, test, seeds {seeds}\n\n"
+                     + table(syn, "wa", syn["methods"], CONDS)
+                     + "\nMore: [docs/results/synthetic-fixed](docs/results/synthetic-fixed/results.md) "
+                     "(`bash scripts/reproduce_synthetic.sh`).\n")
     return "".join(parts)
 
 
