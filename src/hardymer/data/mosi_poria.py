@@ -66,11 +66,11 @@ def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, n
 
     Returns ``(features [N, d] float32, available [N] bool)``.
     """
+    from hardymer.data.npz import open_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError("text features file not found", source=str(path))
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_npz(path) as npz:
             missing_keys = [k for k in ("utt_ids", "text") if k not in npz.files]
             if missing_keys:
                 raise DataError(f"required array is missing (has: {sorted(npz.files)})", source=str(path),

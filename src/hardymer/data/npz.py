@@ -114,8 +114,9 @@ def _parts(r: _Reader, arr: np.ndarray, key: str) -> dict[str, np.ndarray]:
     return {p: np.flatnonzero(canon == p) for p in ("train", "val", "test")}
 
 
-def load_npz(path: str | Path, name: str | None = None) -> MultimodalDataset:
-    """Load a dataset from a ``.npz`` in the format of the module docstring."""
+def open_npz(path: str | Path) -> Any:
+    """Open an ``.npz`` archive with ``allow_pickle=False``; ``DataError`` naming the file when it is
+    missing, unreadable or a single ``.npy`` array. Use it as a context manager."""
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
@@ -124,7 +125,14 @@ def load_npz(path: str | Path, name: str | None = None) -> MultimodalDataset:
     except Exception as exc:
         raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(path)) from exc
     if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise DataError("expected a .npz archive (np.savez), got a single .npy array", source=str(path))
+        raise DataError("not an .npz archive (numpy.savez), got a single .npy array", source=str(path))
+    return npz
+
+
+def load_npz(path: str | Path, name: str | None = None) -> MultimodalDataset:
+    """Load a dataset from a ``.npz`` in the format of the module docstring."""
+    path = Path(path)
+    npz = open_npz(path)
     try:
         with npz:
             return _load(_Reader(path, npz), name)

@@ -140,19 +140,15 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
 
     from hardymer._io import atomic_write_text
 
+    from hardymer.data.npz import open_npz
+
     p = Path(input_path)
-    if not p.is_file():
-        raise DataError("input file not found", source=str(p))
     try:
-        z = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(p)) from exc
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError("not an .npz archive (a single .npy array?): save arrays named audio/text/video "
-                        "with numpy.savez", source=str(p))
-    try:
-        arrays = {k: z[k] for k in z.files}
-    except ValueError as exc:
+        with open_npz(p) as z:
+            arrays = {k: z[k] for k in z.files}
+    except DataError:
+        raise
+    except ValueError as exc:  # an object array under allow_pickle=False
         raise DataError(f"object arrays are refused ({exc})", source=str(p)) from exc
     model = load(checkpoint)
     masks = {m: arrays[f"mask_{MODALITY_NAMES[m]}"] for m in MODALITIES if f"mask_{MODALITY_NAMES[m]}" in arrays}
