@@ -51,6 +51,30 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
+def _build_config(config_files: Optional[List[str]], *, protocol: str, data: dict, train: dict,
+                  method: Optional[str] = None, data_opt: Optional[List[str]] = None,
+                  method_opt: Optional[List[str]] = None, set_: Optional[List[str]] = None):
+    """Defaults <- YAML files <- flags (``None`` flags are left out) <- ``--data-opt``/``--method-opt`` <- ``--set``."""
+    from omegaconf import OmegaConf
+
+    from hardymer.config import load_config
+
+    def given(d: dict) -> dict:
+        return {k: v for k, v in d.items() if v is not None}
+
+    over: dict = {"data": given(data), "train": given(train), "protocol": protocol}
+    if method is not None:
+        over["method"] = {"name": method}
+    cfg = OmegaConf.merge(load_config(*(config_files or [])), over)
+    if data_opt:
+        cfg.data.options = OmegaConf.merge(cfg.data.options, _parse_kv(data_opt, "--data-opt"))
+    if method_opt:
+        cfg.method.options = OmegaConf.merge(cfg.method.options, _parse_kv(method_opt, "--method-opt"))
+    if set_:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(set_)))
+    return cfg
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(2)
@@ -76,29 +100,16 @@ def train(
 ) -> None:
     """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt."""
     _setup_logging(verbose)
-    from omegaconf import OmegaConf
-
-    from hardymer.config import load_config
-    from hardymer.reporting.tables import aggregate, fmt
     from hardymer.evaluation.metrics import metric_names
+    from hardymer.reporting.tables import aggregate, fmt
     from hardymer.training.run import load_run_dataset, run_experiment
 
     try:
-        cfg = load_config(*(config or []))
-        over = {"data": {"name": dataset}, "method": {"name": method}, "protocol": protocol}
-        if root is not None:
-            over["data"]["root"] = root
-        if fold is not None:
-            over["data"]["fold"] = fold
-        tr = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, device=device, select_on=select_on).items() if v is not None}
-        over["train"] = tr
-        cfg = OmegaConf.merge(cfg, over)
-        if data_opt:
-            cfg.data.options = OmegaConf.merge(cfg.data.options, _parse_kv(data_opt, "--data-opt"))
-        if method_opt:
-            cfg.method.options = OmegaConf.merge(cfg.method.options, _parse_kv(method_opt, "--method-opt"))
-        if set_:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(set_)))
+        cfg = _build_config(config, protocol=protocol, method=method,
+                            data={"name": dataset, "root": root, "fold": fold},
+                            train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
+                                   "select_on": select_on},
+                            data_opt=data_opt, method_opt=method_opt, set_=set_)
         conditions = parse_conditions(condition) if protocol == "fixed" else ["all"]
         seeds = parse_seeds(seed)
         ds = load_run_dataset(cfg)
@@ -210,27 +221,14 @@ def bench(
     _setup_logging(verbose)
     import sys
 
-    from omegaconf import OmegaConf
     from rich.progress import Progress
 
     from hardymer.bench.grid import plan_grid, run_grid
-    from hardymer.config import load_config
     from hardymer.reporting.results import write_results
 
     try:
-        cfg = load_config(*(config or []))
-        over: dict = {"data": {"name": dataset}, "protocol": protocol, "train": {}}
-        if root is not None:
-            over["data"]["root"] = root
-        if epochs is not None:
-            over["train"]["epochs"] = epochs
-        if select_on is not None:
-            over["train"]["select_on"] = select_on
-        cfg = OmegaConf.merge(cfg, over)
-        if data_opt:
-            cfg.data.options = OmegaConf.merge(cfg.data.options, _parse_kv(data_opt, "--data-opt"))
-        if set_:
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(set_)))
+        cfg = _build_config(config, protocol=protocol, data={"name": dataset, "root": root},
+                            train={"epochs": epochs, "select_on": select_on}, data_opt=data_opt, set_=set_)
         method_list = [m.strip() for m in methods.split(",") if m.strip()]
         conds = parse_conditions(conditions) if protocol == "fixed" else ["all"]
         fold_list = [str(f) for f in parse_seeds(folds)] if folds.replace("-", "").replace(",", "").isdigit() else folds.split(",")
