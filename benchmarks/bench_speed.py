@@ -59,7 +59,7 @@ from hardymer.training.context import FitContext
 from hardymer.training.protocol import FixedCondition
 from hardymer.training.release_style import PARTS, release_style_stage2_epoch
 from hardymer.training.seeding import seed_everything
-from hardymer.training.trainer import FitResult, evaluate, fit
+from hardymer.training.trainer import FitResult, evaluate, fit, train_epoch
 
 log = logging.getLogger("bench_speed")
 
@@ -192,38 +192,16 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
 
 def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float, float]:
     """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
-    tcfg = student._teacher_config()
-    train_cfg = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(ctx.train)), {})
-    if student.config.teacher_epochs:
-        train_cfg.epochs = student.config.teacher_epochs
-    train_cfg.select_on = "val"
     t0, c0 = time.perf_counter(), time.process_time()
-    teacher = Backbone(student.spec, tcfg).to(ctx.device)
-    torch.manual_seed(ctx.seed + 7919)
-    sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=train_cfg, seed=ctx.seed,
-                     device=ctx.device, run_key=ctx.run_key)
-    res = fit(teacher, sub)
-    teacher.eval().requires_grad_(False)
+    teacher, res = student.fit_teacher(ctx)
     return teacher, res, time.perf_counter() - t0, time.process_time() - c0
 
 
 def ours_stage2_epoch(student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int,
                       batches: Any) -> tuple[float, float]:
     """One stage-2 epoch of our method, the trainer's inner loop (stacked K+1 views, one step)."""
-    cfg = ctx.train
     t0 = time.perf_counter()
-    student.train()
-    losses = []
-    for batch in batches:
-        optimizer.zero_grad(set_to_none=True)
-        loss = student.training_loss(batch, ctx, epoch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError("non-finite training loss")
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    losses = train_epoch(student, batches, ctx, optimizer, epoch)
     return time.perf_counter() - t0, float(np.mean(losses))
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,35 +90,48 @@ class Hardymer(Backbone):
         base.update(self.config.teacher_options)
         return BackboneConfig(**base)
 
-    def _train_teacher(self, ctx) -> Backbone:
+    def _teacher_train_config(self, ctx):
+        """The student's training config with the teacher's epochs, always selected on validation."""
         from omegaconf import OmegaConf
 
-        from hardymer.training.context import FitContext
-        from hardymer.training.trainer import fit
-
-        tcfg = self._teacher_config()
-        train_cfg = OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(ctx.train) if OmegaConf.is_config(ctx.train)
-                                                     else dataclasses.asdict(ctx.train)), {})
+        train_cfg = OmegaConf.create(OmegaConf.to_container(ctx.train) if OmegaConf.is_config(ctx.train)
+                                     else dataclasses.asdict(ctx.train))
         if self.config.teacher_epochs:
             train_cfg.epochs = self.config.teacher_epochs
         train_cfg.select_on = "val"
-        key = cache_key("teacher", ctx.run_key, dataclasses.asdict(tcfg), OmegaConf.to_container(train_cfg))
+        return train_cfg
+
+    def fit_teacher(self, ctx):
+        """Train a fresh teacher backbone two-stage on ``ctx`` (no cache); return it frozen and its FitResult."""
+        from hardymer.training.context import FitContext
+        from hardymer.training.trainer import fit
+
+        teacher = Backbone(self.spec, self._teacher_config()).to(ctx.device)
+        torch.manual_seed(ctx.seed + 7919)
+        sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=self._teacher_train_config(ctx),
+                         seed=ctx.seed, device=ctx.device, run_key=ctx.run_key)
+        res = fit(teacher, sub)
+        log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
+        teacher.eval().requires_grad_(False)
+        return teacher, res
+
+    def _train_teacher(self, ctx) -> Backbone:
+        """The frozen teacher for ``ctx``: from the on-disk cache, else trained and cached."""
+        from omegaconf import OmegaConf
+
+        key = cache_key("teacher", ctx.run_key, dataclasses.asdict(self._teacher_config()),
+                        OmegaConf.to_container(self._teacher_train_config(ctx)))
         path = cache_path(ctx.cache_dir, "teacher", key, ".pt")
-        teacher = Backbone(self.spec, tcfg).to(ctx.device)
         if path is not None and path.is_file():
+            teacher = Backbone(self.spec, self._teacher_config()).to(ctx.device)
             teacher.load_state_dict(torch.load(path, map_location=ctx.device, weights_only=True))
             log.info("teacher loaded from cache %s", path.name)
-        else:
-            torch.manual_seed(ctx.seed + 7919)
-            sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=train_cfg, seed=ctx.seed,
-                             device=ctx.device, run_key=ctx.run_key)
-            res = fit(teacher, sub)
-            log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
-            if path is not None:
-                from hardymer._io import atomic_torch_save
+            return teacher.eval().requires_grad_(False)
+        teacher, _ = self.fit_teacher(ctx)
+        if path is not None:
+            from hardymer._io import atomic_torch_save
 
-                atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
-        teacher.eval().requires_grad_(False)
+            atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
         return teacher
 
     @torch.no_grad()

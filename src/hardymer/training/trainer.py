@@ -12,11 +12,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import torch
 
-from hardymer.data.batching import GroupBatcher
+from hardymer.data.batching import Batch, GroupBatcher
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method
 from hardymer.training.context import FitContext
@@ -76,6 +77,24 @@ def _select_value(metrics: dict, metric: str) -> float:
     return float(metrics[key][metric])
 
 
+def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: torch.optim.Optimizer,
+                epoch: int) -> list[float]:
+    """One pass over ``batches``: one optimizer step per batch on ``method.training_loss``; the losses."""
+    method.train()
+    losses = []
+    for batch in batches:
+        opt.zero_grad(set_to_none=True)
+        loss = method.training_loss(batch, ctx, epoch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+        loss.backward()
+        if ctx.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(method.parameters(), ctx.train.grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     """Train ``method`` on ``ctx``; keep the best (selection split) state; return its metrics."""
     cfg = ctx.train
@@ -102,7 +121,6 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     history: list[dict] = []
     stage_seconds = {"prepare": prep_seconds, "stage1": 0.0, "stage2": 0.0}
     current_stage = 0
-    epochs_iter = range(cfg.epochs)
     prog = None
     if progress:
         from rich.progress import Progress
@@ -111,25 +129,14 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
         prog.start()
         task_id = prog.add_task("epochs", total=cfg.epochs)
     try:
-        for epoch in epochs_iter:
+        for epoch in range(cfg.epochs):
             stage = method.stage(epoch, cfg.epochs)
             if stage != current_stage:
                 method.on_stage_start(stage, ctx)
                 current_stage = stage
                 since_best = 0
             te = time.perf_counter()
-            method.train()
-            losses = []
-            for batch in train_b:
-                opt.zero_grad(set_to_none=True)
-                loss = method.training_loss(batch, ctx, epoch)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.grad_clip)
-                opt.step()
-                losses.append(float(loss.detach()))
+            losses = train_epoch(method, train_b, ctx, opt, epoch)
             stage_seconds[f"stage{stage}"] += time.perf_counter() - te
             rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan}
             if stage == 2:
