@@ -180,13 +180,13 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
         for n in names:
             setattr(hardymer_module, n, timers.wrap(n, saved[n]))
         student.__dict__["_train_teacher"] = lambda ctx: teacher
-        student.__dict__["_direct_and_encodings"] = timers.wrap("direct_hardness", student._direct_and_encodings)
+        student.__dict__["_direct_hardness"] = timers.wrap("direct_hardness", student._direct_hardness)
         student.__dict__["_install_views"] = timers.wrap("install_views", student._install_views)
         yield
     finally:
         for n, fn in saved.items():
             setattr(hardymer_module, n, fn)
-        for n in ("_train_teacher", "_direct_and_encodings", "_install_views"):
+        for n in ("_train_teacher", "_direct_hardness", "_install_views"):
             student.__dict__.pop(n, None)
 
 

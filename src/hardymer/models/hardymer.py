@@ -135,21 +135,28 @@ class Hardymer(Backbone):
         return teacher
 
     @torch.no_grad()
-    def _direct_and_encodings(self, teacher: Backbone, ctx, condition: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """DH per dataset index (train rows filled) and full-modality teacher encodings."""
-        n = len(ctx.ds)
-        dh = np.zeros(n)
-        enc = {m: np.zeros((n, self.config.hidden), np.float32) for m in MODALITIES}
+    def _direct_hardness(self, teacher: Backbone, ctx, condition: str) -> np.ndarray:
+        """DH per dataset index (training rows filled): the teacher's reconstruction error of the
+        missing modalities under ``condition``."""
+        dh = np.zeros(len(ctx.ds))
         for batch in ctx.batcher("train", shuffle=False):
             b = batch.with_condition(condition)
-            o = teacher.forward_all(b)
-            err, cnt = teacher.recon_error(b, o["recon"])
-            idx = b.idx[b.valid].cpu().numpy()
-            dh[idx] = err[b.valid].cpu().numpy()
-            h_full = teacher.encode(batch)
+            err, _ = teacher.recon_error(b, teacher.forward_all(b)["recon"])
+            dh[b.idx[b.valid].cpu().numpy()] = err[b.valid].cpu().numpy()
+        return dh
+
+    @torch.no_grad()
+    def _teacher_encodings(self, teacher: Backbone, ctx) -> dict[str, np.ndarray]:
+        """Full-modality teacher encodings per dataset index (training rows filled); they do not
+        depend on the condition, so they are computed once (for the entropy proxy only)."""
+        n = len(ctx.ds)
+        enc = {m: np.zeros((n, self.config.hidden), np.float32) for m in MODALITIES}
+        for batch in ctx.batcher("train", shuffle=False):
+            h = teacher.encode(batch)
+            idx = batch.idx[batch.valid].cpu().numpy()
             for m in MODALITIES:
-                enc[m][idx] = h_full[m][batch.valid].cpu().numpy()
-        return dh, enc
+                enc[m][idx] = h[m][batch.valid].cpu().numpy()
+        return enc
 
     def prepare(self, ctx) -> None:  # type: ignore[override]
         # the teacher and the critics reseed torch's global generator: fork it, so that the student
@@ -181,15 +188,15 @@ class Hardymer(Backbone):
                 critics = train_pair_critics({m: ds.features[m][full] for m in MODALITIES},
                                              epochs=cfg.critic_epochs, seed=ctx.seed)
             indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
+            enc = (self._teacher_encodings(teacher, ctx)
+                   if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy" else None)
             rng = np.random.default_rng(ctx.seed)
             table = {"train_idx": train, "dh": [], "ih": [], "s": [], "h": [], "k": [], "neighbours": []}
             for c in conditions:
                 dh = np.zeros(len(train))
                 ih = np.zeros(len(train))
-                enc = None
                 if teacher is not None:
-                    dh_all, enc = self._direct_and_encodings(teacher, ctx, c)
-                    dh = dh_all[train]
+                    dh = self._direct_hardness(teacher, ctx, c)[train]
                 if cfg.hardness == "model" and cfg.use_indirect:
                     if cfg.mi_estimator == "critic":
                         ih = critic_indirect_hardness(critics, {m: ds.features[m][train] for m in MODALITIES},
