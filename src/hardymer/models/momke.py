@@ -32,9 +32,6 @@ class MoMKE(Backbone):
     def on_stage_start(self, stage: int, ctx) -> None:  # type: ignore[override]
         self.use_router = stage == 2
 
-    def train(self, mode: bool = True) -> "MoMKE":
-        return super().train(mode)
-
     def encode(self, batch: Batch) -> dict[str, torch.Tensor]:
         if not self.use_router:
             return super().encode(batch)

@@ -11,7 +11,7 @@ from hardymer.conditions import CONDITIONS
 
 
 def aggregate(runs: Iterable[dict], part: str = "test") -> dict[tuple[str, str], dict[str, tuple[float, float, int]]]:
-    """``{(method, condition): {metric: (mean, std, n_runs)}}`` over seeds/folds (std with ddof=0... 1)."""
+    """``{(method, condition): {metric: (mean, std, n_runs)}}`` over seeds/folds (sample std, ddof=1; 0 for one run)."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         vals = r[part]
