@@ -11,10 +11,12 @@ import json
 import re
 from pathlib import Path
 
+from hardymer.evaluation.metrics import LOWER_IS_BETTER
+from hardymer.reporting.tables import fmt, markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
 CONDS = ["a", "t", "v", "at", "av", "tv", "atv", "mean6"]
-LOWER = {"mae"}
 
 
 def load(name: str) -> dict | None:
@@ -22,37 +24,27 @@ def load(name: str) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def cell(summary: dict, method: str, cond: str, metric: str, digits: int) -> tuple[str, float | None]:
-    row = summary.get((method, cond))
-    if row is None or metric not in row:
-        return "–", None
-    m = row[metric]
-    return f"{m['mean']:.{digits}f} ± {m['std']:.{digits}f}", m["mean"]
+def digits(metric: str) -> int:
+    return 3 if metric in ("mae", "corr") else 2
 
 
-def table(res: dict, metric: str, methods: list[str], conds: list[str], rename: dict | None = None) -> str:
-    summary = {(r["method"], r["condition"]): r for r in res["summary"]}
-    digits = 3 if metric in ("mae", "corr") else 2
-    best = {}
-    for c in conds:
-        vals = [v for m in methods if (v := cell(summary, m, c, metric, digits)[1]) is not None]
-        if vals:
-            best[c] = min(vals) if metric in LOWER else max(vals)
-    out = "| method | " + " | ".join(conds) + " |\n|---|" + "---|" * len(conds) + "\n"
-    for m in methods:
-        cells = []
-        for c in conds:
-            s, v = cell(summary, m, c, metric, digits)
-            cells.append(f"**{s}**" if v is not None and c in best and abs(v - best[c]) < 1e-12 else s)
-        out += f"| {(rename or {}).get(m, m)} | " + " | ".join(cells) + " |\n"
-    return out
+def aggregated(res: dict) -> dict:
+    """results.json's summary as ``{(method, condition): {metric: (mean, std, n)}}`` (reporting.tables' form)."""
+    return {(r["method"], r["condition"]): {k: (v["mean"], v["std"], v["n"]) for k, v in r.items() if isinstance(v, dict)}
+            for r in res["summary"]}
+
+
+def table(res: dict, metric: str, methods: list[str], conds: list[str]) -> str:
+    return markdown_table(aggregated(res), metric, methods, conds, lower_is_better=metric in LOWER_IS_BETTER,
+                          digits=digits(metric))
 
 
 def mean6_table(res: dict, methods: list[str], metrics: list[str]) -> str:
-    summary = {(r["method"], r["condition"]): r for r in res["summary"]}
+    agg = aggregated(res)
     out = "| variant | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     for m in methods:
-        cells = [cell(summary, m, "mean6", k, 3 if k in ("mae", "corr") else 2)[0] for k in metrics]
+        row = agg.get((m, "mean6"), {})
+        cells = [fmt(*row[k][:2], digits(k)) if k in row else "–" for k in metrics]
         out += f"| {m} | " + " | ".join(cells) + " |\n"
     return out
 
@@ -64,7 +56,7 @@ def build() -> str:
         seeds = ", ".join(map(str, fixed["seeds"]))
         parts.append(f"#### CMU-MOSI, fixed protocol — test, selected on validation, seeds {seeds} (mean ± std)\n")
         for metric in ("acc2", "f1", "mae", "corr"):
-            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER else ''}\n\n"
+            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
                          + table(fixed, metric, fixed["methods"], CONDS))
         parts.append("\nAll metrics, CSV/JSON and plots: [docs/results/mosi-fixed](docs/results/mosi-fixed/results.md).\n"
                      "\n![acc2 per condition](docs/results/mosi-fixed/bars_acc2.png)\n")
@@ -79,7 +71,7 @@ def build() -> str:
         seeds = ", ".join(map(str, uni["seeds"]))
         parts.append(f"\n#### CMU-MOSI, unified protocol (one model per method and seed, all 7 conditions) — seeds {seeds}\n")
         for metric in ("acc2", "mae"):
-            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER else ''}\n\n"
+            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
                          + table(uni, metric, uni["methods"], CONDS))
         parts.append("\nMore: [docs/results/mosi-unified](docs/results/mosi-unified/results.md).\n"
                      "\n![acc2 per condition, unified](docs/results/mosi-unified/bars_acc2.png)\n")
