@@ -10,7 +10,7 @@ from typing import Sequence
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import CONDITIONS
 from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_names
-from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table
+from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table, per_condition
 
 
 def _keyed(runs: Sequence[dict]) -> list[dict]:
@@ -42,7 +42,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
                   title: str | None = None, command: str | None = None) -> Path:
     """Write results.csv / results.json / results.md into ``out_dir``; return the .md path."""
     out_dir = Path(out_dir)
-    task = "classification" if "wa" in _first_metrics(runs[0]) else "regression"
+    task = "classification" if "wa" in next(iter(per_condition(runs[0]).values())) else "regression"
     agg = summarise(runs)
     conds = [c for c in CONDITIONS if any((m, c) in agg for m in methods)]
     columns = conds + (["mean6"] if any((m, "mean6") in agg for m in methods) else [])
@@ -71,9 +71,3 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
                                     "train_seconds") if k in r} for r in runs],
     })
     return out_dir / "results.md"
-
-
-def _first_metrics(r: dict) -> dict:
-    t = r["test"]
-    v = next(iter(t.values()))
-    return v if isinstance(v, dict) else t

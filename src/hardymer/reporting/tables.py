@@ -10,35 +10,35 @@ import numpy as np
 from hardymer.conditions import CONDITIONS
 
 
+def per_condition(run: dict, part: str = "test") -> dict[str, dict[str, float]]:
+    """``{condition: metrics}`` of one run: a fixed-protocol run has one condition, a unified run
+    (condition ``"all"``) stores a metrics dict per condition (plus ``mean``/``mean6``)."""
+    vals = run[part]
+    if isinstance(next(iter(vals.values())), dict):
+        return vals
+    return {run["condition"]: vals}
+
+
+def _summary(values: dict[str, list[float]]) -> dict[str, tuple[float, float, int]]:
+    """mean, sample std (ddof=1; 0 for one value) and count per metric."""
+    return {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for k, v in values.items()}
+
+
 def aggregate(runs: Iterable[dict], part: str = "test") -> dict[tuple[str, str], dict[str, tuple[float, float, int]]]:
     """``{(method, condition): {metric: (mean, std, n_runs)}}`` over seeds/folds (sample std, ddof=1; 0 for one run)."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        vals = r[part]
-        if isinstance(next(iter(vals.values())), dict):  # unified: per-condition dict
-            for cond, mets in vals.items():
-                for k, v in mets.items():
-                    acc[(r["method"], cond)][k].append(float(v))
-        else:
-            for k, v in vals.items():
-                acc[(r["method"], r["condition"])][k].append(float(v))
-    out = {}
-    for key, mets in acc.items():
-        out[key] = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v)) for k, v in mets.items()}
-    return out
+        for cond, mets in per_condition(r, part).items():
+            for k, v in mets.items():
+                acc[(r["method"], cond)][k].append(float(v))
+    return {key: _summary(mets) for key, mets in acc.items()}
 
 
 def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> dict:
     """Add ``mean6`` (mean over the six missing conditions, per seed, then mean ± std over seeds)."""
-    per_seed: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    per_seed: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for r in runs:
-        key = (r["method"], f"{r['seed']}/{r['fold']}")
-        vals = r[part]
-        if isinstance(next(iter(vals.values())), dict):
-            for c, m in vals.items():
-                per_seed[key][c] = m
-        else:
-            per_seed[key][r["condition"]] = vals
+        per_seed[(r["method"], f"{r['seed']}/{r['fold']}")].update(per_condition(r, part))
     acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (method, _), conds in per_seed.items():
         missing = [c for c in CONDITIONS[:-1] if c in conds]
@@ -47,8 +47,7 @@ def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> 
         for k in conds[missing[0]]:
             acc[method][k].append(float(np.mean([conds[c][k] for c in missing])))
     for method, mets in acc.items():
-        agg[(method, "mean6")] = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
-                                  for k, v in mets.items()}
+        agg[(method, "mean6")] = _summary(mets)
     return agg
 
 
