@@ -95,10 +95,6 @@ def execute(spec: RunSpec, threads: int = 1) -> dict:
     return metrics
 
 
-def _execute_in_worker(spec: RunSpec, threads: int) -> dict:
-    return execute(spec, threads)
-
-
 def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: str = "local",
              ray_address: str | None = None, on_done: Callable[[RunSpec, dict | None], None] | None = None) -> list[dict]:
     """Run every unfinished spec; return the metrics of all specs (finished ones re-read)."""
@@ -118,7 +114,7 @@ def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: 
             import multiprocessing as mp
 
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futs = {pool.submit(_execute_in_worker, s, threads): s for s in todo}
+                futs = {pool.submit(execute, s, threads): s for s in todo}
                 for f in as_completed(futs):
                     s = futs[f]
                     try:
