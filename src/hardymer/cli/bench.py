@@ -1,0 +1,80 @@
+"""``hardymer bench``: a methods x conditions x seeds grid and its results table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from hardymer.cli import app
+from hardymer.cli._common import (
+    build_config,
+    console,
+    fail,
+    log,
+    parse_seeds,
+    setup_logging,
+)
+from hardymer.conditions import parse_conditions
+from hardymer.errors import HardymerError
+
+
+@app.command()
+def bench(
+    dataset: str = typer.Option("synthetic", help="dataset name"),
+    root: Optional[str] = typer.Option(None, help="dataset folder or file"),
+    methods: str = typer.Option("zero-fill,backbone,momke,hardymer", help="comma list of methods or presets (configs/methods.yaml)"),
+    protocol: str = typer.Option("fixed", help="fixed or unified"),
+    conditions: str = typer.Option("all", help="conditions for the fixed protocol ('all', 'missing' or a comma list)"),
+    seeds: str = typer.Option("0-2", help="seed list or range"),
+    folds: str = typer.Option("0", help="fold list (e.g. 0-4 for IEMOCAP) or names"),
+    out: str = typer.Option("runs/bench", help="grid output folder"),
+    report: Optional[str] = typer.Option(None, help="folder for results.{md,csv,json} (default: --out)"),
+    title: Optional[str] = typer.Option(None, help="title of results.md"),
+    config: Optional[List[str]] = typer.Option(None, help="YAML config file(s)"),
+    epochs: Optional[int] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val or test (optimistic)"),
+    workers: int = typer.Option(1, help="parallel runs (local process pool)"),
+    threads: int = typer.Option(1, help="torch threads per run"),
+    backend: str = typer.Option("local", help="local or ray"),
+    ray_address: Optional[str] = typer.Option(None, help="ray.init address, e.g. auto or ray://host:10001"),
+    data_opt: Optional[List[str]] = typer.Option(None), set_: Optional[List[str]] = typer.Option(None, "--set"),
+    verbose: bool = typer.Option(False, "-v"),
+) -> None:
+    """Run a methods × conditions × seeds (× folds) grid, resumably, and write the results table."""
+    setup_logging(verbose)
+    import sys
+
+    from rich.progress import Progress
+
+    from hardymer.bench.grid import plan_grid, run_grid
+    from hardymer.reporting.results import write_results
+
+    try:
+        cfg = build_config(config, protocol=protocol, data={"name": dataset, "root": root},
+                            train={"epochs": epochs, "select_on": select_on}, data_opt=data_opt, set_=set_)
+        method_list = [m.strip() for m in methods.split(",") if m.strip()]
+        conds = parse_conditions(conditions) if protocol == "fixed" else ["all"]
+        fold_list = [str(f) for f in parse_seeds(folds)] if folds.replace("-", "").replace(",", "").isdigit() else folds.split(",")
+        specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds), fold_list, out)
+        with Progress(console=Console(stderr=True)) as prog:
+            task = prog.add_task("runs", total=len(specs))
+            from hardymer.bench.grid import is_done
+
+            prog.update(task, advance=sum(is_done(s) for s in specs))
+            runs = run_grid(specs, workers=workers, threads=threads, backend=backend, ray_address=ray_address,
+                            on_done=lambda s, m: prog.update(task, advance=1))
+    except (HardymerError, ValueError, KeyError, RuntimeError) as exc:
+        fail(exc)
+        return
+    import shlex
+
+    command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
+    md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command)
+    from hardymer.reporting.plots import write_plots
+
+    for png in write_plots(runs, report or out, method_list, [Path(s.out) for s in specs]):
+        log.info("plot %s", png)
+    console.print(md.read_text())
+    console.print(f"results in {md.parent}")

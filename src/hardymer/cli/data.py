@@ -1,0 +1,65 @@
+"""``hardymer data info|fetch`` and ``hardymer list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from hardymer.cli import app, data_app
+from hardymer.cli._common import (
+    console,
+    fail,
+    parse_kv,
+    setup_logging,
+)
+from hardymer.errors import HardymerError
+
+
+@data_app.command("info")
+def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Optional[List[str]] = typer.Option(None)) -> None:
+    """Counts per split, dims, label distribution and availability of a dataset."""
+    setup_logging(False)
+    from hardymer.data import create_dataset
+
+    try:
+        ds = create_dataset(name, root=root, **parse_kv(data_opt, "--data-opt"))
+    except (HardymerError, ValueError, KeyError) as exc:
+        fail(exc)
+        return
+    s = ds.summary()
+    console.print(f"[bold]{s['name']}[/bold] ({s['task']}): {s['utterances']} utterances in {s['groups']} groups")
+    console.print("dims: " + ", ".join(f"{m}={d}" for m, d in s["dims"].items()))
+    console.print("available: " + ", ".join(f"{m}={d}" for m, d in s["available"].items()))
+    console.print("labels: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["labels"].items()))
+    t = Table("fold", "train", "validation", "test")
+    for f, parts in s["folds"].items():
+        t.add_row(f, *[f"{parts[p]['utterances']} utt / {parts[p]['groups']} groups" for p in ("train", "val", "test")])
+    console.print(t)
+
+
+@data_app.command("fetch")
+def data_fetch(name: str, dest: str = typer.Option(..., help="destination folder"),
+               base_url: Optional[str] = typer.Option(None, help="mirror replacing the pinned download prefix")) -> None:
+    """Download a public dataset's files (pinned commits, sha256 checked)."""
+    setup_logging(False)
+    from hardymer.data.fetch import fetch_dataset
+
+    try:
+        path = fetch_dataset(name, Path(dest), base_url=base_url)
+    except (HardymerError, ValueError, KeyError) as exc:
+        fail(exc)
+        return
+    console.print(f"fetched {name} into {path}")
+
+
+@app.command("list")
+def list_() -> None:
+    """Registered datasets and methods."""
+    from hardymer.data import list_datasets
+    from hardymer.models import list_methods
+
+    console.print("datasets: " + ", ".join(list_datasets()))
+    console.print("methods:  " + ", ".join(list_methods()))

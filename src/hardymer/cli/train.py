@@ -1,0 +1,101 @@
+"""``hardymer train`` and ``hardymer evaluate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from hardymer.cli import app
+from hardymer.cli._common import (
+    build_config,
+    console,
+    fail,
+    log,
+    parse_seeds,
+    setup_logging,
+)
+from hardymer.conditions import parse_conditions
+from hardymer.errors import HardymerError
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option("synthetic", help="dataset name (see `hardymer list`)"),
+    root: Optional[str] = typer.Option(None, help="dataset folder or file"),
+    method: str = typer.Option("zero-fill", help="method name"),
+    condition: str = typer.Option("atv", help="available modalities: a,t,v,at,av,tv,atv, a comma list, 'all' or 'missing'"),
+    seed: str = typer.Option("0", help="seed, list (0,1,2) or range (0-4)"),
+    out: str = typer.Option("runs/train", help="output folder"),
+    protocol: str = typer.Option("fixed", help="fixed (one model per condition) or unified"),
+    config: Optional[List[str]] = typer.Option(None, help="YAML config file(s) merged over the defaults"),
+    epochs: Optional[int] = typer.Option(None), batch_size: Optional[int] = typer.Option(None),
+    lr: Optional[float] = typer.Option(None), fold: Optional[str] = typer.Option(None),
+    device: Optional[str] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val (default) or test (optimistic)"),
+    data_opt: Optional[List[str]] = typer.Option(None, help="dataset option key=value"),
+    method_opt: Optional[List[str]] = typer.Option(None, help="method option key=value"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
+    verbose: bool = typer.Option(False, "-v"),
+) -> None:
+    """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt."""
+    setup_logging(verbose)
+    from hardymer.evaluation.metrics import metric_names
+    from hardymer.reporting.tables import aggregate, fmt
+    from hardymer.training.run import load_run_dataset, run_experiment
+
+    try:
+        cfg = build_config(config, protocol=protocol, method=method,
+                            data={"name": dataset, "root": root, "fold": fold},
+                            train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
+                                   "select_on": select_on},
+                            data_opt=data_opt, method_opt=method_opt, set_=set_)
+        conditions = parse_conditions(condition) if protocol == "fixed" else ["all"]
+        seeds = parse_seeds(seed)
+        ds = load_run_dataset(cfg)
+        runs = []
+        single = len(conditions) == 1 and len(seeds) == 1
+        for c in conditions:
+            for s in seeds:
+                run_cfg = cfg.copy()
+                run_cfg.condition = c if c != "all" else "atv"
+                run_cfg.seed = s
+                run_cfg.out = out if single else str(Path(out) / c / f"seed{s}")
+                runs.append(run_experiment(run_cfg, ds=ds, progress=single))
+                t = runs[-1]["test"]
+                brief = t if "mean" not in t else t["mean"]
+                log.info("%s seed %d: %s", c, s, ", ".join(f"{k}={v:.2f}" for k, v in brief.items()))
+    except (HardymerError, ValueError, KeyError, FileNotFoundError) as exc:
+        fail(exc)
+        return
+    agg = aggregate(runs)
+    names = metric_names(ds.task)
+    table = Table(title=f"{method} on {ds.name}: test, selected on {cfg.train.select_on}, seeds {seeds}")
+    table.add_column("condition")
+    for k in names:
+        table.add_column(k, justify="right")
+    for key, mets in agg.items():
+        table.add_row(key[1], *[fmt(*mets[k][:2]) if mets[k][2] > 1 else f"{mets[k][0]:.2f}" for k in names])
+    console.print(table)
+    console.print(f"outputs in {out}")
+
+
+@app.command()
+def evaluate(
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
+    condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
+    split: str = typer.Option("test", help="train, val or test"),
+    root: Optional[str] = typer.Option(None, help="override the dataset folder stored in the checkpoint"),
+) -> None:
+    """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
+    setup_logging(False)
+    from hardymer.evaluation.evaluate import evaluate_checkpoint
+
+    try:
+        res = evaluate_checkpoint(checkpoint, parse_conditions(condition), split=split, root=root)
+    except (HardymerError, ValueError, KeyError) as exc:
+        fail(exc)
+        return
+    console.print_json(json.dumps(res))
