@@ -42,6 +42,9 @@ class TrainConfig:
     max_len: Optional[int] = None
     device: str = "cpu"
     num_threads: Optional[int] = None
+    # stage 2 lasts this many optimizer steps (whole epochs: ceil(steps / steps per epoch); a
+    # sequential view step counts once per view); None: stage 2 = the rest of ``epochs``
+    stage2_steps: Optional[int] = None
 
 
 @dataclass
@@ -92,5 +95,7 @@ def config_hash(cfg: Any) -> str:
     tr = dict(d.get("train", {}))
     tr.pop("device", None)
     tr.pop("num_threads", None)
+    if tr.get("stage2_steps") is None:  # unset: same hash as configs from before the option existed
+        tr.pop("stage2_steps", None)
     d["train"] = tr
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -9,12 +9,15 @@ batch). Mappings from s to h:
 - ``rank``: h = (rank(s) − 1) / (N − 1), uniform on [0, 1]; tied scores share their average rank,
   so equal scores get equal hardness (e.g. ``atv``, where nothing is missing: every h = 0.5).
 
-k_i = ⌊K·h_i⌋ + 1, capped at K.
+k_i = ⌊K·h_i⌋ + 1, capped at K; or, with a neighbour-view ``share``,
+:func:`allocate_neighbours` (k_i ∈ {0..K}, monotone in h, mean(k)/(K+1) = share).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from hardymer.errors import ConfigError
 
 MAPPINGS = ("release", "centered", "rank")
 
@@ -53,3 +56,27 @@ def neighbour_counts(h: np.ndarray, K: int) -> np.ndarray:
     """k_i = ⌊K·h_i⌋ + 1, capped at K (hard samples get more neighbours)."""
     h = np.clip(np.asarray(h, dtype=np.float64), 0.0, 1.0)
     return np.minimum(np.floor(K * h).astype(np.int64) + 1, K)
+
+
+def allocate_neighbours(h: np.ndarray, K: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Neighbour counts k_i ∈ {0..K} with mean(k)/(K+1) = ``share`` (total rounded to one neighbour).
+
+    k_i = clip(⌊K·h_i + c⌋, 0, K) with the offset c chosen so that Σk_i = round(share·(K+1)·N):
+    each utterance owns K units, unit j granted once c ≥ j − K·h_i; the round(·) cheapest units
+    are granted, ties broken towards the harder utterance, then at random (``rng``). Hence k is
+    monotone (non-decreasing) in h, and equal h (e.g. ``hardness=fixed``) gives a random mix of
+    ⌊share·(K+1)⌋ and ⌈share·(K+1)⌉.
+    """
+    if K < 1:
+        raise ConfigError(f"K must be >= 1, got {K}")
+    if not 0.0 <= share <= K / (K + 1) + 1e-12:
+        raise ConfigError(f"share must be in [0, K/(K+1)] = [0, {K / (K + 1):.4f}] for K={K}, got {share}")
+    h = np.clip(np.asarray(h, dtype=np.float64), 0.0, 1.0)
+    n = len(h)
+    total = min(int(round(share * (K + 1) * n)), K * n)
+    thresholds = (np.arange(1, K + 1)[None, :] - K * h[:, None]).ravel()  # [N·K], unit (i, j) -> row i
+    owner = np.repeat(np.arange(n), K)
+    order = np.lexsort((rng.random(n)[owner], -h[owner], thresholds))  # last key sorts first
+    k = np.zeros(n, dtype=np.int64)
+    np.add.at(k, owner[order[:total]], 1)
+    return k

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,18 @@ class Method(nn.Module):
         return 1 if epoch < self.stage1_epochs(epochs) else 2
 
     def stage1_epochs(self, epochs: int) -> int:
-        return int(round(self.stage1_fraction * epochs))
+        """Stage-1 epochs: round(stage1_fraction·epochs), or the count fixed by :meth:`pin_stage1_epochs`."""
+        pinned = self.__dict__.get("_stage1_pinned")
+        return int(pinned) if pinned is not None else int(round(self.stage1_fraction * epochs))
+
+    def pin_stage1_epochs(self, n: int | None) -> None:
+        """Fix stage 1 at ``n`` epochs whatever total :meth:`stage` is given (a step-based stage 2
+        lengthens the total, not stage 1); ``None`` restores the fraction rule."""
+        self.__dict__["_stage1_pinned"] = n
+
+    def steps_per_batch(self, stage: int) -> int:
+        """Optimizer steps one batch takes in ``stage`` (the number of losses :meth:`training_losses` yields)."""
+        return 1
 
     def prepare(self, ctx: "FitContext") -> None:
         """Hook run once before training (e.g. train a teacher, precompute neighbours)."""
@@ -60,6 +71,15 @@ class Method(nn.Module):
 
     def training_loss(self, batch: Batch, ctx: "FitContext", epoch: int) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def training_losses(self, batch: Batch, ctx: "FitContext", epoch: int) -> Iterator[torch.Tensor]:
+        """The losses of one batch, one optimizer step each, in order; the trainer steps after each
+        loss before the next is computed. Default: the single :meth:`training_loss`."""
+        yield self.training_loss(batch, ctx, epoch)
+
+    def run_summary(self) -> dict:
+        """Method-specific figures for ``metrics.json`` (e.g. the realised neighbour-view share)."""
+        return {}
 
     def task_loss(self, out: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Cross-entropy (classification) or L1/MSE (regression) over non-padding positions."""

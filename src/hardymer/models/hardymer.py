@@ -7,11 +7,13 @@ Retrieval-based Dynamic Curriculum Learning (RDCL), computed once per (fold, con
    modalities against the complete stored features;
 3. indirect hardness IH = −PMI between present and missing modalities (InfoNCE critics trained on
    full-modality training data), or the release's entropy proxy;
-4. h = mapping(α1·DH̃ + α2·IH̃) over the training set, k_i = ⌊K·h_i⌋ + 1;
+4. h = mapping(α1·DH̃ + α2·IH̃) over the training set, k_i = ⌊K·h_i⌋ + 1 (or, with ``share``, k_i
+   allocated so that mean(k)/(K+1) = share: ``hardness.combine.allocate_neighbours``);
 5. faiss retrieval over training utterances of the available modalities → K+1 views per utterance.
 Teacher, critics and hardness are cached on disk and reused by every run that shares their inputs.
 
-Stage 2 stacks all K+1 views of a batch into one forward/backward and one optimizer step. Every
+Stage 2 stacks all K+1 views of a batch into one forward/backward and one optimizer step
+(``view_steps=stacked``), or takes one optimizer step per view (``sequential``: K+1 steps). Every
 view carries the anchor's label and condition mask; a neighbour brings its own complete features,
 so its missing modalities are real reconstruction targets. Inference is one forward pass.
 """
@@ -21,14 +23,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
 
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
+from hardymer.errors import ConfigError
 from hardymer.hardness._cache import cache_key, cache_path
-from hardymer.hardness.combine import combine, neighbour_counts, to_hardness
+from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_counts, to_hardness
 from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, train_pair_critics
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec
@@ -47,11 +51,13 @@ class HardymerConfig(BackboneConfig):
     mi_estimator: str = "critic"  # critic | entropy (the release's proxy, comparison only)
     use_direct: bool = True
     use_indirect: bool = True
-    hardness: str = "model"  # model | fixed (k = ⌊K/2⌋+1 for all) | random
+    hardness: str = "model"  # model | fixed (k = ⌊K/2⌋+1 for all) | random | all (k = K for all)
+    share: Optional[float] = None  # expected neighbour views / (K+1); None: k = ⌊K·h⌋+1 (rank: 0.5)
     neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
     merge: str = "fused"  # fused | concat (release)
     approximate_index: bool = False
     pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
+    view_steps: str = "stacked"  # stacked (one step over all K+1 views) | sequential (one step per view)
     teacher_epochs: int = 0  # 0: same as the student
     critic_epochs: int = 60
     teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
@@ -61,7 +67,7 @@ def _plain(cfg) -> dict:
     from omegaconf import OmegaConf
 
     d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dataclasses.asdict(cfg)
-    for k in ("device", "num_threads"):
+    for k in ("device", "num_threads", "stage2_steps"):
         d.pop(k, None)
     return d
 
@@ -70,12 +76,20 @@ class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
         super().__init__(spec, config)
         for name, allowed in (("mapping", ("release", "centered", "rank")), ("mi_estimator", ("critic", "entropy")),
-                              ("hardness", ("model", "fixed", "random")), ("neighbours", ("faiss", "random", "none")),
-                              ("merge", ("fused", "concat")), ("pacing", ("none", "linear"))):
+                              ("hardness", ("model", "fixed", "random", "all")),
+                              ("neighbours", ("faiss", "random", "none")),
+                              ("merge", ("fused", "concat")), ("pacing", ("none", "linear")),
+                              ("view_steps", ("stacked", "sequential"))):
             if getattr(config, name) not in allowed:
                 raise ValueError(f"hardymer: {name} must be one of {allowed}, got {getattr(config, name)!r}")
         if config.K < 1:
             raise ValueError("hardymer: K must be >= 1")
+        if config.share is not None:
+            if config.hardness == "all":
+                raise ConfigError("hardymer: share cannot be combined with hardness=all (k = K for all)")
+            if not 0.0 <= config.share <= config.K / (config.K + 1):
+                raise ConfigError(f"hardymer: share must be in [0, K/(K+1)] = [0, {config.K / (config.K + 1):.4f}] "
+                                  f"for K={config.K}, got {config.share}")
         self.views: torch.Tensor | None = None  # [n_cond, N_dataset, K+1] dataset indices
         self.report: dict = {}
         object.__setattr__(self, "_teacher", None)  # not a submodule: never trained or saved with the student
@@ -99,6 +113,7 @@ class Hardymer(Backbone):
         if self.config.teacher_epochs:
             train_cfg.epochs = self.config.teacher_epochs
         train_cfg.select_on = "val"
+        train_cfg.pop("stage2_steps", None)  # the teacher trains epoch-based (shared by step-based runs)
         return train_cfg
 
     def fit_teacher(self, ctx):
@@ -173,6 +188,8 @@ class Hardymer(Backbone):
                                                        "use_direct", "use_indirect", "hardness", "neighbours",
                                                        "merge", "approximate_index", "teacher_epochs", "critic_epochs")},
                          conditions, _plain(ctx.train))
+        if cfg.share is not None:  # keys of share=None runs are unchanged
+            hkey = cache_key("hardness", hkey, {"share": cfg.share})
         hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
         need_teacher = cfg.hardness == "model" and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
         if hpath is not None and hpath.is_file():
@@ -208,11 +225,16 @@ class Hardymer(Backbone):
                 s = combine(dh, ih, a1, a2)
                 if cfg.hardness == "model":
                     h = to_hardness(s, cfg.mapping, cfg.beta)
-                elif cfg.hardness == "fixed":
-                    h = np.full(len(train), 0.5)
+                elif cfg.hardness in ("fixed", "all"):
+                    h = np.full(len(train), 0.5 if cfg.hardness == "fixed" else 1.0)
                 else:
                     h = rng.random(len(train))
-                k = neighbour_counts(h, cfg.K)
+                if cfg.hardness == "all":
+                    k = np.full(len(train), cfg.K, dtype=np.int64)
+                elif cfg.share is not None:  # own generator: the other random draws do not move
+                    k = allocate_neighbours(h, cfg.K, cfg.share, np.random.default_rng((ctx.seed, 1, len(table["k"]))))
+                else:
+                    k = neighbour_counts(h, cfg.K)
                 if cfg.neighbours == "faiss":
                     nb = retrieve_neighbours(ds, indexes, train, c, cfg.K, merge=cfg.merge)  # type: ignore[arg-type]
                 elif cfg.neighbours == "random":
@@ -242,7 +264,8 @@ class Hardymer(Backbone):
             summary["conditions"][c] = {
                 "hardness_mean": float(h.mean()), "hardness_std": float(h.std()),
                 "hardness_min": float(h.min()), "hardness_max": float(h.max()),
-                "k_hist": {str(i): int((k == i).sum()) for i in range(1, K + 1)},
+                "k_hist": {str(i): int((k == i).sum()) for i in range(min(1, int(k.min())), K + 1)},
+                "neighbour_view_share": float((v != train[:, None]).mean()),
                 "dh_mean": float(table["dh"][ci].mean()), "ih_mean": float(table["ih"][ci].mean()),
                 "label_agreement_used": label_agreement(ds, train, table["neighbours"][ci], k),
                 "label_agreement_topK": label_agreement(ds, train, table["neighbours"][ci]),
@@ -285,13 +308,43 @@ class Hardymer(Backbone):
                         y=batch.y.repeat(K + 1, 1), idx=v.masked_fill(~valid, -1))
         return stacked.with_availability(cond)
 
-    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+    def _stage2_views(self, batch: Batch, ctx, epoch: int) -> Batch:
         epochs = ctx.train.epochs
-        if self.stage(epoch, epochs) == 1:
-            return self.stage1_loss(batch)
         share = 1.0
         if self.config.pacing == "linear":
             s1 = self.stage1_epochs(epochs)
             share = (epoch - s1 + 1) / max(epochs - s1, 1)
         cond_ids = ctx.conditions.sample_ids(batch.valid.shape[0])
-        return self.stage2_loss(self.view_batch(batch, cond_ids, ctx.conditions.masks, share))
+        return self.view_batch(batch, cond_ids, ctx.conditions.masks, share)
+
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+        if self.stage(epoch, ctx.train.epochs) == 1:
+            return self.stage1_loss(batch)
+        return self.stage2_loss(self._stage2_views(batch, ctx, epoch))
+
+    def training_losses(self, batch: Batch, ctx, epoch: int) -> Iterator[torch.Tensor]:  # type: ignore[override]
+        """``view_steps=sequential`` in stage 2: one loss (one optimizer step) per view j = 0..K,
+        each computed after the step on view j−1; otherwise the single stacked loss."""
+        if self.config.view_steps == "stacked" or self.stage(epoch, ctx.train.epochs) == 1:
+            yield self.training_loss(batch, ctx, epoch)
+            return
+        sb = self._stage2_views(batch, ctx, epoch)
+        B = batch.valid.shape[0]
+        for j in range(self.config.K + 1):
+            yield self.stage2_loss(view_slice(sb, j * B, (j + 1) * B))
+
+    def steps_per_batch(self, stage: int) -> int:  # type: ignore[override]
+        return self.config.K + 1 if stage == 2 and self.config.view_steps == "sequential" else 1
+
+    def run_summary(self) -> dict:  # type: ignore[override]
+        """The realised neighbour-view share of the installed views (mean over conditions)."""
+        conds = self.report.get("conditions", {})
+        shares = [c["neighbour_view_share"] for c in conds.values() if "neighbour_view_share" in c]
+        return {"neighbour_view_share": float(np.mean(shares))} if shares else {}
+
+
+def view_slice(b: Batch, start: int, stop: int) -> Batch:
+    """Rows ``start:stop`` of a stacked view batch (one view of every group)."""
+    r = slice(start, stop)
+    return Batch(x={m: t[r] for m, t in b.x.items()}, x_full={m: t[r] for m, t in b.x_full.items()},
+                 avail=b.avail[r], avail_full=b.avail_full[r], valid=b.valid[r], y=b.y[r], idx=b.idx[r])

@@ -80,6 +80,11 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         "test": res.test,
         "train_seconds": res.train_seconds,
         "stage_seconds": res.stage_seconds,
+        "stage1_epochs": res.stage1_epochs,
+        "stage2_epochs": res.stage2_epochs,
+        "stage2_steps_total": res.stage2_steps_total,  # optimizer steps (sequential views: one per view)
+        "curriculum_steps": res.curriculum_steps,  # stage-2 optimizer steps up to the selected epoch
+        **method.run_summary(),
         "wall_seconds": time.perf_counter() - t0,
         "config_hash": config_hash(cfg),
     }

@@ -8,6 +8,7 @@ are recomputed from that restored state.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from hardymer.data.batching import Batch, GroupBatcher
+from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method
 from hardymer.training.context import FitContext
@@ -35,6 +37,10 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    stage1_epochs: int = 0  # epochs run in stage 1
+    stage2_epochs: int = 0  # epochs run in stage 2
+    stage2_steps_total: int = 0  # optimizer steps taken in stage 2
+    curriculum_steps: int = 0  # stage-2 optimizer steps up to and including the selected epoch
 
 
 @torch.no_grad()
@@ -79,20 +85,47 @@ def _select_value(metrics: dict, metric: str) -> float:
 
 def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: torch.optim.Optimizer,
                 epoch: int) -> list[float]:
-    """One pass over ``batches``: one optimizer step per batch on ``method.training_loss``; the losses."""
+    """One pass over ``batches``: for each loss of ``method.training_losses`` (one by default),
+    zero the gradients, backward, clip and take one optimizer step; the losses, one per step."""
     method.train()
     losses = []
     for batch in batches:
-        opt.zero_grad(set_to_none=True)
-        loss = method.training_loss(batch, ctx, epoch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-        loss.backward()
-        if ctx.train.grad_clip:
-            torch.nn.utils.clip_grad_norm_(method.parameters(), ctx.train.grad_clip)
-        opt.step()
-        losses.append(float(loss.detach()))
+        for loss in method.training_losses(batch, ctx, epoch):  # the next loss sees the stepped parameters
+            opt.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+            loss.backward()
+            if ctx.train.grad_clip:
+                torch.nn.utils.clip_grad_norm_(method.parameters(), ctx.train.grad_clip)
+            opt.step()
+            losses.append(float(loss.detach()))
     return losses
+
+
+def schedule(method: Method, ctx: FitContext, n_batches: int) -> tuple[int, int]:
+    """``(stage-1 epochs, total epochs)``. Without ``train.stage2_steps`` the total is
+    ``train.epochs``; with it, stage 2 lasts ceil(stage2_steps / optimizer steps per stage-2 epoch)
+    epochs after round(stage1_fraction·train.epochs) stage-1 epochs."""
+    cfg = ctx.train
+    s1 = method.stage1_epochs(cfg.epochs)
+    steps = getattr(cfg, "stage2_steps", None)
+    if steps is None:
+        return s1, cfg.epochs
+    if int(steps) < 1:
+        raise ConfigError(f"train.stage2_steps must be >= 1, got {steps}")
+    per_epoch = max(n_batches * method.steps_per_batch(2), 1)
+    return s1, s1 + math.ceil(int(steps) / per_epoch)
+
+
+def _with_epochs(train_cfg, epochs: int):
+    """A copy of the training config with ``epochs`` replaced (the effective total seen by methods)."""
+    if dataclasses.is_dataclass(train_cfg):
+        return dataclasses.replace(train_cfg, epochs=epochs)
+    from omegaconf import OmegaConf
+
+    out = OmegaConf.create(OmegaConf.to_container(train_cfg))
+    out.epochs = epochs
+    return out
 
 
 def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
@@ -113,6 +146,12 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     test_b = ctx.batcher("test")
     sel_b = val_b if cfg.select_on == "val" else test_b
     conds = ctx.conditions.eval_conditions
+    s1_epochs, epochs = schedule(method, ctx, len(train_b))
+    if getattr(cfg, "stage2_steps", None) is not None:  # methods see the effective total; stage 1 stays
+        method.pin_stage1_epochs(s1_epochs)
+        ctx = dataclasses.replace(ctx, train=_with_epochs(cfg, epochs))
+        log.info("stage 2: %d optimizer steps -> %d epochs after %d stage-1 epochs",
+                 cfg.stage2_steps, epochs - s1_epochs, s1_epochs)
     opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best_state: dict | None = None
     best_val: float | None = None
@@ -127,10 +166,10 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
 
         prog = Progress(transient=True)
         prog.start()
-        task_id = prog.add_task("epochs", total=cfg.epochs)
+        task_id = prog.add_task("epochs", total=epochs)
     try:
-        for epoch in range(cfg.epochs):
-            stage = method.stage(epoch, cfg.epochs)
+        for epoch in range(epochs):
+            stage = method.stage(epoch, epochs)
             if stage != current_stage:
                 method.on_stage_start(stage, ctx)
                 current_stage = stage
@@ -138,7 +177,8 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
             te = time.perf_counter()
             losses = train_epoch(method, train_b, ctx, opt, epoch)
             stage_seconds[f"stage{stage}"] += time.perf_counter() - te
-            rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan}
+            rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan,
+                   "steps": len(losses)}
             if stage == 2:
                 sel = evaluate(method, sel_b, conds, task)
                 value = _select_value(sel, metric)
@@ -166,5 +206,9 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     check = _select_value(val if cfg.select_on == "val" else test, metric)
     if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
         raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")
+    s2 = [r for r in history if r["stage"] == 2]
     return FitResult(best_epoch=best_epoch, select_metric=metric, select_on=cfg.select_on, val=val, test=test,
-                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds)
+                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds,
+                     stage1_epochs=len(history) - len(s2), stage2_epochs=len(s2),
+                     stage2_steps_total=sum(r["steps"] for r in s2),
+                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch))
