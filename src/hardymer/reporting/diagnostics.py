@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import CONDITIONS
