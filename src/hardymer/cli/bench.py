@@ -76,5 +76,10 @@ def bench(
 
     for png in write_plots(runs, report or out, method_list, [Path(s.out) for s in specs]):
         log.info("plot %s", png)
+    from hardymer.reporting.diagnostics import write_diagnostics
+
+    diag = write_diagnostics([Path(s.out) for s in specs], report or out, [s.method for s in specs])
+    if diag is not None:
+        log.info("hardness diagnostics %s", diag)
     console.print(md.read_text())
     console.print(f"results in {md.parent}")

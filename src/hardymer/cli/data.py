@@ -38,6 +38,8 @@ def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Opt
     for f, parts in s["folds"].items():
         t.add_row(f, *[f"{parts[p]['utterances']} utt / {parts[p]['groups']} groups" for p in ("train", "val", "test")])
     console.print(t)
+    if ds.utt_meta:
+        console.print("per-utterance metadata: " + ", ".join(sorted(ds.utt_meta)))
 
 
 @data_app.command("fetch")

@@ -42,6 +42,9 @@ class MultimodalDataset:
         order: position of the utterance inside its group (sorting key).
         utt_ids: unique utterance ids, opaque strings.
         folds: named splits (one for MOSI, five for IEMOCAP).
+        meta: free-form provenance (paths, options); not per utterance.
+        utt_meta: per-utterance annotations ``{name: array [N, ...]}`` that are not model inputs,
+            e.g. the synthetic testbed's true ``hard`` flag (diagnostics only).
     """
 
     name: str
@@ -57,6 +60,7 @@ class MultimodalDataset:
     label_range: tuple[float, float] | None = None
     speakers: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    utt_meta: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -119,6 +123,11 @@ class MultimodalDataset:
             arr = getattr(self, name)
             if arr.shape != (n,):
                 raise DataError(f"expected shape [{n}], got {arr.shape}", source=src, field=name)
+        for key, arr in self.utt_meta.items():
+            arr = np.asarray(arr)
+            if arr.ndim < 1 or arr.shape[0] != n:
+                raise DataError(f"expected an array with {n} rows, got shape {arr.shape}", source=src, field=f"utt_meta.{key}")
+            self.utt_meta[key] = arr
         if len(set(self.utt_ids.tolist())) != n:
             raise DataError("utterance ids are not unique", source=src, field="utt_ids")
         if self.task == "classification":

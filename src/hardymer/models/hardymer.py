@@ -33,6 +33,7 @@ from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError
 from hardymer.hardness._cache import cache_key, cache_path
 from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_counts, to_hardness
+from hardymer.hardness.diagnostics import hardness_diagnostics
 from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, train_pair_critics
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec
@@ -272,6 +273,8 @@ class Hardymer(Backbone):
                 "label_agreement_at_k": {str(kk): label_agreement(ds, train, table["neighbours"][ci][:, :kk])
                                          for kk in range(1, K + 1)},
             }
+            summary["conditions"][c].update(hardness_diagnostics(ds, c, train, table["dh"][ci], table["ih"][ci], h,
+                                                                 table["neighbours"][ci], k))
             for r, i in enumerate(train):
                 rows.append({"utt_id": str(ds.utt_ids[i]), "condition": c, "dh": float(table["dh"][ci][r]),
                              "ih": float(table["ih"][ci][r]), "s": float(table["s"][ci][r]),

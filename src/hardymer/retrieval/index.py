@@ -14,6 +14,7 @@ import numpy as np
 
 from hardymer.conditions import MODALITIES, canonical_condition
 from hardymer.data.dataset import MultimodalDataset
+from hardymer.hardness.diagnostics import label_agreement_share
 
 DEFAULT_METRICS = {"a": "l2", "t": "cosine", "v": "l2"}
 
@@ -162,13 +163,4 @@ def build_views(anchors: np.ndarray, neighbours: np.ndarray, k: np.ndarray, K: i
 def label_agreement(ds: MultimodalDataset, anchors: np.ndarray, neighbours: np.ndarray,
                     k: np.ndarray | None = None) -> float:
     """Share of (used) neighbours whose label matches the anchor's (same class / same sign)."""
-    y = ds.labels
-    mask = neighbours >= 0
-    if k is not None:
-        mask &= np.arange(neighbours.shape[1])[None, :] < np.asarray(k)[:, None]
-    if not mask.any():
-        return float("nan")
-    ya = y[anchors][:, None]
-    yn = y[np.clip(neighbours, 0, None)]
-    same = (ya == yn) if ds.task == "classification" else ((ya >= 0) == (yn >= 0))
-    return float(same[mask].mean())
+    return label_agreement_share(ds.labels, ds.task == "classification", anchors, neighbours, k)
