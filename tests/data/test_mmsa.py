@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -171,3 +172,34 @@ def test_bad_options(tmp_path: Path) -> None:
         create_dataset("mmsa", root=tmp_path)
     ds = create_dataset("mmsa", root=tmp_path, pickle="aligned_50.pkl")
     assert ds.meta["aligned"] is True
+
+
+def test_train_and_bench_on_an_mmsa_pickle_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hardymer.cli import app
+
+    path = write_mmsa(tmp_path / "unaligned_50.pkl", seed=12, videos=12, clips=3)
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "info", "mmsa", "--root", str(path), "--data-opt", "pooling=meanstd"])
+    assert r.exit_code == 0, r.output
+    assert "a=10, t=1536, v=40" in r.output
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--dataset", "mmsa", "--root", str(path), "--method", "zero-fill", "--epochs", "2",
+                            "--condition", "at", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["dataset"] == f"mmsa-{tmp_path.name}"
+    assert np.isfinite(m["test"]["mae"])
+
+
+def test_bench_on_an_mmsa_pickle_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hardymer.cli import app
+
+    path = write_mmsa(tmp_path / "unaligned_50.pkl", seed=13, videos=12, clips=3)
+    r = CliRunner().invoke(app, ["bench", "--dataset", "mmsa", "--root", str(path), "--methods", "zero-fill",
+                            "--conditions", "t,atv", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "bench")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "bench" / "results.json").is_file()
