@@ -169,8 +169,8 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
     """Load an MMSA feature pickle (see the module docstring).
 
     Args:
-        root: the ``.pkl`` file, or a folder holding exactly one of ``unaligned_50.pkl`` /
-            ``aligned_50.pkl`` (or name it with ``pickle=``).
+        root: the ``.pkl`` file, or a folder holding exactly one ``aligned_*.pkl`` /
+            ``unaligned_*.pkl`` (or name it with ``pickle=``).
         pooling: ``mean`` | ``meanstd`` | ``max`` over valid frames.
         task: ``regression`` (``regression_labels``) or ``classification`` (``classification_labels``).
         drop: modalities to treat as absent (e.g. ``"v"``): unavailable for every utterance, one zero column.
@@ -183,12 +183,11 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         if pickle is not None:
             path = path / pickle
         else:
-            found = [path / f for f in ("unaligned_50.pkl", "aligned_50.pkl") if (path / f).is_file()]
+            found = sorted(p for p in path.glob("*.pkl") if p.name.startswith(("aligned_", "unaligned_")))
             if len(found) != 1:
-                others = sorted(p.name for p in path.glob("*.pkl"))
-                what = "both unaligned_50.pkl and aligned_50.pkl" if found else "neither unaligned_50.pkl nor aligned_50.pkl"
-                raise ConfigError(f"mmsa: {path} holds {what}; choose one with --data-opt pickle=<file>"
-                                  + (f" (present: {', '.join(others)})" if others else ""))
+                what = (f"{len(found)} MMSA pickles ({', '.join(p.name for p in found)})" if found
+                        else "no aligned_*.pkl / unaligned_*.pkl")
+                raise ConfigError(f"mmsa: {path} holds {what}; name the file with --root FILE or --data-opt pickle=<file>")
             path = found[0]
     pooling = str(pooling).lower()
     if pooling not in POOLINGS:
