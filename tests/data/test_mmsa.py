@@ -203,3 +203,15 @@ def test_bench_on_an_mmsa_pickle_through_the_cli(tmp_path: Path) -> None:
                             "--conditions", "t,atv", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "bench")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "bench" / "results.json").is_file()
+
+
+def test_pickle_written_by_numpy_1_loads(tmp_path: Path) -> None:
+    """MMSA's files were written with numpy 1.x: globals under ``numpy.core.multiarray``."""
+    blob = pickle.dumps(make_mmsa(seed=14), protocol=2)
+    legacy = blob.replace(b"numpy._core.", b"numpy.core.")
+    if legacy == blob and b"numpy.core." not in blob:
+        pytest.skip("this numpy pickles arrays without numpy.core globals")
+    path = tmp_path / "unaligned_50.pkl"
+    path.write_bytes(legacy)
+    ds = create_dataset("mmsa", root=path)
+    assert len(ds) == 18 and ds.dims == {"a": 5, "t": 768, "v": 20}

@@ -11,22 +11,22 @@ from extract_helpers import read_report, write_manifest
 transformers = pytest.importorskip("transformers", reason="extra 'hf' not installed (pip install 'hardymer[hf]')")
 sf = pytest.importorskip("soundfile", reason="extra 'audio' not installed (soundfile reads the audio files)")
 
-import torch  # noqa: E402
+import torch
 
-from hardymer.errors import ConfigError  # noqa: E402
-from hardymer.extract import extract  # noqa: E402
-from hardymer.extract.base import InputError  # noqa: E402
-from hardymer.extract.hf import HFAudioBackend, HFTextBackend, parse_hf_spec  # noqa: E402
-from hardymer.extract.runner import make_backend  # noqa: E402
+from hardymer.errors import ConfigError
+from hardymer.extract import extract
+from hardymer.extract.base import InputError
+from hardymer.extract.hf import HFAudioBackend, HFTextBackend, parse_hf_spec
+from hardymer.extract.runner import make_backend
 
 WORDS = ["i", "really", "loved", "this", "movie", "the", "plot", "was", "boring", "far", "too", "long", "meh",
          "un", "##believ", "##able", ",", "."]
 
 
 def _tiny_audio_config(kind: str):
-    kw = dict(hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32,
-              conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-              num_conv_pos_embedding_groups=2, vocab_size=8)
+    kw = {"hidden_size": 16, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 32,
+          "conv_dim": (8, 8), "conv_stride": (5, 4), "conv_kernel": (10, 4), "num_conv_pos_embeddings": 8,
+          "num_conv_pos_embedding_groups": 2, "vocab_size": 8}
     cls = {"wav2vec2": transformers.Wav2Vec2Config, "hubert": transformers.HubertConfig,
            "wavlm": transformers.WavLMConfig}[kind]
     return cls(**kw)

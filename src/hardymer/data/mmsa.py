@@ -57,13 +57,13 @@ def parse_drop(drop: Any) -> set[str]:
     out: set[str] = set()
     for item in items:
         for tok in str(item).replace(",", " ").split():
-            full = {name: m for m, name in MODALITY_NAMES.items()}
+            full = {name: m for m, name in MODALITY_NAMES.items()} | {"vision": "v"}
             if tok.lower() in full:
                 out.add(full[tok.lower()])
                 continue
             try:
                 out.update(canonical_condition(tok))
-            except Exception:
+            except ValueError:
                 raise ConfigError(f"drop: unknown modality {tok!r}; use letters of a, t, v "
                                   "(e.g. drop=v) or audio/text/video") from None
     return out
@@ -119,9 +119,8 @@ class _Part:
             raise self.err(f"not an array ({type(exc).__name__}: {exc})", key) from exc
         if arr.ndim not in ndim:
             raise self.err(f"expected {' or '.join(f'{d}-D' for d in ndim)} array, got shape {arr.shape}", key)
-        if numeric:
-            if arr.dtype.kind not in "biuf":
-                raise self.err(f"expected numbers, got dtype {arr.dtype}", key)
+        if numeric and arr.dtype.kind not in "biuf":
+            raise self.err(f"expected numbers, got dtype {arr.dtype}", key)
         if self.n is None:
             self.n = int(arr.shape[0])
         elif arr.shape[0] != self.n:
