@@ -33,6 +33,11 @@ def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Opt
     console.print(f"[bold]{s['name']}[/bold] ({s['task']}): {s['utterances']} utterances in {s['groups']} groups")
     console.print("dims: " + ", ".join(f"{m}={d}" for m, d in s["dims"].items()))
     console.print("available: " + ", ".join(f"{m}={d}" for m, d in s["available"].items()))
+    if s.get("absent"):
+        from hardymer.conditions import MODALITY_NAMES
+
+        console.print("absent (no features for any utterance; conditions need none of them): "
+                      + ", ".join(MODALITY_NAMES[m] for m in s["absent"]))
     console.print("labels: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["labels"].items()))
     t = Table("fold", "train", "validation", "test")
     for f, parts in s["folds"].items():

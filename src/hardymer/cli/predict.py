@@ -41,8 +41,8 @@ def predict(
 def extract_cmd(
     manifest: str = typer.Option(..., help="CSV: id, group, order, label, split, audio, text, video (see docs/extract.md)"),
     out: str = typer.Option(..., help="features file to write (.npz, the project's npz format)"),
-    audio_backend: str = typer.Option("auto", help="opensmile | none (auto: opensmile when the manifest has audio)"),
-    text_backend: str = typer.Option("auto", help="minilm | sentence-transformers:<name or folder> | none (auto: minilm)"),
+    audio_backend: str = typer.Option("auto", help="opensmile | hf:<model folder or name>[?layer=L] | none (auto: opensmile when the manifest has audio)"),
+    text_backend: str = typer.Option("auto", help="minilm | sentence-transformers:<name or folder> | hf:<model folder or name>[?layers=4] | none (auto: minilm)"),
     video_backend: str = typer.Option("auto", help="fer | none (auto: fer when the manifest has video)"),
     workers: int = typer.Option(1, help="parallel worker threads"),
     cache: Optional[str] = typer.Option(None, help="content-hash cache folder: re-runs skip finished items"),

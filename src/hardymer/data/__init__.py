@@ -91,3 +91,15 @@ def _npz(root: str | Path | None = None, path: str | Path | None = None, **kw: A
     if file is None:
         raise ValueError("npz needs --root (or path=) pointing at the .npz file")
     return load_npz(file, **kw)
+
+
+@register_dataset("mmsa")
+def _mmsa(root: str | Path | None = None, path: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+    from hardymer.data.mmsa import load_mmsa
+
+    if root is not None and path is not None and Path(root) != Path(path):
+        raise ValueError("mmsa: give the pickle as root or path=, not both")
+    file = path if path is not None else root
+    if file is None:
+        raise ValueError("mmsa needs --root: the MMSA pickle (e.g. unaligned_50.pkl) or its folder")
+    return load_mmsa(file, **kw)

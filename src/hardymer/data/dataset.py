@@ -7,8 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from hardymer.conditions import MODALITIES
-from hardymer.errors import DataError
+from hardymer.conditions import MODALITIES, MODALITY_NAMES, canonical_condition
+from hardymer.errors import ConfigError, DataError
 
 Task = Literal["classification", "regression"]
 
@@ -72,6 +72,20 @@ class MultimodalDataset:
     @property
     def dims(self) -> dict[str, int]:
         return {m: int(self.features[m].shape[1]) for m in MODALITIES}
+
+    @property
+    def absent_modalities(self) -> list[str]:
+        """Modalities with no stored features at all (unavailable for every utterance)."""
+        return [m for j, m in enumerate(MODALITIES) if not self.available[:, j].any()]
+
+    def check_condition(self, condition: str) -> None:
+        """Raise ``ConfigError`` when ``condition`` needs a modality this dataset lacks entirely."""
+        need = [m for m in self.absent_modalities if m in canonical_condition(condition)]
+        if need:
+            names = ", ".join(MODALITY_NAMES[m] for m in need)
+            raise ConfigError(f"condition {condition!r} needs {names}, which dataset {self.name!r} does not have "
+                              f"(no utterance has {names} features); use a condition without "
+                              f"{', '.join(need)}")
 
     @property
     def num_classes(self) -> int | None:
@@ -192,6 +206,7 @@ class MultimodalDataset:
             "groups": int(len(np.unique(self.groups))),
             "dims": self.dims,
             "available": {m: int(self.available[:, j].sum()) for j, m in enumerate(MODALITIES)},
+            "absent": self.absent_modalities,
             "folds": {},
         }
         if self.task == "classification":

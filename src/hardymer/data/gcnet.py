@@ -12,7 +12,9 @@ Layout of ``root``::
         manet_UTT/<utt_id>/compress_M.npy    #   one face track per speaker
 
 A missing ``.npy`` or an empty one (``[0, dim]``) makes that modality unavailable for that
-utterance (mask 0, zero features). For an IEMOCAP video folder, the file of the utterance's
+utterance (mask 0, zero features). A dataset that lacks a modality entirely (say text features
+only) names it ``none`` (``--data-opt video_feature=none``): unavailable for every utterance, one
+zero column; conditions that need it are refused. For an IEMOCAP video folder, the file of the utterance's
 speaker (``videoSpeakers``: ``"M"``/``"F"``) is used; when it is absent or empty, the mean of the
 other ``compress_*.npy`` files present; no usable file -> unavailable.
 
@@ -315,7 +317,8 @@ def _load_modality(m: str, folder: Path, utts: list[str], speakers: list[str], d
     avail = np.array([x is not None for x, _ in results], dtype=bool)
     if not avail.any():
         raise DataError(f"none of the {n} utterances has a usable feature file (expected e.g. "
-                        f"{folder / (utts[0] + '.npy')} or a folder {folder / utts[0]}/)", source=str(folder), field=field)
+                        f"{folder / (utts[0] + '.npy')} or a folder {folder / utts[0]}/; a dataset without "
+                        f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)", source=str(folder), field=field)
     assert dim is not None
     feats = np.zeros((n, dim), dtype=np.float32)
     for i, (x, _) in enumerate(results):
@@ -366,7 +369,8 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
         root: folder holding the label pickle and ``features/``.
         variant: ``iemocap4``, ``iemocap6``, ``mosi`` or ``mosei``.
         label_pickle: path of the pickle (default ``root/<variant's pickle name>``).
-        audio_feature / text_feature / video_feature: sub-folder names under the features folder.
+        audio_feature / text_feature / video_feature: sub-folder names under the features folder;
+            ``"none"`` for a modality the dataset lacks (unavailable for every utterance, one zero column).
         features_dir: the features folder (default ``root/features``).
         val_fraction, val_seed: IEMOCAP validation dialogues per fold (ignored for MOSI/MOSEI).
         dims: expected feature dims, e.g. ``"512,1024,1024"`` (audio, text, video); mismatches raise.
@@ -389,7 +393,10 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     want = parse_dims(dims) or {}
     names = {"a": audio_feature, "t": text_feature, "v": video_feature}
-    folders = {m: feat_root / str(names[m]) for m in MODALITIES}
+    absent = {m for m in MODALITIES if names[m] is None or str(names[m]).strip().lower() in ("none", "")}
+    if len(absent) == len(MODALITIES):
+        raise ConfigError("gcnet: audio_feature, text_feature and video_feature are all 'none'; keep at least one")
+    folders = {m: feat_root / str(names[m]) for m in MODALITIES if m not in absent}
 
     raw = _read_pickle(pkl, var)
     for m, folder in folders.items():
@@ -397,7 +404,9 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
             present = sorted(p.name for p in feat_root.iterdir() if p.is_dir()) if feat_root.is_dir() else None
             hint = (f"; {feat_root} holds: {', '.join(present) or 'no folders'}" if present is not None
                     else f"; the features folder {feat_root} does not exist either")
-            raise DataError(f"{MODALITY_NAMES[m]} feature folder not found{hint}", source=str(folder), field=f"features.{m}")
+            raise DataError(f"{MODALITY_NAMES[m]} feature folder not found{hint} (a dataset without "
+                            f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)",
+                            source=str(folder), field=f"features.{m}")
     labels = _check_labels(raw, var, pkl)
     utts = [u for g in raw.groups for u in raw.utts[g]]
     groups = np.array([g for g in raw.groups for _ in raw.utts[g]])
@@ -408,6 +417,12 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     n_workers = int(workers) if workers is not None else min(8, (os.cpu_count() or 1) + 4)
     features, avail_cols, stats = {}, [], {}
     for m in MODALITIES:
+        if m in absent:  # no features at all: one zero column, unavailable everywhere
+            log.info("%s: %s absent (%s_feature=none): unavailable for every utterance", var.name,
+                     MODALITY_NAMES[m], MODALITY_NAMES[m])
+            features[m], stats[m] = np.zeros((len(utts), 1), np.float32), {"available": 0, "missing_or_empty": len(utts)}
+            avail_cols.append(np.zeros(len(utts), dtype=bool))
+            continue
         log.info("%s: reading %d %s features from %s", var.name, len(utts), MODALITY_NAMES[m], folders[m])
         features[m], a, stats[m] = _load_modality(m, folders[m], utts, spk, want.get(m), max(1, n_workers))
         avail_cols.append(a)
@@ -418,7 +433,8 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
              time.perf_counter() - t0)
 
     meta: dict[str, Any] = {"root": str(root), "label_pickle": str(pkl), "features_dir": str(feat_root),
-                            "feature_names": dict(names), "availability": stats, "variant": var.name}
+                            "feature_names": {m: (None if m in absent else names[m]) for m in MODALITIES},
+                            "availability": stats, "variant": var.name}
     if var.is_iemocap:
         folds, val_meta = iemocap_folds(groups, raw.groups, val_fraction, val_seed, pkl)
         meta.update(val_fraction=val_fraction, val_seed=val_seed, val_dialogues=val_meta)

@@ -239,6 +239,7 @@ def _load(r: _Reader, name: str | None) -> MultimodalDataset:
             features[m] = np.zeros((n, d), dtype=np.float32)
             if mask_raw is not None and mask_raw.any():
                 raise r.err(f"marks utterances available but there is no {key!r} array", mkey)
+            log.info("%s: no %r array: %s is absent (unavailable for every utterance)", r.path, key, MODALITY_NAMES[m])
             continue
         if x.ndim != 2 or x.shape[0] != n:
             raise r.err(f"expected shape [{n}, d], got {x.shape}", key)

@@ -23,7 +23,8 @@ log = logging.getLogger("hardymer.extract")
 
 MODALITY_ORDER = ("audio", "text", "video")
 DEFAULT_BACKENDS = {"audio": "opensmile", "text": "minilm", "video": "fer"}
-BACKEND_CHOICES = {"audio": "opensmile | none", "text": "minilm | sentence-transformers:<name or folder> | none",
+BACKEND_CHOICES = {"audio": "opensmile | hf:<model folder or name>[?layer=L&pool=mean] | none",
+                   "text": "minilm | sentence-transformers:<name or folder> | hf:<model folder or name>[?layers=4] | none",
                    "video": "fer | none"}
 
 
@@ -34,6 +35,10 @@ def make_backend(modality: str, spec: str, *, video_fps: float = 2.0, max_frames
     low = s.lower()
     if low == "none":
         return None
+    if modality in ("audio", "text") and low.startswith("hf:"):
+        from hardymer.extract.hf import HFAudioBackend, HFTextBackend
+
+        return (HFAudioBackend if modality == "audio" else HFTextBackend)(s, device=device)
     if modality == "audio" and low == "opensmile":
         from hardymer.extract.audio import OpenSmileBackend
 

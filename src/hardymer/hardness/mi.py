@@ -56,6 +56,8 @@ def train_pair_critics(features: dict[str, np.ndarray], epochs: int = 60, batch_
     critics = {}
     n = next(iter(features.values())).shape[0]
     for m, k in itertools.combinations(MODALITIES, 2):
+        if m not in features or k not in features:  # a modality the dataset lacks: no critic
+            continue
         xm, xk = torch.as_tensor(features[m]), torch.as_tensor(features[k])
         critic = PairCritic(xm.shape[1], xk.shape[1])
         opt = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=1e-4)
@@ -110,6 +112,8 @@ def critic_indirect_hardness(critics: dict[tuple[str, str], PairCritic], feature
     for m in present:
         for k in missing:
             key = (m, k) if (m, k) in critics else (k, m)
+            if key not in critics:  # no critic for a modality without stored features
+                continue
             crit = critics[key]
             xa, xb = (features[key[0]], features[key[1]])
             pmi = pointwise_mi(crit, xa, xb)
@@ -136,6 +140,8 @@ def entropy_indirect_hardness(enc: dict[str, np.ndarray], condition: str) -> np.
     vals = []
     for m in present:
         for k in missing:
+            if m not in enc or k not in enc:  # a modality without stored features
+                continue
             zm, zk = torch.as_tensor(enc[m]), torch.as_tensor(enc[k])
             vals.append((_softmax_entropy(zm) + _softmax_entropy(zk) - _softmax_entropy(torch.cat([zm, zk], -1))).numpy())
-    return np.mean(vals, axis=0)
+    return np.mean(vals, axis=0) if vals else np.zeros(n)

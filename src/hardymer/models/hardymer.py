@@ -202,8 +202,9 @@ class Hardymer(Backbone):
             object.__setattr__(self, "_teacher", teacher)
             critics = None
             if cfg.hardness == "model" and cfg.use_indirect and cfg.mi_estimator == "critic":
-                full = train[ds.available[train].all(1)]
-                critics = train_pair_critics({m: ds.features[m][full] for m in MODALITIES},
+                have = [j for j, m in enumerate(MODALITIES) if m not in ds.absent_modalities]
+                full = train[ds.available[train][:, have].all(1)]
+                critics = train_pair_critics({MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have},
                                              epochs=cfg.critic_epochs, seed=ctx.seed)
             indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
             enc = (self._teacher_encodings(teacher, ctx)
@@ -220,7 +221,8 @@ class Hardymer(Backbone):
                         ih = critic_indirect_hardness(critics, {m: ds.features[m][train] for m in MODALITIES},
                                                       ds.available[train], c)
                     else:
-                        ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES}, c)  # type: ignore[index]
+                        ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES  # type: ignore[index]
+                                                        if m not in ds.absent_modalities}, c)
                 a1 = cfg.alpha1 if cfg.use_direct else 0.0
                 a2 = cfg.alpha2 if cfg.use_indirect else 0.0
                 s = combine(dh, ih, a1, a2)

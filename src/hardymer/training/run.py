@@ -18,6 +18,7 @@ from hardymer.conditions import canonical_condition
 from hardymer.config import config_hash, to_container, to_yaml
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
+from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.context import FitContext
@@ -41,6 +42,12 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     seed = int(cfg.seed)
     if ds is None:
         ds = load_run_dataset(cfg)
+    if cfg.protocol == "fixed":
+        ds.check_condition(condition)
+    elif ds.absent_modalities:
+        raise ConfigError(f"the {cfg.protocol} protocol trains and evaluates every condition, but dataset {ds.name!r} "
+                          f"has no {', '.join(ds.absent_modalities)} features; use --protocol fixed with conditions "
+                          "of the modalities it has")
     fold = ds.fold(cfg.data.fold)
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
