@@ -144,7 +144,9 @@ def test_trains_and_checkpoint_round_trip(tmp_path, task, protocol):
     cfg = _cfg(tmp_path, task, protocol)
     metrics = run_experiment(cfg, ds=ds)
     out = tmp_path / f"{task}-{protocol}"
-    assert json.loads((out / "metrics.json").read_text())["method"] == "gru-context"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["method"] == "gru-context"
+    assert saved["environment"]["torch"] == torch.__version__ and saved["environment"]["torch_threads"] == 1
     key = "wa" if task == "classification" else "mae"
     test = metrics["test"] if protocol == "fixed" else metrics["test"]["at"]
     history = json.loads((out / "history.json").read_text())
