@@ -63,7 +63,8 @@ def paired_vs_reference(runs: Sequence[dict], methods: Sequence[str], reference:
     return {"reference": reference, "part": part, "level": level, "differences": diffs}
 
 
-def _cell(d: dict, digits: int) -> str:
+def paired_cell(d: dict, digits: int) -> str:
+    """``+m [+lo, +hi]``, marked ``*`` where the interval excludes 0; ``+m (n=1)`` without an interval."""
     if d["ci_low"] is None:
         return f"{d['mean']:+.{digits}f} (n={d['n']})"
     s = f"{d['mean']:+.{digits}f} [{d['ci_low']:+.{digits}f}, {d['ci_high']:+.{digits}f}]"
@@ -82,7 +83,7 @@ def paired_table(paired: dict, metric: str, methods: Sequence[str], columns: Seq
         return f"No paired differences for {metric}: no seed shared with {ref!r}.\n"
     out = "| method − " + ref + " | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
     for m in rows:
-        out += f"| {m} | " + " | ".join(_cell(cells[(m, c)], digits) if (m, c) in cells else "–"
+        out += f"| {m} | " + " | ".join(paired_cell(cells[(m, c)], digits) if (m, c) in cells else "–"
                                         for c in columns) + " |\n"
     ns = sorted({d["n"] for d in cells.values()})
     level = round(100 * paired.get("level", 0.95))
