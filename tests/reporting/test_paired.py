@@ -86,6 +86,12 @@ def test_results_md_and_json_carry_paired_tables(tmp_path):
     assert all(r["environment"] == env for r in js["runs"])
     d = next(d for d in js["paired"]["differences"] if (d["method"], d["condition"], d["metric"]) == ("m", "t", "wa"))
     assert len(d["diffs"]) == 3 and d["few_seeds"] is True
+    rows = list(csv.DictReader((tmp_path / "paired.csv").open()))
+    assert len(rows) == len(js["paired"]["differences"])
+    row = next(r for r in rows if (r["method"], r["condition"], r["metric"]) == ("m", "t", "wa"))
+    assert row["reference"] == "backbone" and row["n"] == "3" and row["keys"] == "0/0;1/0;2/0"
+    assert [float(x) for x in row["diffs"].split(";")] == pytest.approx(d["diffs"], abs=1e-6)
+    assert float(row["ci_low"]) == pytest.approx(d["ci_low"], abs=1e-6)
 
 
 def test_missing_reference_is_skipped_with_a_note(tmp_path):
@@ -117,7 +123,7 @@ def test_rebuild_from_results_json_is_identical(tmp_path):
     b.mkdir()
     (b / "results.json").write_text((a / "results.json").read_text())
     rebuild_results(b / "results.json")
-    for name in ("results.md", "results.csv", "results.json"):
+    for name in ("results.md", "results.csv", "results.json", "paired.csv"):
         assert (b / name).read_text() == (a / name).read_text(), name
     rows = list(csv.DictReader((b / "results.csv").open()))
     assert {r["method"] for r in rows} == {"backbone", "zero-fill", "m", "x-preset"}

@@ -67,6 +67,20 @@ def environment_line(run_envs: Sequence[dict], report_env: dict) -> str:
             f"this report was written with {describe(report_env, threads=False)}\n")
 
 
+def paired_csv(paired: dict) -> str:
+    """CSV of the paired differences: one row per (method, condition, metric); per-seed
+    differences joined by ``;`` in seed order (``keys``); empty interval for one seed."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["reference", "method", "condition", "metric", "mean", "ci_low", "ci_high", "n", "excludes_zero",
+                "keys", "diffs"])
+    for d in paired.get("differences", []):
+        ci = ["" if d[k] is None else f"{d[k]:.6f}" for k in ("ci_low", "ci_high")]
+        w.writerow([paired["reference"], d["method"], d["condition"], d["metric"], f"{d['mean']:.6f}", *ci, d["n"],
+                    int(d["excludes_zero"]), ";".join(d["keys"]), ";".join(f"{x:.6f}" for x in d["diffs"])])
+    return buf.getvalue()
+
+
 def _digits(metric: str) -> int:
     return 3 if metric in ("mae", "corr") else 2
 
@@ -74,7 +88,7 @@ def _digits(metric: str) -> int:
 def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, methods: Sequence[str],
                   title: str | None = None, command: str | None = None,
                   reference: str = DEFAULT_REFERENCE) -> Path:
-    """Write results.csv / results.json / results.md into ``out_dir``; return the .md path.
+    """Write results.csv / paired.csv / results.json / results.md into ``out_dir``; return the .md path.
 
     Besides mean ± std tables, results.md gets per-seed paired differences against ``reference``
     for the main metrics (skipped with a note when ``reference`` is not in ``methods``), and
@@ -107,6 +121,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
         for k, (mu, sd, n) in mets.items():
             w.writerow([m, c, k, f"{mu:.6f}", f"{sd:.6f}", n])
     atomic_write_text(out_dir / "results.csv", buf.getvalue())
+    atomic_write_text(out_dir / "paired.csv", paired_csv(paired))
     atomic_write_json(out_dir / "results.json", {
         "dataset": dataset, "protocol": runs[0]["protocol"], "select_on": runs[0]["select_on"],
         "optimistic": runs[0]["select_on"] == "test",
@@ -124,7 +139,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
 def rebuild_results(results_json: str | Path, out_dir: str | Path | None = None, *,
                     reference: str | None = None, title: str | None = None, command: str | None = None,
                     select_metric: str | None = None) -> Path:
-    """Rewrite results.md / .csv / .json from a results.json (its per-run metrics), e.g. after the
+    """Rewrite results.md / .csv / .json and paired.csv from a results.json (its per-run metrics), e.g. after the
     report format changed, without the run folders. ``title`` and ``command`` (when given)
     replace the stored ones; ``select_metric`` fills in what older results.json files did not
     store; the reference defaults to the stored one, else :data:`DEFAULT_REFERENCE`. Returns the .md path (next to the JSON unless ``out_dir``)."""
