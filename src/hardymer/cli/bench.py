@@ -33,6 +33,7 @@ def bench(
     out: str = typer.Option("runs/bench", help="grid output folder"),
     report: Optional[str] = typer.Option(None, help="folder for results.{md,csv,json} (default: --out)"),
     title: Optional[str] = typer.Option(None, help="title of results.md"),
+    reference: str = typer.Option("backbone", help="reference method of the paired-difference tables (skipped when not in --methods)"),
     config: Optional[List[str]] = typer.Option(None, help="YAML config file(s)"),
     epochs: Optional[int] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val or test (optimistic)"),
     workers: int = typer.Option(1, help="parallel runs (local process pool)"),
@@ -71,7 +72,8 @@ def bench(
     import shlex
 
     command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
-    md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command)
+    md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command,
+                       reference=reference)
     from hardymer.reporting.plots import write_plots
 
     for png in write_plots(runs, report or out, method_list, [Path(s.out) for s in specs]):

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from hardymer._env import environment
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import canonical_condition
 from hardymer.config import config_hash, to_container, to_yaml
@@ -94,6 +95,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         **method.run_summary(),
         "wall_seconds": time.perf_counter() - t0,
         "config_hash": config_hash(cfg),
+        "environment": environment(),
     }
     for name, obj in ctx.extras.items():
         atomic_write_json(out / name, obj)
