@@ -42,6 +42,8 @@ class TrainConfig:
     max_len: Optional[int] = None
     device: str = "cpu"
     num_threads: Optional[int] = None
+    optimizer: str = "adamw"  # adamw | adam (the authors' release)
+    evaluate_test: bool = True  # false: the test split is never read (tuning)
 
 
 @dataclass
@@ -54,6 +56,9 @@ class RunConfig:
     seed: int = 0
     out: str = "runs/default"
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
+
+
+_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True}
 
 
 def default_config() -> Any:
@@ -92,5 +97,8 @@ def config_hash(cfg: Any) -> str:
     tr = dict(d.get("train", {}))
     tr.pop("device", None)
     tr.pop("num_threads", None)
+    for key, default in _HASH_NEUTRAL_DEFAULTS.items():  # keys added later: at their default, hashes stay
+        if tr.get(key) == default:
+            tr.pop(key)
     d["train"] = tr
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
