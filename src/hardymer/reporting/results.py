@@ -23,7 +23,7 @@ def summarise(runs: Sequence[dict], part: str = "test") -> dict:
     return add_condition_means(aggregate(runs, part), runs, part)
 
 
-def header(runs: Sequence[dict], dataset: str, title: str | None = None) -> str:
+def header(runs: Sequence[dict], dataset: str, title: str | None = None, notes: Sequence[str] = ()) -> str:
     r0 = runs[0]
     seeds = sorted({r["seed"] for r in runs})
     folds = sorted({r["fold"] for r in runs})
@@ -35,18 +35,21 @@ def header(runs: Sequence[dict], dataset: str, title: str | None = None) -> str:
             f"- protocol: `{r0['protocol']}`; reported split: test\n"
             f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
             f"- seeds: {', '.join(map(str, seeds))} (mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
-            f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n")
+            f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
+            + "".join(f"- {n}\n" for n in notes))
 
 
 def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, methods: Sequence[str],
-                  title: str | None = None, command: str | None = None) -> Path:
-    """Write results.csv / results.json / results.md into ``out_dir``; return the .md path."""
+                  title: str | None = None, command: str | None = None, notes: Sequence[str] = ()) -> Path:
+    """Write results.csv / results.json / results.md into ``out_dir``; return the .md path.
+
+    ``notes`` are extra header lines (e.g. where tuned configs came from)."""
     out_dir = Path(out_dir)
     task = "classification" if "wa" in next(iter(per_condition(runs[0]).values())) else "regression"
     agg = summarise(runs)
     conds = [c for c in CONDITIONS if any((m, c) in agg for m in methods)]
     columns = conds + (["mean6"] if any((m, "mean6") in agg for m in methods) else [])
-    md = header(runs, dataset, title)
+    md = header(runs, dataset, title, notes)
     if command:
         md += f"\nRegenerate with:\n\n```\n{command}\n```\n"
     for metric in metric_names(task):
