@@ -45,6 +45,8 @@ class TrainConfig:
     # stage 2 lasts this many optimizer steps (whole epochs: ceil(steps / steps per epoch); a
     # sequential view step counts once per view); None: stage 2 = the rest of ``epochs``
     stage2_steps: Optional[int] = None
+    optimizer: str = "adamw"  # adamw | adam (the authors' release)
+    evaluate_test: bool = True  # false: the test split is never read (tuning)
 
 
 @dataclass
@@ -57,6 +59,9 @@ class RunConfig:
     seed: int = 0
     out: str = "runs/default"
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
+
+
+_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True}
 
 
 def default_config() -> Any:
@@ -97,5 +102,8 @@ def config_hash(cfg: Any) -> str:
     tr.pop("num_threads", None)
     if tr.get("stage2_steps") is None:  # unset: same hash as configs from before the option existed
         tr.pop("stage2_steps", None)
+    for key, default in _HASH_NEUTRAL_DEFAULTS.items():  # keys added later: at their default, hashes stay
+        if tr.get(key) == default:
+            tr.pop(key)
     d["train"] = tr
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -44,11 +44,24 @@ def parse_seeds(spec: str) -> list[int]:
 
 def build_config(config_files: Optional[List[str]], *, protocol: str, data: dict, train: dict,
                   method: Optional[str] = None, data_opt: Optional[List[str]] = None,
-                  method_opt: Optional[List[str]] = None, set_: Optional[List[str]] = None):
-    """Defaults <- YAML files <- flags (``None`` flags are left out) <- ``--data-opt``/``--method-opt`` <- ``--set``."""
+                  method_opt: Optional[List[str]] = None, set_: Optional[List[str]] = None,
+                  recipe: Optional[str] = None):
+    """Defaults <- recipe <- YAML files <- flags (``None`` flags are left out) <- ``--data-opt``/``--method-opt`` <- ``--set``.
+
+    The recipe's method options are those of ``method`` (a method or preset name; when ``None``,
+    the method of the config files or the default).
+    """
     from omegaconf import OmegaConf
 
     from hardymer.config import load_config
+
+    recipe_over = None
+    if recipe:
+        from hardymer.bench.presets import resolve_method
+        from hardymer.bench.recipes import recipe_overrides
+        named = method if method is not None else str(load_config(*(config_files or [])).method.name)
+        base_method = resolve_method(named)[0]
+        recipe_over = recipe_overrides(recipe, base_method)
 
     def given(d: dict) -> dict:
         return {k: v for k, v in d.items() if v is not None}
@@ -56,7 +69,7 @@ def build_config(config_files: Optional[List[str]], *, protocol: str, data: dict
     over: dict = {"data": given(data), "train": given(train), "protocol": protocol}
     if method is not None:
         over["method"] = {"name": method}
-    cfg = OmegaConf.merge(load_config(*(config_files or [])), over)
+    cfg = OmegaConf.merge(load_config(recipe_over, *(config_files or [])), over)
     if data_opt:
         cfg.data.options = OmegaConf.merge(cfg.data.options, parse_kv(data_opt, "--data-opt"))
     if method_opt:

@@ -35,6 +35,8 @@ def bench(
     title: Optional[str] = typer.Option(None, help="title of results.md"),
     reference: str = typer.Option("backbone", help="reference method of the paired-difference tables (skipped when not in --methods)"),
     config: Optional[List[str]] = typer.Option(None, help="YAML config file(s)"),
+    recipe: Optional[str] = typer.Option(None, help="named recipe (configs/recipes/NAME.yaml) per method, merged before --config"),
+    tuned: Optional[str] = typer.Option(None, help="folder of `hardymer tune` outputs: DIR/<method>/best.yaml (or DIR/<method>/<cond>/best.yaml) per method"),
     epochs: Optional[int] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val or test (optimistic)"),
     workers: int = typer.Option(1, help="parallel runs (local process pool)"),
     threads: int = typer.Option(1, help="torch threads per run"),
@@ -53,12 +55,32 @@ def bench(
     from hardymer.reporting.results import write_results
 
     try:
-        cfg = build_config(config, protocol=protocol, data={"name": dataset, "root": root},
-                            train={"epochs": epochs, "select_on": select_on}, data_opt=data_opt, set_=set_)
+        def base_config(method_name: Optional[str] = None):
+            return build_config(config, protocol=protocol, data={"name": dataset, "root": root},
+                                train={"epochs": epochs, "select_on": select_on}, data_opt=data_opt, set_=set_,
+                                method=method_name, recipe=recipe)
+
+        cfg = base_config()
         method_list = [m.strip() for m in methods.split(",") if m.strip()]
         conds = parse_conditions(conditions) if protocol == "fixed" else ["all"]
         fold_list = [str(f) for f in parse_seeds(folds)] if folds.replace("-", "").replace(",", "").isdigit() else folds.split(",")
-        specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds), fold_list, out)
+        notes: list[str] = []
+        if tuned is not None or recipe is not None:
+            from hardymer.bench.presets import resolve_method
+            from hardymer.bench.tuned import apply_tuned, tuned_config_path, tuned_note
+
+            specs = []
+            for m in method_list:
+                m_cfg = base_config(resolve_method(m)[0]) if recipe is not None else cfg
+                for c in conds:
+                    c_cfg = apply_tuned(m_cfg, tuned_config_path(tuned, m, c)) if tuned is not None else m_cfg
+                    specs += plan_grid(c_cfg, [m], [c], parse_seeds(seeds), fold_list, out)
+            if tuned is not None:
+                notes.append(tuned_note(tuned, method_list))
+            if recipe is not None:
+                notes.append(f"recipe `{recipe}` (configs/recipes/{recipe}.yaml)")
+        else:
+            specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds), fold_list, out)
         with Progress(console=Console(stderr=True)) as prog:
             task = prog.add_task("runs", total=len(specs))
             from hardymer.bench.grid import is_done
@@ -73,7 +95,7 @@ def bench(
 
     command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
     md = write_results(runs, report or out, runs[0]["dataset"], method_list, title=title, command=command,
-                       reference=reference)
+                       reference=reference, notes=notes)
     from hardymer.reporting.plots import write_plots
 
     for png in write_plots(runs, report or out, method_list, [Path(s.out) for s in specs]):

@@ -24,14 +24,15 @@ from hardymer.errors import HardymerError
 
 @app.command()
 def train(
-    dataset: str = typer.Option("synthetic", help="dataset name (see `hardymer list`)"),
+    dataset: Optional[str] = typer.Option(None, help="dataset name (see `hardymer list`; default: from --config, else synthetic)"),
     root: Optional[str] = typer.Option(None, help="dataset folder or file"),
-    method: str = typer.Option("zero-fill", help="method name"),
+    method: Optional[str] = typer.Option(None, help="method name (default: from --config, else zero-fill)"),
     condition: str = typer.Option("atv", help="available modalities: a,t,v,at,av,tv,atv, a comma list, 'all' or 'missing'"),
     seed: str = typer.Option("0", help="seed, list (0,1,2) or range (0-4)"),
     out: str = typer.Option("runs/train", help="output folder"),
     protocol: str = typer.Option("fixed", help="fixed (one model per condition) or unified"),
     config: Optional[List[str]] = typer.Option(None, help="YAML config file(s) merged over the defaults"),
+    recipe: Optional[str] = typer.Option(None, help="named recipe (configs/recipes/NAME.yaml, e.g. release), merged before --config"),
     epochs: Optional[int] = typer.Option(None), batch_size: Optional[int] = typer.Option(None),
     lr: Optional[float] = typer.Option(None), fold: Optional[str] = typer.Option(None),
     device: Optional[str] = typer.Option(None), select_on: Optional[str] = typer.Option(None, help="val (default) or test (optimistic)"),
@@ -51,7 +52,7 @@ def train(
                             data={"name": dataset, "root": root, "fold": fold},
                             train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
                                    "select_on": select_on},
-                            data_opt=data_opt, method_opt=method_opt, set_=set_)
+                            data_opt=data_opt, method_opt=method_opt, set_=set_, recipe=recipe)
         conditions = parse_conditions(condition) if protocol == "fixed" else ["all"]
         seeds = parse_seeds(seed)
         ds = load_run_dataset(cfg)
@@ -72,7 +73,7 @@ def train(
         return
     agg = aggregate(runs)
     names = metric_names(ds.task)
-    table = Table(title=f"{method} on {ds.name}: test, selected on {cfg.train.select_on}, seeds {seeds}")
+    table = Table(title=f"{cfg.method.name} on {ds.name}: test, selected on {cfg.train.select_on}, seeds {seeds}")
     table.add_column("condition")
     for k in names:
         table.add_column(k, justify="right")

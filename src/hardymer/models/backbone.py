@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -31,6 +32,7 @@ class BackboneConfig:
     heads: int = 2
     ff_mult: int = 2
     dropout: float = 0.3
+    attn_dropout: Optional[float] = None  # dropout of the attention weights; None: same as dropout
     decoder_hidden: int = 1024
     recon_weight: float = 1.0
     stage1_fraction: float = 0.5
@@ -45,6 +47,8 @@ class ModalityEncoder(nn.Module):
         self.proj = nn.Sequential(nn.Linear(d_in, cfg.hidden), nn.Dropout(cfg.dropout))
         layer = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, cfg.hidden * cfg.ff_mult, cfg.dropout,
                                            batch_first=True, norm_first=False)
+        if cfg.attn_dropout is not None:
+            layer.self_attn.dropout = float(cfg.attn_dropout)
         self.encoder = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
 
     def encode(self, p: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,7 @@ def summarise(runs: Sequence[dict], part: str = "test") -> dict:
     return add_condition_means(aggregate(runs, part), runs, part)
 
 
-def header(runs: Sequence[dict], dataset: str, title: str | None = None) -> str:
+def header(runs: Sequence[dict], dataset: str, title: str | None = None, notes: Sequence[str] = ()) -> str:
     r0 = runs[0]
     seeds = sorted({r["seed"] for r in runs})
     folds = sorted({r["fold"] for r in runs})
@@ -45,7 +45,8 @@ def header(runs: Sequence[dict], dataset: str, title: str | None = None) -> str:
             f"- protocol: `{r0['protocol']}`; reported split: test\n"
             f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
             f"- seeds: {', '.join(map(str, seeds))} (mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
-            f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n")
+            f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
+            + "".join(f"- {n}\n" for n in notes))
 
 
 def run_environments(runs: Sequence[dict]) -> list[dict]:
@@ -87,12 +88,13 @@ def _digits(metric: str) -> int:
 
 def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, methods: Sequence[str],
                   title: str | None = None, command: str | None = None,
-                  reference: str = DEFAULT_REFERENCE) -> Path:
+                  reference: str = DEFAULT_REFERENCE, notes: Sequence[str] = ()) -> Path:
     """Write results.csv / paired.csv / results.json / results.md into ``out_dir``; return the .md path.
 
     Besides mean ± std tables, results.md gets per-seed paired differences against ``reference``
     for the main metrics (skipped with a note when ``reference`` is not in ``methods``), and
-    results.json the full paired numbers and the numeric environment.
+    results.json the full paired numbers and the numeric environment. ``notes`` are extra header
+    lines (e.g. where tuned configs came from).
     """
     out_dir = Path(out_dir)
     task = "classification" if "wa" in next(iter(per_condition(runs[0]).values())) else "regression"
@@ -102,7 +104,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
     run_envs = run_environments(runs)
     report_env = environment()
     paired = paired_vs_reference(runs, methods, reference)
-    md = header(runs, dataset, title) + environment_line(run_envs, report_env)
+    md = header(runs, dataset, title, notes) + environment_line(run_envs, report_env)
     if command:
         md += f"\nRegenerate with:\n\n```\n{command}\n```\n"
     for metric in metric_names(task):

@@ -25,7 +25,7 @@ from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.context import FitContext
 from hardymer.training.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
-from hardymer.training.trainer import fit
+from hardymer.training.trainer import EpochCallback, fit
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,14 @@ def load_run_dataset(cfg: Any) -> MultimodalDataset:
     return create_dataset(cfg.data.name, root=cfg.data.root, **dict(cfg.data.options))
 
 
-def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False) -> dict:
-    """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json."""
+def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False,
+                   save_checkpoint_file: bool = True, on_epoch: EpochCallback | None = None) -> dict:
+    """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json.
+
+    ``save_checkpoint_file=False`` skips ``checkpoint.pt`` (tuning trials); ``on_epoch`` is passed
+    to :func:`~hardymer.training.trainer.fit`. With ``train.evaluate_test`` false the test split
+    is never touched.
+    """
     t0 = time.perf_counter()
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
@@ -65,14 +71,15 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
                  "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds)},
     )
     log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
-    res = fit(method, ctx, progress=progress)
+    res = fit(method, ctx, progress=progress, on_epoch=on_epoch)
     resolved = to_container(cfg)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
-    save_checkpoint(out / "checkpoint.pt", method, cfg.method.name, standardizer=std, config=resolved,
-                    dataset={"name": ds.name, "task": ds.task, "class_names": ds.class_names,
-                             "label_range": list(ds.label_range) if ds.label_range else None,
-                             "fold": fold.name, "dims": ds.dims},
-                    extra={"best_epoch": res.best_epoch})
+    if save_checkpoint_file:
+        save_checkpoint(out / "checkpoint.pt", method, cfg.method.name, standardizer=std, config=resolved,
+                        dataset={"name": ds.name, "task": ds.task, "class_names": ds.class_names,
+                                 "label_range": list(ds.label_range) if ds.label_range else None,
+                                 "fold": fold.name, "dims": ds.dims},
+                        extra={"best_epoch": res.best_epoch})
     metrics = {
         "method": cfg.method.name,
         "dataset": ds.name,

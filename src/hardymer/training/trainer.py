@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 import torch
@@ -76,7 +76,13 @@ def evaluate(method: Method, batcher: GroupBatcher, conditions: list[str], task:
     return res
 
 
+def select_value(metrics: dict, metric: str) -> float:
+    """Public name of the selection rule (used by the tuner)."""
+    return _select_value(metrics, metric)
+
+
 def _select_value(metrics: dict, metric: str) -> float:
+    """The selection value of ``metric`` in ``metrics`` (one condition, else ``mean6`` or ``mean``)."""
     if metric in metrics:
         return float(metrics[metric])
     key = "mean6" if "mean6" in metrics else "mean"
@@ -128,13 +134,35 @@ def _with_epochs(train_cfg, epochs: int):
     return out
 
 
-def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
-    """Train ``method`` on ``ctx``; keep the best (selection split) state; return its metrics."""
+EpochCallback = Callable[[int, int, dict], None]
+
+
+def make_optimizer(method: Method, cfg) -> torch.optim.Optimizer:
+    """``train.optimizer``: ``adamw`` (default) or ``adam`` (the release), with lr and weight decay."""
+    name = str(getattr(cfg, "optimizer", "adamw")).lower()
+    if name == "adamw":
+        return torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ConfigError(f"train.optimizer must be adamw or adam, got {name!r}")
+
+
+def fit(method: Method, ctx: FitContext, progress: bool = False,
+        on_epoch: Optional[EpochCallback] = None) -> FitResult:
+    """Train ``method`` on ``ctx``; keep the best (selection split) state; return its metrics.
+
+    ``on_epoch(epoch, stage, record)`` is called after every epoch (exceptions it raises, e.g.
+    ``optuna.TrialPruned``, propagate). With ``train.evaluate_test`` false the test split is never
+    read and ``test`` is ``{}``.
+    """
     cfg = ctx.train
     task = ctx.ds.task
     metric = default_select_metric(task) if cfg.select_metric == "auto" else cfg.select_metric
     if cfg.select_on not in ("val", "test"):
         raise ValueError(f"select_on must be 'val' or 'test', got {cfg.select_on!r}")
+    eval_test = bool(getattr(cfg, "evaluate_test", True))
+    if cfg.select_on == "test" and not eval_test:
+        raise ConfigError("train.select_on=test needs train.evaluate_test=true")
     if cfg.select_on == "test":
         log.warning("selecting the epoch on TEST: optimistic protocol, only for comparison with published numbers")
     method.to(ctx.device)
@@ -143,7 +171,7 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     prep_seconds = time.perf_counter() - t0
     train_b = ctx.batcher("train", shuffle=True)
     val_b = ctx.batcher("val")
-    test_b = ctx.batcher("test")
+    test_b = ctx.batcher("test") if eval_test else None
     sel_b = val_b if cfg.select_on == "val" else test_b
     conds = ctx.conditions.eval_conditions
     s1_epochs, epochs = schedule(method, ctx, len(train_b))
@@ -152,7 +180,7 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
         ctx = dataclasses.replace(ctx, train=_with_epochs(cfg, epochs))
         log.info("stage 2: %d optimizer steps -> %d epochs after %d stage-1 epochs",
                  cfg.stage2_steps, epochs - s1_epochs, s1_epochs)
-    opt = torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(method, cfg)
     best_state: dict | None = None
     best_val: float | None = None
     best_epoch = -1
@@ -180,7 +208,7 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
             rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan,
                    "steps": len(losses)}
             if stage == 2:
-                sel = evaluate(method, sel_b, conds, task)
+                sel = evaluate(method, sel_b, conds, task)  # type: ignore[arg-type]
                 value = _select_value(sel, metric)
                 rec[f"{cfg.select_on}_{metric}"] = value
                 if is_better(metric, value, best_val):
@@ -192,6 +220,8 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
             log.debug("epoch %s", rec)
             if prog is not None:
                 prog.update(task_id, advance=1)
+            if on_epoch is not None:
+                on_epoch(epoch, stage, rec)
             if stage == 2 and cfg.patience and since_best >= cfg.patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
@@ -202,7 +232,7 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
         raise RuntimeError("no stage-2 epoch was run: increase epochs")
     method.load_state_dict(best_state)
     val = evaluate(method, val_b, conds, task)
-    test = evaluate(method, test_b, conds, task)
+    test = evaluate(method, test_b, conds, task) if test_b is not None else {}
     check = _select_value(val if cfg.select_on == "val" else test, metric)
     if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
         raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")

@@ -1,0 +1,66 @@
+"""Compare default, tuned and release-recipe configs: REPORT/summary.md from the three results.json.
+
+Usage: python scripts/tuned_summary.py --report docs/results/mosi-tuned --tuned runs/mosi-tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hardymer._io import atomic_write_text
+from hardymer.evaluation.metrics import LOWER_IS_BETTER
+
+CONFIGS = ("default", "tuned", "release")
+
+
+def _summary(results: Path) -> dict[tuple[str, str], dict]:
+    data = json.loads(results.read_text())
+    return {(s["method"], s["condition"]): s for s in data["summary"]}, data
+
+
+def build(report: Path, tuned: Path) -> str:
+    """The summary markdown: mean6 of each metric per (method, config), plus the tuning budget."""
+    found = {c: _summary(report / c / "results.json") for c in CONFIGS if (report / c / "results.json").is_file()}
+    methods: list[str] = []
+    for c in found:
+        methods += [m for m in found[c][1]["methods"] if m not in methods]
+    first = next(iter(found.values()))[0]
+    metrics = [k for k in next(iter(first.values())) if k not in ("method", "condition")]
+    lines = ["# Default vs tuned vs release recipe (test, selected on validation; mean over the six missing conditions)", ""]
+    for c, (_, data) in found.items():
+        lines.append(f"- {c}: seeds {', '.join(map(str, data['seeds']))} ([results]({c}/results.md))")
+    budgets = []
+    for m in methods:
+        p = tuned / m / "tune.json"
+        if p.is_file():
+            info = json.loads(p.read_text())
+            budgets.append(f"{m}: {info['trials_requested']} trials per condition, seeds {info['seeds']}, "
+                           f"{info['wall_seconds'] / 60:.0f} min")
+    if budgets:
+        lines.append("- tuning budget (TPE on validation " + "; ".join(budgets) + ")")
+    lines += ["", "| method | config | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    for m in methods:
+        for c, (summ, _) in found.items():
+            s = summ.get((m, "mean6"))
+            if s is None:
+                continue
+            cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in ("mae", "corr") else
+                     f"{s[k]['mean']:.2f} ± {s[k]['std']:.2f}" for k in metrics]
+            lines.append(f"| {m} | {c} | " + " | ".join(cells) + " |")
+    lower = ", ".join(k for k in metrics if k in LOWER_IS_BETTER)
+    lines += ["", f"Lower is better for: {lower or 'none'}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--report", required=True, type=Path)
+    ap.add_argument("--tuned", required=True, type=Path)
+    args = ap.parse_args()
+    atomic_write_text(args.report / "summary.md", build(args.report, args.tuned))
+
+
+if __name__ == "__main__":
+    main()
