@@ -131,3 +131,19 @@ def test_bench_tuned_uses_each_methods_config(tmp_path, monkeypatch):
         tuned_config_path(tuned, "momke", "a")
     r = runner.invoke(app, args[:2] + ["zero-fill,momke"] + args[3:])
     assert r.exit_code == 2 and "no tuned config for method 'momke'" in r.output
+
+
+def test_bench_tuned_preset_uses_its_base_methods_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tuned = tmp_path / "tuned"
+    _write_tuned(tuned / "backbone", "backbone", {"hidden": 16, "depth": 1}, trials=3, seeds=[0])
+    assert tuned_config_path(tuned, "backbone", "a") == tuned / "backbone" / "best.yaml"
+    _write_tuned(tuned / "hardymer", "hardymer", {"hidden": 16, "depth": 1, "K": 2}, trials=3, seeds=[0])
+    # a preset without its own tuned folder runs with its base method's config plus the preset's options
+    assert tuned_config_path(tuned, "hardymer-fixed-k", "a") == tuned / "hardymer" / "best.yaml"
+    r = runner.invoke(app, ["bench", "--methods", "hardymer-fixed-k", "--data-opt", "size=tiny", "--conditions", "a",
+                            "--seeds", "0", "--out", "b", "--tuned", str(tuned)])
+    assert r.exit_code == 0, r.output
+    cfg = OmegaConf.load(tmp_path / "b" / "hardymer-fixed-k" / "a" / "fold0" / "seed0" / "config.yaml")
+    assert cfg.method.name == "hardymer" and cfg.method.options.K == 2 and cfg.method.options.hidden == 16
+    assert cfg.method.options.hardness == "fixed" and cfg.method.options.share == 0.5

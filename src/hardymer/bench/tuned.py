@@ -19,9 +19,21 @@ from hardymer.errors import ConfigError
 _RUN_LOCAL_TRAIN_KEYS = ("device", "num_threads")  # where a run executes, not what it is
 
 
+def tuned_source(tuned_dir: str | Path, method: str) -> str:
+    """The folder name under ``tuned_dir`` whose config ``method`` uses: its own when tuned, else,
+    for a preset (``configs/methods.yaml``), its base method's (the preset's options then apply on
+    top, so e.g. ``hardymer-random-h`` runs with hardymer's tuned config and ``hardness: random``)."""
+    if (Path(tuned_dir) / method).is_dir():
+        return method
+    from hardymer.bench.presets import resolve_method
+
+    base, _ = resolve_method(method)
+    return base
+
+
 def tuned_config_path(tuned_dir: str | Path, method: str, condition: str) -> Path:
     """The best.yaml for ``method`` (and ``condition`` with per-condition tuning); ConfigError if absent."""
-    root = Path(tuned_dir) / method
+    root = Path(tuned_dir) / tuned_source(tuned_dir, method)
     one = root / "best.yaml"
     per = root / condition / "best.yaml"
     if one.is_file():
@@ -50,7 +62,7 @@ def tuned_note(tuned_dir: str | Path, methods: list[str]) -> str:
     """The results header line: ``tuned configs from DIR (N trials each, seeds ...)``, read from tune.json."""
     budgets = []
     for m in methods:
-        p = Path(tuned_dir) / m / "tune.json"
+        p = Path(tuned_dir) / tuned_source(tuned_dir, m) / "tune.json"
         if not p.is_file():
             raise ConfigError(f"--tuned: {p} is missing (run `hardymer tune --out {Path(tuned_dir) / m}`)")
         info = json.loads(p.read_text())
