@@ -20,9 +20,21 @@ def _summary(results: Path) -> dict[tuple[str, str], dict]:
     return {(s["method"], s["condition"]): s for s in data["summary"]}, data
 
 
-def build(report: Path, tuned: Path) -> str:
-    """The summary markdown: mean6 of each metric per (method, config), plus the tuning budget."""
+def build(report: Path, tuned: Path, default_results: list[Path] = ()) -> str:
+    """The summary markdown: mean6 of each metric per (method, config), plus the tuning budget.
+
+    ``default_results``: further results.json files whose methods join the default block (for
+    methods whose default-config runs were not redone here)."""
     found = {c: _summary(report / c / "results.json") for c in CONFIGS if (report / c / "results.json").is_file()}
+    for extra in default_results:
+        summ, data = _summary(extra)
+        base_summ, base_data = found.get("default", ({}, {"methods": [], "seeds": data["seeds"]}))
+        for (m, cond), s in summ.items():
+            if m not in base_data["methods"]:
+                base_summ[(m, cond)] = s
+        base_data = dict(base_data, methods=list(base_data["methods"]) +
+                         [m for m in data["methods"] if m not in base_data["methods"]])
+        found["default"] = (base_summ, base_data)
     methods: list[str] = []
     for c in found:
         methods += [m for m in found[c][1]["methods"] if m not in methods]
@@ -58,8 +70,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--report", required=True, type=Path)
     ap.add_argument("--tuned", required=True, type=Path)
+    ap.add_argument("--default-results", default="", help="comma list of further default-config results.json")
     args = ap.parse_args()
-    atomic_write_text(args.report / "summary.md", build(args.report, args.tuned))
+    extra = [Path(p) for p in args.default_results.split(",") if p]
+    atomic_write_text(args.report / "summary.md", build(args.report, args.tuned, extra))
 
 
 if __name__ == "__main__":
