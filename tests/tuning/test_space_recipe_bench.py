@@ -147,3 +147,14 @@ def test_bench_tuned_preset_uses_its_base_methods_config(tmp_path, monkeypatch):
     cfg = OmegaConf.load(tmp_path / "b" / "hardymer-fixed-k" / "a" / "fold0" / "seed0" / "config.yaml")
     assert cfg.method.name == "hardymer" and cfg.method.options.K == 2 and cfg.method.options.hidden == 16
     assert cfg.method.options.hardness == "fixed" and cfg.method.options.share == 0.5
+
+
+def test_bench_tuned_explicit_set_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tuned = tmp_path / "tuned"
+    _write_tuned(tuned / "zero-fill", "zero-fill", {"hidden": 24}, trials=3, seeds=[0])
+    r = runner.invoke(app, ["bench", "--methods", "zero-fill", "--data-opt", "size=tiny", "--conditions", "a",
+                            "--seeds", "0", "--out", "b", "--tuned", str(tuned), "--set", "train.lr=0.0005"])
+    assert r.exit_code == 0, r.output
+    cfg = OmegaConf.load(tmp_path / "b" / "zero-fill" / "a" / "fold0" / "seed0" / "config.yaml")
+    assert cfg.train.lr == 0.0005 and cfg.method.options.hidden == 24 and cfg.train.epochs == 2

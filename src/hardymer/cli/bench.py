@@ -74,6 +74,13 @@ def bench(
                 m_cfg = base_config(resolve_method(m)[0]) if recipe is not None else cfg
                 for c in conds:
                     c_cfg = apply_tuned(m_cfg, tuned_config_path(tuned, m, c)) if tuned is not None else m_cfg
+                    if tuned is not None and (set_ or epochs is not None):  # explicit flags win over tuned values
+                        from omegaconf import OmegaConf
+
+                        if epochs is not None:
+                            c_cfg.train.epochs = epochs
+                        if set_:
+                            c_cfg = OmegaConf.merge(c_cfg, OmegaConf.from_dotlist(list(set_)))
                     specs += plan_grid(c_cfg, [m], [c], parse_seeds(seeds), fold_list, out)
             if tuned is not None:
                 notes.append(tuned_note(tuned, method_list))
