@@ -61,6 +61,19 @@ class RunConfig:
 _HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True}
 
 
+def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:
+    """``train`` without the keys added later when they are at their default (so older runs and
+    caches keep their hashes); with ``drop_output_keys`` also without ``evaluate_test``, which
+    changes what is reported but not what is trained (for caches of trained models)."""
+    out = dict(train)
+    if drop_output_keys:
+        out.pop("evaluate_test", None)
+    for key, default in _HASH_NEUTRAL_DEFAULTS.items():
+        if key in out and out[key] == default:
+            out.pop(key)
+    return out
+
+
 def default_config() -> Any:
     """The default structured config (an OmegaConf ``DictConfig``)."""
     return OmegaConf.structured(RunConfig)
@@ -97,8 +110,5 @@ def config_hash(cfg: Any) -> str:
     tr = dict(d.get("train", {}))
     tr.pop("device", None)
     tr.pop("num_threads", None)
-    for key, default in _HASH_NEUTRAL_DEFAULTS.items():  # keys added later: at their default, hashes stay
-        if tr.get(key) == default:
-            tr.pop(key)
-    d["train"] = tr
+    d["train"] = hash_neutral_train(tr)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -131,3 +131,14 @@ def test_bench_tuned_uses_each_methods_config(tmp_path, monkeypatch):
         tuned_config_path(tuned, "momke", "a")
     r = runner.invoke(app, args[:2] + ["zero-fill,momke"] + args[3:])
     assert r.exit_code == 2 and "no tuned config for method 'momke'" in r.output
+
+
+def test_new_train_keys_at_default_keep_config_hashes():
+    from hardymer.config import config_hash, to_container
+
+    d = to_container(load_config())
+    old = json.loads(json.dumps(d))
+    del old["train"]["optimizer"], old["train"]["evaluate_test"]
+    assert config_hash(d) == config_hash(old)
+    assert config_hash(load_config({"train": {"optimizer": "adam"}})) != config_hash(d)
+    assert config_hash(load_config({"train": {"evaluate_test": False}})) != config_hash(d)
