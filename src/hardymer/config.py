@@ -61,7 +61,20 @@ class RunConfig:
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
 
 
-_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True}
+_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None}
+
+
+def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:
+    """``train`` without the keys added later when they are at their default (so older runs and
+    caches keep their hashes); with ``drop_output_keys`` also without ``evaluate_test``, which
+    changes what is reported but not what is trained (for caches of trained models)."""
+    out = dict(train)
+    if drop_output_keys:
+        out.pop("evaluate_test", None)
+    for key, default in _HASH_NEUTRAL_DEFAULTS.items():
+        if key in out and out[key] == default:
+            out.pop(key)
+    return out
 
 
 def default_config() -> Any:
@@ -100,10 +113,5 @@ def config_hash(cfg: Any) -> str:
     tr = dict(d.get("train", {}))
     tr.pop("device", None)
     tr.pop("num_threads", None)
-    if tr.get("stage2_steps") is None:  # unset: same hash as configs from before the option existed
-        tr.pop("stage2_steps", None)
-    for key, default in _HASH_NEUTRAL_DEFAULTS.items():  # keys added later: at their default, hashes stay
-        if tr.get(key) == default:
-            tr.pop(key)
-    d["train"] = tr
+    d["train"] = hash_neutral_train(tr)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -158,3 +158,14 @@ def test_bench_tuned_explicit_set_wins(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     cfg = OmegaConf.load(tmp_path / "b" / "zero-fill" / "a" / "fold0" / "seed0" / "config.yaml")
     assert cfg.train.lr == 0.0005 and cfg.method.options.hidden == 24 and cfg.train.epochs == 2
+
+
+def test_new_train_keys_at_default_keep_config_hashes():
+    from hardymer.config import config_hash, to_container
+
+    d = to_container(load_config())
+    old = json.loads(json.dumps(d))
+    del old["train"]["optimizer"], old["train"]["evaluate_test"]
+    assert config_hash(d) == config_hash(old)
+    assert config_hash(load_config({"train": {"optimizer": "adam"}})) != config_hash(d)
+    assert config_hash(load_config({"train": {"evaluate_test": False}})) != config_hash(d)

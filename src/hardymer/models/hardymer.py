@@ -135,8 +135,11 @@ class Hardymer(Backbone):
         """The frozen teacher for ``ctx``: from the on-disk cache, else trained and cached."""
         from omegaconf import OmegaConf
 
+        from hardymer.config import hash_neutral_train
+
         key = cache_key("teacher", ctx.run_key, dataclasses.asdict(self._teacher_config()),
-                        OmegaConf.to_container(self._teacher_train_config(ctx)))
+                        hash_neutral_train(OmegaConf.to_container(self._teacher_train_config(ctx)),
+                                           drop_output_keys=True))
         path = cache_path(ctx.cache_dir, "teacher", key, ".pt")
         if path is not None and path.is_file():
             teacher = Backbone(self.spec, self._teacher_config()).to(ctx.device)

@@ -149,7 +149,7 @@ def build_space(method: str, task: str, path: str | Path | None = None, fixed: s
             continue
         if p.task is not None and p.task != task:
             continue
-        if p.key in fixed:
+        if p.key in fixed or (p.type == "complement" and p.of in fixed):
             log.info("space: %s is fixed by the command line (not searched)", p.key)
             continue
         params.append(p)
