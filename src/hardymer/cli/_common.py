@@ -32,33 +32,59 @@ def setup_logging(verbose: bool) -> None:
 def parse_kv(items: Optional[List[str]], what: str) -> dict:
     out = {}
     for it in items or []:
-        if "=" not in it:
+        if "=" not in it or not it.split("=", 1)[0].strip():
             raise typer.BadParameter(f"{what} must look like key=value, got {it!r}")
         k, v = it.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k.strip()] = v  # not a YAML scalar: keep the text
     return out
 
 
-def parse_seeds(spec: str) -> list[int]:
-    """``"0-4"`` -> [0..4]; ``"0,2,5"`` -> [0, 2, 5]."""
+def parse_seeds(spec: str, what: str = "--seed") -> list[int]:
+    """``"0-4"`` -> [0..4]; ``"0,2,5"`` -> [0, 2, 5]; anything else (``"3-1"``, ``"0-"``) -> ``ConfigError``."""
+    from hardymer.errors import ConfigError
+
     seeds: list[int] = []
-    for part in spec.split(","):
+    for part in str(spec).split(","):
         part = part.strip()
-        if "-" in part[1:]:
-            a, b = part.split("-", 1)
-            seeds += list(range(int(a), int(b) + 1))
-        else:
-            seeds.append(int(part))
+        try:
+            if "-" in part[1:]:
+                cut = part.index("-", 1)
+                lo, hi = int(part[:cut]), int(part[cut + 1:])
+                if lo > hi:
+                    raise ConfigError(f"{what} {spec}: empty range {part} (the start is after the end)")
+                seeds += list(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ConfigError(f"{what} {spec}: {part!r} is not an integer, a list (0,1,2) or a range (0-4)") from None
     return seeds
+
+
+def parse_condition_option(spec: str, what: str = "--condition") -> list[str]:
+    """``parse_conditions`` with errors naming the option."""
+    from hardymer.conditions import parse_conditions
+    from hardymer.errors import ConfigError
+
+    try:
+        return parse_conditions(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {spec}: {exc}") from None
 
 
 def build_config(config_files: Optional[List[str]], *, protocol: str, data: dict, train: dict,
                   method: Optional[str] = None, data_opt: Optional[List[str]] = None,
-                  method_opt: Optional[List[str]] = None, set_: Optional[List[str]] = None):
+                  method_opt: Optional[List[str]] = None, set_: Optional[List[str]] = None,
+                  out: Optional[str] = None):
     """Defaults <- YAML files <- flags (``None`` flags are left out) <- ``--data-opt``/``--method-opt`` <- ``--set``."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    from hardymer.config import load_config
+    from hardymer.config import load_config, omegaconf_message
+    from hardymer.errors import ConfigError
+    from hardymer.training.validation import validate_config
 
     def given(d: dict) -> dict:
         return {k: v for k, v in d.items() if v is not None}
@@ -66,13 +92,22 @@ def build_config(config_files: Optional[List[str]], *, protocol: str, data: dict
     over: dict = {"data": given(data), "train": given(train), "protocol": protocol}
     if method is not None:
         over["method"] = {"name": method}
-    cfg = OmegaConf.merge(load_config(*(config_files or [])), over)
-    if data_opt:
-        cfg.data.options = OmegaConf.merge(cfg.data.options, parse_kv(data_opt, "--data-opt"))
-    if method_opt:
-        cfg.method.options = OmegaConf.merge(cfg.method.options, parse_kv(method_opt, "--method-opt"))
-    if set_:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(set_)))
+    try:
+        cfg = OmegaConf.merge(load_config(*(config_files or [])), over)
+        if data_opt:
+            cfg.data.options = OmegaConf.merge(cfg.data.options, parse_kv(data_opt, "--data-opt"))
+        if method_opt:
+            cfg.method.options = OmegaConf.merge(cfg.method.options, parse_kv(method_opt, "--method-opt"))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(omegaconf_message(exc)) from None
+    for item in set_ or []:
+        try:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"--set {item}: {omegaconf_message(exc)}") from None
+    if out is not None:
+        cfg.out = out
+    validate_config(cfg, check_out=out is not None)  # everything knowable before loading data
     return cfg
 
 

@@ -14,11 +14,11 @@ from hardymer.cli._common import (
     console,
     fail,
     log,
+    parse_condition_option,
     parse_seeds,
     setup_logging,
 )
-from hardymer.conditions import parse_conditions
-from hardymer.errors import HardymerError
+from hardymer.errors import ConfigError, HardymerError
 
 
 @app.command()
@@ -55,9 +55,14 @@ def bench(
         cfg = build_config(config, protocol=protocol, data={"name": dataset, "root": root},
                             train={"epochs": epochs, "select_on": select_on}, data_opt=data_opt, set_=set_)
         method_list = [m.strip() for m in methods.split(",") if m.strip()]
-        conds = parse_conditions(conditions) if protocol == "fixed" else ["all"]
-        fold_list = [str(f) for f in parse_seeds(folds)] if folds.replace("-", "").replace(",", "").isdigit() else folds.split(",")
-        specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds), fold_list, out)
+        if not method_list:
+            raise ConfigError(f"--methods {methods!r}: no method or preset named")
+        conds = parse_condition_option(conditions, "--conditions") if protocol == "fixed" else ["all"]
+        fold_list = ([str(f) for f in parse_seeds(folds, "--folds")] if folds.replace("-", "").replace(",", "").isdigit()
+                     else [f.strip() for f in folds.split(",") if f.strip()])
+        if not fold_list:
+            raise ConfigError(f"--folds {folds!r}: no fold named")
+        specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds, "--seeds"), fold_list, out)
         with Progress(console=Console(stderr=True)) as prog:
             task = prog.add_task("runs", total=len(specs))
             from hardymer.bench.grid import is_done

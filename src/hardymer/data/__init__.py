@@ -91,3 +91,26 @@ def _npz(root: str | Path | None = None, path: str | Path | None = None, **kw: A
     if file is None:
         raise ValueError("npz needs --root (or path=) pointing at the .npz file")
     return load_npz(file, **kw)
+
+
+#: registry name -> (module, function) a factory forwards its ``**options`` to (for option checks)
+_LOADERS = {
+    "synthetic": ("hardymer.data.synthetic", "make_synthetic"),
+    "mosi-poria": ("hardymer.data.mosi_poria", "load_mosi_poria"),
+    "gcnet": ("hardymer.data.gcnet", "load_gcnet"),
+    "iemocap4": ("hardymer.data.gcnet", "load_gcnet"),
+    "iemocap6": ("hardymer.data.gcnet", "load_gcnet"),
+    "gcnet-mosi": ("hardymer.data.gcnet", "load_gcnet"),
+    "gcnet-mosei": ("hardymer.data.gcnet", "load_gcnet"),
+    "npz": ("hardymer.data.npz", "load_npz"),
+}
+
+
+def loader_of(name: str) -> Callable[..., MultimodalDataset] | None:
+    """The function a built-in dataset's factory passes its options to (``None`` for others)."""
+    import importlib
+
+    if name not in _LOADERS:
+        return None
+    module, fn = _LOADERS[name]
+    return getattr(importlib.import_module(module), fn)
