@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from hardymer.errors import ConfigError
+
 
 @dataclass
 class DataConfig:
@@ -83,15 +85,42 @@ def default_config() -> Any:
 
 
 def load_config(*sources: str | Path | dict | None) -> Any:
-    """Merge YAML files / dicts over the defaults, validating keys and types."""
+    """Merge YAML files / dicts over the defaults, validating keys and types.
+
+    A file that is missing, not YAML, not a mapping, or has an unknown key or a value of the wrong
+    type raises ``ConfigError`` naming the file and the key.
+    """
+    from omegaconf import DictConfig
+    from omegaconf.errors import OmegaConfBaseException
+
     cfg = default_config()
     for src in sources:
         if src is None:
             continue
+        where = "config"
         if isinstance(src, (str, Path)):
-            src = OmegaConf.load(str(src))
-        cfg = OmegaConf.merge(cfg, src)
+            where = f"--config {src}"
+            if not Path(src).is_file():
+                raise ConfigError(f"{where}: file not found")
+            try:
+                src = OmegaConf.load(str(src))
+            except Exception as exc:  # yaml.YAMLError and OmegaConf's own grammar errors
+                raise ConfigError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+            if src is None or not isinstance(src, DictConfig):
+                raise ConfigError(f"{where}: expected a mapping of config keys (data:, method:, train:, ...) "
+                                  f"at the top level, got {type(src).__name__}")
+        try:
+            cfg = OmegaConf.merge(cfg, src)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"{where}: {omegaconf_message(exc)}") from None
     return cfg
+
+
+def omegaconf_message(exc: Exception) -> str:
+    """OmegaConf's error in one line: the first line of its message plus the offending key."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    key = getattr(exc, "full_key", None)
+    return f"{key}: {first}" if key and key not in first else first
 
 
 def to_container(cfg: Any) -> dict:

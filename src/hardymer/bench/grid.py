@@ -38,7 +38,10 @@ class RunSpec:
 
 def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: list[int], folds: list[str],
               out: str | Path) -> list[RunSpec]:
-    """Expand the grid into resolved run configs."""
+    """Expand the grid into resolved run configs (each validated: nothing fails later for a knowable reason)."""
+    from hardymer.training.validation import check_out_dir, validate_config
+
+    check_out_dir(out, "--out")
     specs = []
     for name in methods:
         method, options = resolve_method(name)
@@ -53,6 +56,7 @@ def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: l
                     cfg.seed = int(seed)
                     run_out = Path(out) / name / cond / f"fold{fold}" / f"seed{seed}"
                     cfg.out = str(run_out)
+                    validate_config(cfg, check_out=False)
                     specs.append(RunSpec(name, cond, str(fold), int(seed), str(run_out), to_container(cfg)))
     return specs
 

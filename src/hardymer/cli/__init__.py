@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-data_app = typer.Typer(no_args_is_help=True, help="Inspect and download datasets.")
+from hardymer.cli._common import HardymerTyper
+
+app = HardymerTyper(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+data_app = HardymerTyper(no_args_is_help=True, help="Inspect and download datasets.", pretty_exceptions_enable=False)
 app.add_typer(data_app, name="data")
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="tracebacks with errors; debug logging")) -> None:
+    """Global options (before the command): ``hardymer -v train ...``."""
 
 # command modules register themselves on ``app`` / ``data_app``
 from hardymer.cli import bench, data, predict, train, tune  # noqa: E402,F401

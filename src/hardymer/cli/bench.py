@@ -14,11 +14,11 @@ from hardymer.cli._common import (
     console,
     fail,
     log,
+    parse_condition_option,
     parse_seeds,
     setup_logging,
 )
-from hardymer.conditions import parse_conditions
-from hardymer.errors import HardymerError
+from hardymer.errors import ConfigError, HardymerError
 
 
 @app.command()
@@ -62,8 +62,14 @@ def bench(
 
         cfg = base_config()
         method_list = [m.strip() for m in methods.split(",") if m.strip()]
-        conds = parse_conditions(conditions) if protocol == "fixed" else ["all"]
-        fold_list = [str(f) for f in parse_seeds(folds)] if folds.replace("-", "").replace(",", "").isdigit() else folds.split(",")
+        if not method_list:
+            raise ConfigError(f"--methods {methods!r}: no method or preset named")
+        conds = parse_condition_option(conditions, "--conditions") if protocol == "fixed" else ["all"]
+        fold_list = ([str(f) for f in parse_seeds(folds, "--folds")] if folds.replace("-", "").replace(",", "").isdigit()
+                     else [f.strip() for f in folds.split(",") if f.strip()])
+        if not fold_list:
+            raise ConfigError(f"--folds {folds!r}: no fold named")
+        seed_list = parse_seeds(seeds, "--seeds")
         notes: list[str] = []
         if tuned is not None or recipe is not None:
             from hardymer.bench.presets import resolve_method
@@ -81,13 +87,13 @@ def bench(
                             c_cfg.train.epochs = epochs
                         if set_:
                             c_cfg = OmegaConf.merge(c_cfg, OmegaConf.from_dotlist(list(set_)))
-                    specs += plan_grid(c_cfg, [m], [c], parse_seeds(seeds), fold_list, out)
+                    specs += plan_grid(c_cfg, [m], [c], seed_list, fold_list, out)
             if tuned is not None:
                 notes.append(tuned_note(tuned, method_list))
             if recipe is not None:
                 notes.append(f"recipe `{recipe}` (configs/recipes/{recipe}.yaml)")
         else:
-            specs = plan_grid(cfg, method_list, conds, parse_seeds(seeds), fold_list, out)
+            specs = plan_grid(cfg, method_list, conds, seed_list, fold_list, out)
         with Progress(console=Console(stderr=True)) as prog:
             task = prog.add_task("runs", total=len(specs))
             from hardymer.bench.grid import is_done

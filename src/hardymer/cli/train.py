@@ -15,10 +15,10 @@ from hardymer.cli._common import (
     console,
     fail,
     log,
+    parse_condition_option,
     parse_seeds,
     setup_logging,
 )
-from hardymer.conditions import parse_conditions
 from hardymer.errors import HardymerError
 
 
@@ -52,8 +52,8 @@ def train(
                             data={"name": dataset, "root": root, "fold": fold},
                             train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
                                    "select_on": select_on},
-                            data_opt=data_opt, method_opt=method_opt, set_=set_, recipe=recipe)
-        conditions = parse_conditions(condition) if protocol == "fixed" else ["all"]
+                            data_opt=data_opt, method_opt=method_opt, set_=set_, recipe=recipe, out=out)
+        conditions = parse_condition_option(condition) if protocol == "fixed" else ["all"]
         seeds = parse_seeds(seed)
         ds = load_run_dataset(cfg)
         runs = []
@@ -95,7 +95,7 @@ def evaluate(
     from hardymer.evaluation.evaluate import evaluate_checkpoint
 
     try:
-        res = evaluate_checkpoint(checkpoint, parse_conditions(condition), split=split, root=root)
+        res = evaluate_checkpoint(checkpoint, parse_condition_option(condition), split=split, root=root)
     except (HardymerError, ValueError, KeyError) as exc:
         fail(exc)
         return

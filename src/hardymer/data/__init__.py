@@ -103,3 +103,27 @@ def _mmsa(root: str | Path | None = None, path: str | Path | None = None, **kw: 
     if file is None:
         raise ValueError("mmsa needs --root: the MMSA pickle (e.g. unaligned_50.pkl) or its folder")
     return load_mmsa(file, **kw)
+
+
+#: registry name -> (module, function) a factory forwards its ``**options`` to (for option checks)
+_LOADERS = {
+    "synthetic": ("hardymer.data.synthetic", "make_synthetic"),
+    "mosi-poria": ("hardymer.data.mosi_poria", "load_mosi_poria"),
+    "gcnet": ("hardymer.data.gcnet", "load_gcnet"),
+    "iemocap4": ("hardymer.data.gcnet", "load_gcnet"),
+    "iemocap6": ("hardymer.data.gcnet", "load_gcnet"),
+    "gcnet-mosi": ("hardymer.data.gcnet", "load_gcnet"),
+    "gcnet-mosei": ("hardymer.data.gcnet", "load_gcnet"),
+    "npz": ("hardymer.data.npz", "load_npz"),
+    "mmsa": ("hardymer.data.mmsa", "load_mmsa"),
+}
+
+
+def loader_of(name: str) -> Callable[..., MultimodalDataset] | None:
+    """The function a built-in dataset's factory passes its options to (``None`` for others)."""
+    import importlib
+
+    if name not in _LOADERS:
+        return None
+    module, fn = _LOADERS[name]
+    return getattr(importlib.import_module(module), fn)

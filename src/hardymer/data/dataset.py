@@ -197,6 +197,43 @@ class MultimodalDataset:
             if miss.any():
                 self.features[m][miss] = 0.0
 
+    def check_fold(self, split: Split, parts: tuple[str, ...] = ("train", "val", "test")) -> None:
+        """Raise ``DataError`` when a part a run needs is empty ("fold 'default' has no validation utterances")."""
+        words = {"train": "training", "val": "validation", "test": "test"}
+        for p in parts:
+            if len(split.part(p)) == 0:
+                raise DataError(f"fold {split.name!r} has no {words[p]} utterances", source=self.name, field="folds")
+
+    def without_empty_training_rows(self, split: Split) -> tuple[Split, int]:
+        """``split`` with the training utterances that have no modality at all left out, and their number.
+
+        The policy (docs/data-formats.md): such utterances are not trained on (there is no input to
+        learn from), are kept in validation and test (metrics stay over the whole split), and are
+        refused by ``predict``.
+        """
+        import dataclasses
+
+        tr = np.asarray(split.train)
+        keep = self.available[tr].any(axis=1)
+        dropped = int((~keep).sum())
+        if dropped == 0:
+            return split, 0
+        if not keep.any():
+            raise DataError(f"fold {split.name!r}: no training utterance has any modality", source=self.name,
+                            field="available")
+        return dataclasses.replace(split, train=tr[keep]), dropped
+
+    def check_conditions(self, conditions: list[str], indices: np.ndarray | None = None, where: str = "") -> None:
+        """Raise ``DataError`` when a condition keeps a modality that no utterance (of ``indices``) has."""
+        avail = self.available if indices is None else self.available[np.asarray(indices, dtype=np.int64)]
+        for c in conditions:
+            for j, m in enumerate(MODALITIES):
+                if m in canonical_condition(c) and not avail[:, j].any():
+                    raise DataError(
+                        f"condition {c!r} needs {MODALITY_NAMES[m]}, which no utterance{where} has; "
+                        f"use a condition without {m!r}", source=self.name, field="available",
+                    )
+
     def summary(self) -> dict:
         """Counts per fold part, dims, label distribution, availability rates (for ``data info``)."""
         out: dict = {

@@ -45,16 +45,33 @@ def load_mosi_labels(path: Path) -> tuple[dict[str, float], dict[str, str], dict
         raise DataError("expected a list [videoIDs, videoLabels, videoSpeakers, videoSentences, train, val, test]",
                         source=str(path))
     video_ids, video_labels = obj[0], obj[1]
+    for i, (fname, part) in enumerate((("videoIDs", video_ids), ("videoLabels", video_labels))):
+        if not isinstance(part, dict):
+            raise DataError(f"expected a dict keyed by video id, got {type(part).__name__}", source=str(path), field=fname)
     score: dict[str, float] = {}
     video: dict[str, str] = {}
     pos: dict[str, int] = {}
     for vid, utts in video_ids.items():
         labs = video_labels.get(vid)
+        if not hasattr(utts, "__len__") or isinstance(utts, str):
+            raise DataError(f"video {vid!r}: expected a list of utterance ids, got {type(utts).__name__}",
+                            source=str(path), field="videoIDs")
+        if labs is not None and (not hasattr(labs, "__len__") or isinstance(labs, str)):
+            raise DataError(f"video {vid!r}: expected a list of scores, got {type(labs).__name__}",
+                            source=str(path), field="videoLabels")
         if labs is None or len(labs) != len(utts):
             raise DataError(f"video {vid!r}: {len(utts)} ids but labels {None if labs is None else len(labs)}",
                             source=str(path), field="videoLabels")
         for k, (u, y) in enumerate(zip(utts, labs)):
-            score[str(u)] = float(y)
+            try:
+                v = float(y)
+            except (TypeError, ValueError):
+                raise DataError(f"score {y!r} of utterance {u!r} (video {vid!r}) is not a number",
+                                source=str(path), field="videoLabels") from None
+            if not -3.0 <= v <= 3.0:  # also false for NaN
+                raise DataError(f"score {v} of utterance {u!r} (video {vid!r}) outside [-3, 3]",
+                                source=str(path), field="videoLabels")
+            score[str(u)] = v
             video[str(u)] = str(vid)
             pos[str(u)] = k
     return score, video, pos
@@ -159,8 +176,9 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
     b = np.concatenate(binary)
     bad = (y >= 0).astype(int) != b.astype(int)
     if bad.any():
-        raise DataError(f"binary label disagrees with the continuous score for {int(bad.sum())} utterances "
-                        f"(first {utts[int(np.flatnonzero(bad)[0])]!r})", source=str(root / "audio"), field="label")
+        raise DataError(f"binary label disagrees with the continuous score of {label_path} (videoLabels) for "
+                        f"{int(bad.sum())} utterances (first {utts[int(np.flatnonzero(bad)[0])]!r})",
+                        source=str(root / "audio"), field="label")
     groups = np.array([video[u] for u in utts])
     order = np.array([pos[u] for u in utts], dtype=np.int64)
     part_arr = np.array(part_of)

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
-from hardymer.errors import DataError
+from hardymer.errors import ConfigError, DataError
 from hardymer.training.checkpoint import load_checkpoint
 from hardymer.training.trainer import evaluate
 
@@ -17,11 +17,19 @@ def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "t
                         root: str | None = None, device: str = "cpu") -> dict:
     """Metrics of a checkpoint on ``split`` of the dataset it was trained on, per condition."""
     method, ckpt = load_checkpoint(path, device=device)
-    cfg = OmegaConf.create(ckpt["config"])
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"--split {split}: use train, val or test")
+    try:
+        cfg = OmegaConf.create(ckpt["config"])
+        _ = (cfg.data.name, cfg.data.root, cfg.data.options, cfg.data.fold, cfg.train.batch_size, cfg.train.max_len)
+    except Exception as exc:
+        raise DataError(f"unusable run config ({' '.join(str(exc).split())})", source=str(path), field="config") from None
     ds = create_dataset(cfg.data.name, root=root if root is not None else cfg.data.root, **dict(cfg.data.options))
     if ds.dims != ckpt["spec"]["dims"]:
         raise DataError(f"dataset dims {ds.dims} differ from the checkpoint's {ckpt['spec']['dims']}", source=str(path))
-    fold = ds.fold(ckpt["dataset"]["fold"])
+    fold = ds.fold(ckpt["dataset"].get("fold", cfg.data.fold))
+    ds.check_fold(fold, (split,))
+    ds.check_conditions(conditions, fold.part(split), where=f" of the {split} part of fold {fold.name!r}")
     if ckpt["standardizer"] is not None:
         ds = Standardizer.from_state_dict(ckpt["standardizer"]).transform(ds)
     b = GroupBatcher(ds, fold.part(split), batch_size=int(cfg.train.batch_size), max_len=cfg.train.max_len, device=device)

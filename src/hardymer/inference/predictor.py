@@ -69,7 +69,10 @@ class Predictor:
                 n = x.shape[0]
         if n is None:
             raise DataError("no modality given: pass at least one of audio, text, video")
-        masks = {k[0] if k in ("audio", "text", "video") else k: np.asarray(v, bool) for k, v in (masks or {}).items()}
+        masks = {k[0] if k in ("audio", "text", "video") else k: _mask_array(v, k) for k, v in (masks or {}).items()}
+        for k in masks:
+            if k not in MODALITIES:
+                raise DataError(f"unknown modality {k!r} in masks; use audio, text, video (or a, t, v)", field="masks")
         feats, avail = {}, np.zeros((n, 3), bool)
         for j, m in enumerate(MODALITIES):
             x = given[m]
@@ -118,6 +121,25 @@ class Predictor:
         return Prediction(modalities=used, scores=out)
 
 
+def _mask_array(values: object, key: str) -> np.ndarray:
+    """A 0/1 (or bool) availability vector as bool; any other value is an error naming the mask."""
+    arr = np.asarray(values)
+    name = f"mask_{MODALITY_NAMES.get(key, key)}"
+    if arr.dtype == bool:
+        return arr
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise DataError(f"expected 0/1 values, got dtype {arr.dtype}", field=name)
+    bad = ~np.isin(arr, (0, 1))
+    if bad.any():
+        raise DataError(f"expected 0/1 values, got {arr[bad].ravel()[0]!r} ({int(bad.sum())} entries other than 0/1)",
+                        field=name)
+    return arr.astype(bool)
+
+
+#: arrays ``predict_file`` reads; the other arrays of the npz dataset format are accepted and ignored
+PREDICT_ARRAYS = ("audio", "text", "video", "mask_audio", "mask_text", "mask_video", "groups", "order", "utt_ids")
+
+
 def _appearance_order(groups: np.ndarray) -> np.ndarray:
     seen: dict[str, int] = {}
     out = np.empty(len(groups), np.int64)
@@ -150,6 +172,12 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
         raise
     except ValueError as exc:  # an object array under allow_pickle=False
         raise DataError(f"object arrays are refused ({exc})", source=str(p)) from exc
+    from hardymer.data.npz import KNOWN_KEYS
+
+    unknown = sorted(set(arrays) - set(PREDICT_ARRAYS) - set(KNOWN_KEYS))
+    if unknown:
+        raise DataError(f"unknown array(s) {', '.join(map(repr, unknown))}; predict reads {', '.join(PREDICT_ARRAYS)}",
+                        source=str(p), field=unknown[0])
     model = load(checkpoint)
     masks = {m: arrays[f"mask_{MODALITY_NAMES[m]}"] for m in MODALITIES if f"mask_{MODALITY_NAMES[m]}" in arrays}
     try:

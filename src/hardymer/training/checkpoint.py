@@ -12,7 +12,7 @@ import torch
 
 from hardymer._io import atomic_torch_save
 from hardymer.data.standardize import Standardizer
-from hardymer.errors import DataError
+from hardymer.errors import DataError, HardymerError
 from hardymer.models import Method, MethodSpec, create_method
 
 FORMAT = "hardymer-checkpoint"
@@ -47,8 +47,70 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise DataError(f"not a readable checkpoint ({type(exc).__name__}: {exc})", source=str(path)) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DataError("not a hardymer checkpoint", source=str(path), field="format")
-    spec = MethodSpec(**ckpt["spec"])
-    method = create_method(ckpt["method"], spec, **ckpt["method_config"])
+    check_structure(ckpt, str(path))
+    try:
+        spec = MethodSpec(**ckpt["spec"])
+        method = create_method(ckpt["method"], spec, **ckpt["method_config"])
+    except (HardymerError, KeyError, TypeError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise DataError(f"cannot rebuild the method ({msg})", source=str(path), field="method_config") from None
+    check_state_dict(method, ckpt["state_dict"], str(path))
     method.load_state_dict(ckpt["state_dict"])
     method.to(device).eval()
     return method, ckpt
+
+
+#: top-level keys and the types every checkpoint has
+REQUIRED = {"method": str, "method_config": dict, "spec": dict, "state_dict": dict, "dataset": dict, "config": dict}
+
+
+def check_structure(ckpt: dict, source: str) -> None:
+    """Raise ``DataError`` naming the checkpoint and the key when a part is missing or of the wrong kind."""
+    for key, kind in REQUIRED.items():
+        if key not in ckpt:
+            raise DataError("missing key (damaged or not written by `hardymer train`)", source=source, field=key)
+        if not isinstance(ckpt[key], kind):
+            raise DataError(f"expected a {kind.__name__}, got {type(ckpt[key]).__name__}", source=source, field=key)
+    if "standardizer" not in ckpt:
+        raise DataError("missing key (damaged or not written by `hardymer train`)", source=source, field="standardizer")
+    spec = ckpt["spec"]
+    for key in ("dims", "output_dim", "task"):
+        if key not in spec:
+            raise DataError("missing key", source=source, field=f"spec.{key}")
+    dims = spec["dims"]
+    if not isinstance(dims, dict) or set(dims) != {"a", "t", "v"} or not all(
+            isinstance(d, int) and d >= 0 for d in dims.values()):
+        raise DataError(f"expected {{'a': int, 't': int, 'v': int}}, got {dims!r}", source=source, field="spec.dims")
+    if spec["task"] not in ("classification", "regression"):
+        raise DataError(f"unknown task {spec['task']!r}", source=source, field="spec.task")
+    st = ckpt.get("standardizer")
+    if st is not None:
+        ok = isinstance(st, dict) and all(isinstance(st.get(k), dict) and set(st[k]) == set(dims) for k in ("mean", "std"))
+        if ok:
+            for k in ("mean", "std"):
+                for m, v in st[k].items():
+                    if not isinstance(v, (list, tuple)) or len(v) != dims[m]:
+                        ok = False
+        if not ok:
+            raise DataError("expected {'mean': {a, t, v}, 'std': {a, t, v}} with one value per feature",
+                            source=source, field="standardizer")
+    if not isinstance(ckpt["dataset"].get("fold", ""), str):
+        raise DataError("expected a fold name", source=source, field="dataset.fold")
+
+
+def check_state_dict(method: Method, state: dict, source: str) -> None:
+    """Missing / unexpected weights and shape mismatches, naming the checkpoint and the first key."""
+    own = method.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise DataError(f"{len(missing)} weights missing (first: {missing[0]!r})", source=source, field="state_dict")
+    extra = [k for k in state if k not in own]
+    if extra:
+        raise DataError(f"{len(extra)} unexpected weights (first: {extra[0]!r})", source=source, field="state_dict")
+    for k, v in own.items():
+        got = state[k]
+        if not isinstance(got, torch.Tensor):
+            raise DataError(f"weight {k!r} is a {type(got).__name__}, not a tensor", source=source, field="state_dict")
+        if tuple(got.shape) != tuple(v.shape):
+            raise DataError(f"weight {k!r} has shape {tuple(got.shape)}, the method expects {tuple(v.shape)}",
+                            source=source, field="state_dict")

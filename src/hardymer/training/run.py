@@ -26,6 +26,7 @@ from hardymer.training.context import FitContext
 from hardymer.training.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
 from hardymer.training.trainer import EpochCallback, fit
+from hardymer.training.validation import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     is never touched.
     """
     t0 = time.perf_counter()
+    validate_config(cfg)
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
     condition = canonical_condition(cfg.condition) if cfg.protocol == "fixed" else "all"
@@ -56,6 +58,12 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
                           f"has no {', '.join(ds.absent_modalities)} features; use --protocol fixed with conditions "
                           "of the modalities it has")
     fold = ds.fold(cfg.data.fold)
+    ds.check_fold(fold)
+    fold, dropped = ds.without_empty_training_rows(fold)
+    if dropped:
+        log.warning("%s fold %s: %d training utterances have no modality at all; they are not trained on "
+                    "(kept in validation and test)", ds.name, fold.name, dropped)
+    ds.check_conditions(make_condition_sampler(cfg.protocol, cfg.condition, seed).eval_conditions)
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
     seed_everything(seed)
@@ -68,7 +76,8 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
         train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
         run_key={"dataset": ds.name, "data": to_container(cfg.data), "fold": fold.name, "condition": condition,
-                 "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds)},
+                 "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds),
+                 **({"train_without_empty": dropped} if dropped else {})},
     )
     log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
     res = fit(method, ctx, progress=progress, on_epoch=on_epoch)

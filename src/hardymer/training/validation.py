@@ -1,0 +1,234 @@
+"""Checks of a run config before any work: ranges, names, option keys, paths and the device.
+
+``validate_config(cfg)`` raises one :class:`~hardymer.errors.ConfigError` naming the option (the
+command-line flag where there is one, else the config key) and what is wrong. Train keys are
+checked by generic rules (numbers finite) plus the per-key table :data:`TRAIN_RULES`, which is
+the place to add a rule for a new ``TrainConfig`` key; keys without a rule pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+from hardymer.errors import ConfigError
+
+#: config key -> command-line flag (messages name the flag the user typed)
+FLAGS = {
+    "train.epochs": "--epochs", "train.batch_size": "--batch-size", "train.lr": "--lr",
+    "train.device": "--device", "train.select_on": "--select-on", "data.name": "--dataset",
+    "data.fold": "--fold", "method.name": "--method", "out": "--out", "protocol": "--protocol",
+    "condition": "--condition",
+}
+
+
+def option_label(key: str, value: Any) -> str:
+    """``--epochs 0`` when the key has a flag, else ``train.patience=-1``."""
+    flag = FLAGS.get(key)
+    return f"{flag} {value}" if flag else f"{key}={value}"
+
+
+Rule = Callable[[Any], "str | None"]
+
+
+def _int_at_least(lo: int, optional: bool = False) -> Rule:
+    def rule(v: Any) -> str | None:
+        if v is None and optional:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "must be an integer"
+        return None if v >= lo else f"must be >= {lo}"
+
+    return rule
+
+
+def _float_range(lo: float, strict: bool) -> Rule:
+    def rule(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return "must be a number"
+        if not math.isfinite(v):
+            return "must be finite"
+        ok = v > lo if strict else v >= lo
+        return None if ok else f"must be {'>' if strict else '>='} {lo}"
+
+    return rule
+
+
+def _one_of(*choices: str) -> Rule:
+    def rule(v: Any) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(choices)}"
+
+    return rule
+
+
+def _device(v: Any) -> str | None:
+    import torch
+
+    try:
+        dev = torch.device(str(v))
+    except (RuntimeError, ValueError):
+        return "not a torch device (e.g. cpu, cuda, cuda:1)"
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available"
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            return f"only {torch.cuda.device_count()} CUDA device(s)"
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return "MPS is not available"
+    return None
+
+
+#: per-key rules of ``train.*``; a key without an entry is checked only by the generic rules
+TRAIN_RULES: dict[str, Rule] = {
+    "epochs": _int_at_least(1),
+    "batch_size": _int_at_least(1),
+    "lr": _float_range(0.0, strict=True),
+    "weight_decay": _float_range(0.0, strict=False),
+    "grad_clip": _float_range(0.0, strict=False),
+    "patience": _int_at_least(0),
+    "select_on": _one_of("val", "test"),
+    "max_len": _int_at_least(1, optional=True),
+    "num_threads": _int_at_least(1, optional=True),
+    "device": _device,
+    "stage2_steps": _int_at_least(1, optional=True),
+    "optimizer": _one_of("adam", "adamw"),
+}
+
+
+def validate_config(cfg: Any, *, check_out: bool = True) -> None:
+    """Raise ``ConfigError`` for the first invalid value of a run config (DictConfig or dict)."""
+    from omegaconf import OmegaConf
+
+    from hardymer.conditions import canonical_condition
+    from hardymer.training.protocol import PROTOCOLS
+
+    d = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    train = d.get("train") or {}
+    for key, value in train.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{option_label('train.' + key, value)}: must be finite")
+        rule = TRAIN_RULES.get(key)
+        problem = rule(value) if rule is not None else None
+        if problem:
+            raise ConfigError(f"{option_label('train.' + key, value)}: {problem}")
+    if train.get("select_metric", "auto") != "auto":
+        from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_names
+
+        known = set(metric_names("classification")) | set(metric_names("regression")) | set(LOWER_IS_BETTER)
+        if train["select_metric"] not in known:
+            raise ConfigError(f"train.select_metric={train['select_metric']}: unknown metric; "
+                              f"use auto or one of {', '.join(sorted(known))}")
+    protocol = d.get("protocol", "fixed")
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"{option_label('protocol', protocol)}: must be one of {', '.join(PROTOCOLS)}")
+    try:
+        canonical_condition(d.get("condition", "atv"))
+    except ValueError as exc:
+        raise ConfigError(f"{option_label('condition', d.get('condition'))}: {exc}") from None
+    if isinstance(d.get("seed"), bool) or not isinstance(d.get("seed", 0), int):
+        raise ConfigError(f"seed={d.get('seed')}: must be an integer")
+    method = d.get("method") or {}
+    check_method_options(method.get("name", "zero-fill"), method.get("options") or {})
+    data = d.get("data") or {}
+    check_dataset_options(data.get("name", "synthetic"), data.get("options") or {})
+    if check_out and d.get("out"):
+        check_out_dir(d["out"], "--out")
+
+
+def check_method_options(name: str, options: dict) -> None:
+    """Known method, known option keys (listed when one is not), values of the field's type."""
+    from hardymer.models import _CONFIGS, list_methods
+
+    if name not in _CONFIGS:
+        raise ConfigError(f"--method {name}: unknown method; methods: {', '.join(list_methods())}")
+    cls = _CONFIGS[name]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable annotations: check keys only
+        hints = {}
+    for key, value in options.items():
+        if key not in fields:
+            raise ConfigError(f"--method-opt {key}={value}: method {name!r} has no option {key!r}; "
+                              f"options: {', '.join(fields)}")
+        problem = _type_problem(value, hints.get(key))
+        if problem:
+            raise ConfigError(f"--method-opt {key}={value}: {problem}")
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    if hint is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        if value is None and type(None) in args:
+            return None
+        problems = [_type_problem(value, a) for a in args if a is not type(None)]
+        return None if any(p is None for p in problems) else (problems[0] if problems else None)
+    if origin is typing.Literal:
+        return None if value in args else f"must be one of {', '.join(map(str, args))}"
+    if hint is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be finite"
+    if hint is str:
+        return None if isinstance(value, str) else "must be a string"
+    return None
+
+
+def dataset_option_names(name: str) -> list[str] | None:
+    """Options a registered dataset accepts (``None`` when its loader takes any keyword)."""
+    from hardymer.data import DATASETS, loader_of
+
+    factory = DATASETS.get(name)
+    names: list[str] = []
+    open_ended = False
+    for fn in (factory, loader_of(name)):
+        if fn is None:
+            continue
+        params = inspect.signature(fn).parameters.values()
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params)
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name not in names]
+    return None if open_ended else [n for n in names if n != "root"]
+
+
+def check_dataset_options(name: str, options: dict) -> None:
+    """Known dataset; every ``--data-opt`` key accepted by its loader (the valid ones listed)."""
+    from hardymer.data import list_datasets
+
+    if name not in list_datasets():
+        raise ConfigError(f"--dataset {name}: unknown dataset; datasets: {', '.join(list_datasets())}")
+    valid = dataset_option_names(name)
+    if valid is None:
+        return
+    for key, value in options.items():
+        if key not in valid:
+            raise ConfigError(f"--data-opt {key}={value}: {name} has no option {key!r}; options: {', '.join(valid)}")
+
+
+def check_out_dir(out: str | Path, option: str = "--out") -> None:
+    """``out`` is (or can be created as) a writable folder: not an existing file, parent writable."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{option} {out}: is an existing file, not a folder")
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"{option} {out}: {probe} is a file, not a folder")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {out}: {probe} is not writable")
