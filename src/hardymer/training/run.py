@@ -58,7 +58,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
                           f"has no {', '.join(ds.absent_modalities)} features; use --protocol fixed with conditions "
                           "of the modalities it has")
     fold = ds.fold(cfg.data.fold)
-    ds.check_fold(fold)
+    ds.check_fold(fold, ("train", "val", "test") if cfg.train.evaluate_test else ("train", "val"))
     fold, dropped = ds.without_empty_training_rows(fold)
     if dropped:
         log.warning("%s fold %s: %d training utterances have no modality at all; they are not trained on "
