@@ -40,6 +40,8 @@ class TrainConfig:
     select_metric: str = "auto"  # auto: wa (classification) / mae (regression)
     select_on: str = "val"  # "test" reproduces the published (optimistic) protocol
     max_len: Optional[int] = None
+    bucket: bool = True  # length-bucketed training batches (False: uniform shuffle, the order before buckets)
+    bucket_batches: int = 1  # batches per length bucket (1 = least padding)
     device: str = "cpu"
     num_threads: Optional[int] = None
 

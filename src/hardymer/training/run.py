@@ -80,6 +80,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         "test": res.test,
         "train_seconds": res.train_seconds,
         "stage_seconds": res.stage_seconds,
+        "padding": res.padding,
         "wall_seconds": time.perf_counter() - t0,
         "config_hash": config_hash(cfg),
     }

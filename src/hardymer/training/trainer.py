@@ -35,6 +35,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    padding: dict = field(default_factory=dict)  # padded positions of the training batches per epoch
 
 
 @torch.no_grad()
@@ -167,4 +168,5 @@ def fit(method: Method, ctx: FitContext, progress: bool = False) -> FitResult:
     if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
         raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")
     return FitResult(best_epoch=best_epoch, select_metric=metric, select_on=cfg.select_on, val=val, test=test,
-                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds)
+                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds,
+                     padding=train_b.padding_stats())
