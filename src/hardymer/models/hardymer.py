@@ -50,7 +50,7 @@ class HardymerConfig(BackboneConfig):
     hardness: str = "model"  # model | fixed (k = ⌊K/2⌋+1 for all) | random
     neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
     merge: str = "fused"  # fused | concat (release)
-    approximate_index: bool = False
+    approximate_index: bool | str | None = None  # None: exact up to retrieval.index.APPROX_MIN_ROWS rows, ivf above
     pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
     teacher_epochs: int = 0  # 0: same as the student
     critic_epochs: int = 60
