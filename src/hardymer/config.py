@@ -40,7 +40,7 @@ class TrainConfig:
     select_metric: str = "auto"  # auto: wa (classification) / mae (regression)
     select_on: str = "val"  # "test" reproduces the published (optimistic) protocol
     max_len: Optional[int] = None
-    bucket: bool = True  # length-bucketed training batches (False: uniform shuffle, the order before buckets)
+    bucket: bool = False  # length-bucketed training batches (changes batch composition, hence results)
     bucket_batches: int = 1  # batches per length bucket (1 = least padding)
     device: str = "cpu"
     num_threads: Optional[int] = None
@@ -94,5 +94,8 @@ def config_hash(cfg: Any) -> str:
     tr = dict(d.get("train", {}))
     tr.pop("device", None)
     tr.pop("num_threads", None)
+    if not tr.get("bucket", False):  # off is the computation made before the option existed
+        tr.pop("bucket", None)
+        tr.pop("bucket_batches", None)
     d["train"] = tr
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
