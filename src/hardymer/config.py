@@ -42,6 +42,8 @@ class TrainConfig:
     select_metric: str = "auto"  # auto: wa (classification) / mae (regression)
     select_on: str = "val"  # "test" reproduces the published (optimistic) protocol
     max_len: Optional[int] = None
+    bucket: bool = False  # length-bucketed training batches (changes batch composition, hence results)
+    bucket_batches: int = 1  # batches per length bucket (1 = least padding)
     device: str = "cpu"
     num_threads: Optional[int] = None
     # stage 2 lasts this many optimizer steps (whole epochs: ceil(steps / steps per epoch); a
@@ -63,7 +65,8 @@ class RunConfig:
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
 
 
-_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None}
+_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False,
+                          "bucket_batches": 1}
 
 
 def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:

@@ -130,7 +130,7 @@ def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: 
     elif backend == "ray":
         from hardymer.bench.ray_backend import run_with_ray
 
-        failures += run_with_ray(todo, threads=threads, address=ray_address, on_done=on_done)
+        failures += run_with_ray(todo, execute, threads=threads, address=ray_address, on_done=on_done)
     else:
         raise ValueError(f"unknown backend {backend!r}; use local or ray")
     for label, err in failures:

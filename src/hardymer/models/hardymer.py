@@ -56,7 +56,7 @@ class HardymerConfig(BackboneConfig):
     share: Optional[float] = None  # expected neighbour views / (K+1); None: k = ⌊K·h⌋+1 (rank: 0.5)
     neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
     merge: str = "fused"  # fused | concat (release)
-    approximate_index: bool = False
+    approximate_index: bool | str | None = None  # None: exact up to retrieval.index.APPROX_MIN_ROWS rows, ivf above
     pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
     view_steps: str = "stacked"  # stacked (one step over all K+1 views) | sequential (one step per view)
     teacher_epochs: int = 0  # 0: same as the student

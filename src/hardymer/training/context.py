@@ -31,4 +31,6 @@ class FitContext:
                 batch_size: int | None = None) -> GroupBatcher:
         idx = self.fold.part(part) if indices is None else indices
         return GroupBatcher(self.ds, idx, batch_size=batch_size or self.train.batch_size, shuffle=shuffle,
-                            max_len=self.train.max_len, device=self.device, seed=self.seed)
+                            max_len=self.train.max_len, device=self.device, seed=self.seed,
+                            bucket=shuffle and bool(getattr(self.train, "bucket", False)),
+                            bucket_batches=int(getattr(self.train, "bucket_batches", 1)))

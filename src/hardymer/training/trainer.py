@@ -41,6 +41,7 @@ class FitResult:
     stage2_epochs: int = 0  # epochs run in stage 2
     stage2_steps_total: int = 0  # optimizer steps taken in stage 2
     curriculum_steps: int = 0  # stage-2 optimizer steps up to and including the selected epoch
+    padding: dict = field(default_factory=dict)  # padded positions of the training batches per epoch
 
 
 @torch.no_grad()
@@ -241,4 +242,5 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
                      history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds,
                      stage1_epochs=len(history) - len(s2), stage2_epochs=len(s2),
                      stage2_steps_total=sum(r["steps"] for r in s2),
-                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch))
+                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch),
+                     padding=train_b.padding_stats())
