@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.errors import ConfigError
+from hardymer.evaluation.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method
 from hardymer.training.context import FitContext
 from hardymer.training.precision import autocast, precision_of
@@ -79,6 +80,10 @@ def test_bf16_run_end_to_end(tmp_path, ds):
                        "train": {"epochs": 2, "patience": 0, "precision": "bf16"}})
     m = run_experiment(cfg, ds=ds)
     assert 0.0 <= m["test"]["wa"] <= 100.0 and math.isfinite(m["val"]["ua"])
+    # the checkpoint evaluates in the precision of its run: the reported metrics again
+    res = evaluate_checkpoint(tmp_path / "r" / "checkpoint.pt", ["at"], split="test")
+    for k, v in m["test"].items():
+        assert res["at"][k] == pytest.approx(v, abs=1e-6)
 
 
 # ------------------------------------------------------------------ CUDA (skipped without a GPU)
