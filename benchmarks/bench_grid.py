@@ -40,7 +40,7 @@ import torch
 
 from hardymer.bench.recipes import recipe_overrides
 from hardymer.conditions import canonical_condition
-from hardymer.config import load_config
+from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.models import MethodSpec, create_method
 from hardymer.training.context import FitContext
@@ -56,7 +56,7 @@ ARMS = {"today": {"share_stage1": False, "precision": "fp32"}, "new": {"share_st
 
 def _scaled(n: int, scale: float) -> int:
     """``n`` epochs scaled, at least 2 (one per stage) and even (both stages keep equal halves)."""
-    return max(2, 2 * int(round(n * scale / 2)))
+    return max(2, 2 * round(n * scale / 2))
 
 
 def run_config(args: argparse.Namespace, method: str, condition: str, out: Path, cache: Path | None,
@@ -68,7 +68,7 @@ def run_config(args: argparse.Namespace, method: str, condition: str, out: Path,
     tr = dict(over["train"])
     opts = dict(over["method"]["options"])
     tr["epochs"] = _scaled(int(tr.get("epochs", 30)), args.epochs_scale)
-    if "teacher_epochs" in opts and opts["teacher_epochs"]:
+    if opts.get("teacher_epochs"):
         opts["teacher_epochs"] = _scaled(int(opts["teacher_epochs"]), args.epochs_scale)
     tr.update(train, device=args.device, num_threads=1)
     return load_config({"data": {"name": args.dataset, "root": args.root, "options": dict(args.data_opt)},
@@ -142,18 +142,19 @@ def time_to_accuracy(args: argparse.Namespace, ds: Any, work: Path) -> dict:
         marks: list[tuple[float, dict]] = []
         cfg = run_config(args, args.method, args.conditions[0], work / f"tta-{name}", work / f"cache-tta-{name}",
                          {}, recipe)
-        if recipe is None:  # the default config keeps its own schedule
-            cfg.train.epochs = max(2, int(round(cfg.train.epochs * args.tta_scale)))
+        if recipe is None:  # the default config keeps its own schedule (scaled by --tta-scale only)
+            cfg.train.epochs = max(2, round(TrainConfig().epochs * args.tta_scale))
         c0 = time.process_time()
         m = run_experiment(cfg, ds=ds, save_checkpoint_file=False,
-                           on_epoch=lambda e, s, rec: marks.append((time.process_time() - c0, dict(rec))))
+                           on_epoch=lambda e, s, rec, marks=marks, c0=c0: marks.append((time.process_time() - c0,
+                                                                                        dict(rec))))
         metric = m["select_metric"]
         target = args.tta_mae if metric == "mae" else args.tta_wa
-        better = (lambda v: v <= target) if metric == "mae" else (lambda v: v >= target)
+        better = (lambda v, t=target: v <= t) if metric == "mae" else (lambda v, t=target: v >= t)
         reached = next((t for t, rec in marks if f"val_{metric}" in rec and better(rec[f"val_{metric}"])), None)
         res[name] = {"metric": metric, "target": target, "cpu_s_to_target": reached,
                      "cpu_s_total": time.process_time() - c0,
-                     "best_val": m["val"][metric] if metric in m["val"] else None, "epochs": cfg.train.epochs}
+                     "best_val": m["val"].get(metric), "epochs": cfg.train.epochs}
     return res
 
 
@@ -193,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             out["tta"] = time_to_accuracy(args, ds, work)
     lines = []
     if "grid" in out:
-        lines += [f"grid: {args.method}, recipe {args.recipe}, epochs x{args.epochs_scale}, "
-                  f"conditions {','.join(args.conditions)}, device {args.device}",
+        lines += [(f"grid: {args.method}, recipe {args.recipe}, epochs x{args.epochs_scale}, "
+                   f"conditions {','.join(args.conditions)}, device {args.device}"),
                   "| arm | " + " | ".join(args.conditions) + " | measured | 7 conditions, full schedule (extrapolated) |",
                   "|---|" + "---:|" * (len(args.conditions) + 2)]
         for arm, rows in out["grid"].items():

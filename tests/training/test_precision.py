@@ -19,7 +19,7 @@ from hardymer.training.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import make_optimizer, predict, train_epoch
 
-SMALL = dict(hidden=32, depth=1, decoder_hidden=64)
+SMALL = {"hidden": 32, "depth": 1, "decoder_hidden": 64}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def _step(ds, device: str, precision: str, name: str = "backbone") -> tuple[list
 
 @pytest.mark.parametrize("name", ["backbone", "hardymer"])
 def test_bf16_epoch_keeps_fp32_weights_and_losses(ds, name):
-    l32, m32 = _step(ds, "cpu", "fp32", name)
+    l32, _m32 = _step(ds, "cpu", "fp32", name)
     l16, m16 = _step(ds, "cpu", "bf16", name)
     assert all(math.isfinite(x) for x in l16) and len(l16) == len(l32)
     assert all(p.dtype == torch.float32 for p in m16.parameters())

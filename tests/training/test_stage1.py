@@ -10,7 +10,7 @@ from hardymer.config import config_hash, hash_neutral_train, load_config, to_con
 from hardymer.data import create_dataset
 from hardymer.training.run import run_experiment
 
-SMALL = dict(hidden=32, depth=1, decoder_hidden=64)
+SMALL = {"hidden": 32, "depth": 1, "decoder_hidden": 64}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ CUDA; parameters (master weights), gradients, optimizer state and losses stay fp
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
 
@@ -24,7 +25,7 @@ def precision_of(train_cfg: Any) -> str:
     return p
 
 
-def autocast(train_cfg: Any, device: torch.device) -> ContextManager:
+def autocast(train_cfg: Any, device: torch.device) -> AbstractContextManager:
     """The context forward passes run in: bf16 autocast on ``device``, or nothing for fp32."""
     if precision_of(train_cfg) == "fp32":
         return contextlib.nullcontext()

@@ -21,7 +21,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,13 +76,13 @@ class SharedStage1:
     key: str
     guard: str
 
-    def load(self) -> Optional[dict]:
+    def load(self) -> dict | None:
         if not self.path.is_file():
             return None
         return torch.load(self.path, map_location="cpu", weights_only=True)
 
 
-def shared_stage1(method: Method, ctx: FitContext, s1_epochs: int, total_epochs: int) -> Optional[SharedStage1]:
+def shared_stage1(method: Method, ctx: FitContext, s1_epochs: int, total_epochs: int) -> SharedStage1 | None:
     """The stage-1 entry for this fit (call right before the first epoch), or ``None`` when stage 1
     is not shared: ``train.share_stage1`` false, no ``cache_dir``, no stage 1 (or no stage 2), or a
     method whose stage 1 is not declared condition-independent (:meth:`Method.stage1_signature`)."""

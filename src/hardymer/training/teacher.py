@@ -45,7 +45,7 @@ def teacher_train_config(train: Any, epochs: int = 0) -> Any:
     return train_cfg
 
 
-def teacher_cache_key(ctx: "FitContext", config: BackboneConfig, epochs: int = 0) -> str:
+def teacher_cache_key(ctx: FitContext, config: BackboneConfig, epochs: int = 0) -> str:
     """The on-disk key of the teacher for ``ctx`` (run, backbone config, training config)."""
     from omegaconf import OmegaConf
 
@@ -54,8 +54,8 @@ def teacher_cache_key(ctx: "FitContext", config: BackboneConfig, epochs: int = 0
                                         drop_output_keys=True))
 
 
-def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: "FitContext",
-                epochs: int = 0) -> tuple[Backbone, "FitResult"]:
+def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext,
+                epochs: int = 0) -> tuple[Backbone, FitResult]:
     """Train a fresh teacher backbone two-stage on ``ctx`` (no teacher cache); return it frozen
     and its :class:`~hardymer.training.trainer.FitResult`."""
     from hardymer.training.context import FitContext
@@ -70,7 +70,7 @@ def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: "FitContext",
     return teacher, res
 
 
-def load_or_fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: "FitContext", epochs: int = 0) -> Backbone:
+def load_or_fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext, epochs: int = 0) -> Backbone:
     """The frozen teacher for ``ctx``: from the on-disk cache, else trained (and cached when
     ``ctx.cache_dir`` is set)."""
     path = cache_path(ctx.cache_dir, "teacher", teacher_cache_key(ctx, config, epochs), ".pt")
