@@ -7,12 +7,12 @@ Arms, run in the same process (1 torch thread, ``time.process_time``), each with
   teacher's and its student's stage 1 itself);
 * ``new``: ``share_stage1=true`` and ``precision=bf16`` (stage 1 trained once per model and reused).
 
-``--epochs-scale s`` shortens every schedule (student and teacher epochs times ``s``) so a reduced
-run can be measured on a busy machine; the table then also states a linear extrapolation to the
-full schedule (stage work scales with epochs; the fixed part, critics and retrieval, is counted
-at its measured size, i.e. the extrapolation slightly overstates). Conditions are extrapolated to
-the seven of the grid: ``today`` as 7 x the mean per condition; ``new`` as the first condition
-(which trains the shared stage 1) + 6 x the mean of the others.
+``--epochs-scale s1,s2`` shortens every schedule (student and teacher epochs times ``s``) so a
+reduced run can be measured on a busy machine; with two or more scales the cost of each run is
+fitted as fixed + slope x scale (critics and retrieval do not grow with epochs) and extrapolated
+to scale 1 (see :func:`extrapolate`). Conditions are extrapolated to the seven of the grid:
+``today`` as 7 x the mean per condition; ``new`` as the first condition (which trains the shared
+stage 1) + 6 x the mean of the others.
 
 ``--stage2-epoch`` adds CPU seconds of one stage-2 epoch fp32 vs bf16 at the recipe's size
 (``hardymer`` with ``hardness=fixed``: same views and network as the method, no teacher needed).
@@ -22,7 +22,7 @@ the seven of the grid: ``today`` as 7 x the mean per condition; ``new`` as the f
 Example (the figures in benchmarks/README.md)::
 
     nice python benchmarks/bench_grid.py --dataset mosi-poria --root ../shared/data/mosi-poria \\
-        --recipe release --conditions a,t --epochs-scale 0.04 --stage2-epoch --json grid.json
+        --recipe release --conditions a,t --epochs-scale 0.04,0.08 --stage2-epoch --json grid.json
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from hardymer.bench.recipes import recipe_overrides
@@ -60,49 +61,64 @@ def _scaled(n: int, scale: float) -> int:
 
 
 def run_config(args: argparse.Namespace, method: str, condition: str, out: Path, cache: Path | None,
-               train: dict, recipe: str | None) -> Any:
+               train: dict, recipe: str | None, scale: float | None = None) -> Any:
     """The resolved config of one run (recipe, scaled schedule, arm settings)."""
     over: dict = {"train": {}, "method": {"options": {}}}
     if recipe:
         over = recipe_overrides(recipe, method)
     tr = dict(over["train"])
     opts = dict(over["method"]["options"])
-    tr["epochs"] = _scaled(int(tr.get("epochs", 30)), args.epochs_scale)
+    scale = args.epochs_scale[0] if scale is None else scale
+    tr["epochs"] = _scaled(int(tr.get("epochs", 30)), scale)
     if opts.get("teacher_epochs"):
-        opts["teacher_epochs"] = _scaled(int(opts["teacher_epochs"]), args.epochs_scale)
+        opts["teacher_epochs"] = _scaled(int(opts["teacher_epochs"]), scale)
     tr.update(train, device=args.device, num_threads=1)
     return load_config({"data": {"name": args.dataset, "root": args.root, "options": dict(args.data_opt)},
                         "method": {"name": method, "options": opts}, "condition": condition, "seed": args.seed,
                         "cache_dir": str(cache) if cache else None, "out": str(out), "train": tr})
 
 
-def time_grid(args: argparse.Namespace, ds: Any, work: Path) -> dict:
-    """CPU seconds per arm and condition, and the test metrics of every run."""
+def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> dict:
+    """CPU seconds per arm and condition at epoch ``scale``, and the metrics of every run."""
     res: dict = {}
     for arm, train in ARMS.items():
-        cache = work / f"cache-{arm}"
+        cache = work / f"cache-{arm}-{scale}"
         rows = []
         for c in args.conditions:
-            cfg = run_config(args, args.method, c, work / arm / c, cache, train, args.recipe)
+            cfg = run_config(args, args.method, c, work / f"{arm}-{scale}" / c, cache, train, args.recipe, scale)
             c0, w0 = time.process_time(), time.perf_counter()
             m = run_experiment(cfg, ds=ds, save_checkpoint_file=False)
             cpu = time.process_time() - c0
             rows.append({"condition": c, "cpu_s": cpu, "wall_s": time.perf_counter() - w0, "stage1_shared": m["stage1_shared"],
                          "test": m["test"], "val": m["val"], "epochs": cfg.train.epochs,
                          "teacher_epochs": dict(cfg.method.options).get("teacher_epochs", 0)})
-            log.info("%s %s: %.1f CPU s (stage 1 shared: %s)", arm, c, cpu, m["stage1_shared"])
+            log.info("x%s %s %s: %.1f CPU s (stage 1 shared: %s)", scale, arm, c, cpu, m["stage1_shared"])
         res[arm] = rows
     return res
 
 
-def extrapolate(rows: list[dict], arm: str, scale: float, n_grid: int = len(GRID)) -> float:
-    """CPU seconds of the full grid at the full schedule (see the module docstring)."""
-    cpu = [r["cpu_s"] for r in rows]
-    if arm == "new" and len(cpu) > 1:
-        grid = cpu[0] + (n_grid - 1) * sum(cpu[1:]) / len(cpu[1:])
-    else:
-        grid = n_grid * sum(cpu) / len(cpu)
-    return grid / scale
+def extrapolate(by_scale: dict[float, list[dict]], arm: str, n_grid: int = len(GRID)) -> tuple[float, str]:
+    """CPU seconds of the full grid at the full schedule and how it was obtained.
+
+    Per condition, with two or more scales: the least-squares line cpu = fixed + slope * scale
+    evaluated at 1 (the fixed part, critics and retrieval, does not grow with epochs); with one
+    scale: cpu / scale (overstates the fixed part). Then across conditions: ``today`` 7 x the
+    mean; ``new`` the first condition + 6 x the mean of the others (they reuse its stage 1).
+    """
+    scales = sorted(by_scale)
+    n_cond = len(by_scale[scales[0]])
+    per_cond = []
+    for i in range(n_cond):
+        y = [by_scale[s][i]["cpu_s"] for s in scales]
+        if len(scales) > 1:
+            slope, fixed = np.polyfit(scales, y, 1)
+            per_cond.append(float(fixed + slope))
+        else:
+            per_cond.append(y[0] / scales[0])
+    how = "linear fit over scales" if len(scales) > 1 else "proportional (one scale)"
+    if arm == "new" and n_cond > 1:
+        return per_cond[0] + (n_grid - 1) * float(np.mean(per_cond[1:])), how
+    return n_grid * float(np.mean(per_cond)), how
 
 
 def stage2_epoch(args: argparse.Namespace, ds: Any, reps: int = 2) -> dict:
@@ -167,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="hardymer")
     p.add_argument("--recipe", default="release")
     p.add_argument("--conditions", default=",".join(GRID), help="comma-separated (default: the 7 of the grid)")
-    p.add_argument("--epochs-scale", type=float, default=1.0, help="scale every schedule (and extrapolate)")
+    p.add_argument("--epochs-scale", default="1.0",
+                   help="scale every schedule; comma-separated scales fit fixed + per-epoch cost (extrapolated to 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--stage2-epoch", action="store_true", help="also time one stage-2 epoch fp32 vs bf16")
@@ -181,35 +198,40 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
     args.conditions = [canonical_condition(c) for c in args.conditions.split(",")]
+    args.epochs_scale = [float(x) for x in str(args.epochs_scale).split(",")]
     args.data_opt = [kv.split("=", 1) for kv in args.data_opt]
     ds = create_dataset(args.dataset, root=args.root, **dict(args.data_opt))
     out: dict = {"args": {k: v for k, v in vars(args).items()}, "torch": torch.__version__}
     with tempfile.TemporaryDirectory(prefix="bench-grid-") as tmp:
         work = Path(tmp)
         if not args.skip_grid:
-            out["grid"] = time_grid(args, ds, work)
+            out["grid"] = {s: time_grid(args, ds, work, s) for s in args.epochs_scale}
         if args.stage2_epoch:
             out["stage2_epoch"] = stage2_epoch(args, ds)
         if args.tta:
             out["tta"] = time_to_accuracy(args, ds, work)
     lines = []
     if "grid" in out:
-        lines += [(f"grid: {args.method}, recipe {args.recipe}, epochs x{args.epochs_scale}, "
-                   f"conditions {','.join(args.conditions)}, device {args.device}"),
-                  "| arm | " + " | ".join(args.conditions) + " | measured | 7 conditions, full schedule (extrapolated) |",
-                  "|---|" + "---:|" * (len(args.conditions) + 2)]
-        for arm, rows in out["grid"].items():
-            total = sum(r["cpu_s"] for r in rows)
-            ext = extrapolate(rows, arm, args.epochs_scale)
+        lines += [(f"grid: {args.method}, recipe {args.recipe}, conditions {','.join(args.conditions)}, "
+                   f"device {args.device}; CPU s per run (teacher + student)"),
+                  "| epochs scale | arm | " + " | ".join(args.conditions) + " | sum |",
+                  "|---:|---|" + "---:|" * (len(args.conditions) + 1)]
+        for scale, arms in out["grid"].items():
+            for arm, rows in arms.items():
+                lines.append(f"| {scale} | {arm} | " + " | ".join(f"{r['cpu_s']:.1f}" for r in rows)
+                             + f" | {sum(r['cpu_s'] for r in rows):.1f} |")
+                if args.device != "cpu":  # on an accelerator the cost is wall time, not process CPU time
+                    lines.append(f"| {scale} | {arm} (wall s) | " + " | ".join(f"{r['wall_s']:.1f}" for r in rows)
+                                 + f" | {sum(r['wall_s'] for r in rows):.1f} |")
+        for arm in ARMS:
+            ext, how = extrapolate({s: a[arm] for s, a in out["grid"].items()}, arm)
             out.setdefault("extrapolated", {})[arm] = ext
-            lines.append(f"| {arm} | " + " | ".join(f"{r['cpu_s']:.1f}" for r in rows) + f" | {total:.1f} | {ext:.0f} |")
-            if args.device != "cpu":  # on an accelerator the cost is wall time, not process CPU time
-                lines.append(f"| {arm} (wall s) | " + " | ".join(f"{r['wall_s']:.1f}" for r in rows)
-                             + f" | {sum(r['wall_s'] for r in rows):.1f} | |")
+            lines.append(f"extrapolated, 7 conditions at the full schedule ({how}): {arm} {ext:.0f} CPU s")
         metric = "mae" if ds.task == "regression" else "wa"
-        lines.append(f"test {metric} per condition (today / new): " + ", ".join(
-            f"{a['condition']} {a['test'][metric]:.3f}/{b['test'][metric]:.3f}"
-            for a, b in zip(out["grid"]["today"], out["grid"]["new"])))
+        for scale, arms in out["grid"].items():
+            lines.append(f"x{scale} test {metric} per condition (today / new): " + ", ".join(
+                f"{a['condition']} {a['test'][metric]:.3f}/{b['test'][metric]:.3f}"
+                for a, b in zip(arms["today"], arms["new"])))
     if "stage2_epoch" in out:
         s = out["stage2_epoch"]
         lines.append(f"stage-2 epoch {'CPU' if args.device == 'cpu' else 'wall'} s: fp32 " + ", ".join(f"{x:.2f}" for x in s["fp32"] if x is not None)
