@@ -51,6 +51,10 @@ class TrainConfig:
     stage2_steps: Optional[int] = None
     optimizer: str = "adamw"  # adamw | adam (the authors' release)
     evaluate_test: bool = True  # false: the test split is never read (tuning)
+    # train stage 1 once per (data, fold, seed, initial weights, stage-1 config) and start every
+    # condition's stage 2 from it (on-disk cache under cache_dir); results are identical either way
+    share_stage1: bool = True
+    precision: str = "fp32"  # fp32 | bf16 (autocast forward passes; fp32 master weights and losses)
 
 
 @dataclass
@@ -66,16 +70,21 @@ class RunConfig:
 
 
 _HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False,
-                          "bucket_batches": 1}
+                          "bucket_batches": 1, "share_stage1": True, "precision": "fp32"}
+#: keys that change how a model is trained but not what it becomes (dropped from trained-model cache keys)
+_EXECUTION_ONLY = ("share_stage1",)
 
 
 def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:
     """``train`` without the keys added later when they are at their default (so older runs and
     caches keep their hashes); with ``drop_output_keys`` also without ``evaluate_test``, which
-    changes what is reported but not what is trained (for caches of trained models)."""
+    changes what is reported but not what is trained, and without ``share_stage1``, which changes
+    how but not what is trained (for caches of trained models)."""
     out = dict(train)
     if drop_output_keys:
         out.pop("evaluate_test", None)
+        for key in _EXECUTION_ONLY:
+            out.pop(key, None)
     for key, default in _HASH_NEUTRAL_DEFAULTS.items():
         if key in out and out[key] == default:
             out.pop(key)
