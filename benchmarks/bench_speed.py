@@ -8,7 +8,7 @@ For one (dataset, fold, condition, seed) this measures, in one process:
 2. the student (method ``hardymer``): seconds of its preparation (teacher training, critic
    training, hardness + retrieval), seconds per stage-1 and stage-2 epoch, total seconds for the
    condition; the student reuses the teacher of (1) instead of training a second one;
-3. a release-style stage-2 epoch (:func:`hardymer.training.release_style.release_style_stage2_epoch`:
+3. a release-style stage-2 epoch (:func:`_release_loop.release_style_stage2_epoch`, our arithmetic in the release's loop shape:
    hardness recomputed per batch with batch-level min–max normalisation, faiss queries per batch,
    K+1 separate forward/backward/step passes) against our stacked-view epoch, on two copies of the
    same stage-1-initialised student over the same batches, epochs interleaved;
@@ -32,20 +32,29 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import datetime
 import logging
 import math
-import os
-import platform
-import resource
 import sys
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
+from _machine import (  # benchmarks/ is on sys.path when run as a script
+    loadavg,
+    machine_info,
+    peak_rss_mb,
+)
+from _release_loop import PARTS, release_style_stage2_epoch
+from _speed_parts import (
+    Timers,
+    headline,
+    instrument_prepare,
+    ours_stage2_epoch,
+    per_stage,
+    train_teacher,
+)
 from omegaconf import OmegaConf
 
 from hardymer.conditions import canonical_condition
@@ -53,13 +62,10 @@ from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
 from hardymer.evaluation.metrics import default_select_metric, is_better
 from hardymer.models import MethodSpec, create_method
-from hardymer.models import hardymer as hardymer_module
-from hardymer.models.backbone import Backbone
 from hardymer.training.context import FitContext
 from hardymer.training.protocol import FixedCondition
-from hardymer.training.release_style import PARTS, release_style_stage2_epoch
 from hardymer.training.seeding import seed_everything
-from hardymer.training.trainer import FitResult, evaluate, fit, train_epoch
+from hardymer.training.trainer import evaluate, fit
 
 log = logging.getLogger("bench_speed")
 
@@ -75,134 +81,6 @@ def _kv(items: list[str] | None, what: str) -> dict:
         k, v = it.split("=", 1)
         out[k.strip()] = yaml.safe_load(v)
     return out
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MiB)."""
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024.0 / (1024.0 if sys.platform == "darwin" else 1.0)  # bytes on macOS, KiB on Linux
-
-
-def loadavg() -> list[float]:
-    """1/5/15-minute load averages (other processes on a shared machine make timings noisy)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        return []
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict:
-    import faiss
-
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        affinity = os.cpu_count()
-    return {
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "faiss": getattr(faiss, "__version__", "?"),
-        "faiss_omp_threads": faiss.omp_get_max_threads(),
-        "cuda": torch.cuda.is_available(),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "loadavg_start": loadavg(),
-        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS") if k in os.environ},
-    }
-
-
-def per_stage(res: FitResult) -> dict:
-    """Epoch counts and seconds per epoch of each stage from a FitResult."""
-    out: dict[str, Any] = {}
-    for s in (1, 2):
-        n = sum(1 for r in res.history if r["stage"] == s)
-        sec = float(res.stage_seconds.get(f"stage{s}", 0.0))
-        out[f"stage{s}_epochs"] = n
-        out[f"stage{s}_seconds"] = sec
-        out[f"stage{s}_s_per_epoch"] = sec / n if n else math.nan
-    return out
-
-
-def headline(metrics: dict, task: str) -> dict:
-    keys = ("wa",) if task == "classification" else ("acc2", "mae")
-    return {k: float(metrics[k]) for k in keys}
-
-
-class Timers:
-    """Wraps functions to accumulate their wall time and keep their last return value."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self.last: dict[str, Any] = {}
-
-    def wrap(self, name: str, fn: Callable) -> Callable:
-        def timed(*a: Any, **kw: Any) -> Any:
-            t0 = time.perf_counter()
-            out = fn(*a, **kw)
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-            self.calls[name] = self.calls.get(name, 0) + 1
-            self.last[name] = out
-            return out
-
-        return timed
-
-
-@contextmanager
-def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Iterator[None]:
-    """While active, ``student.prepare`` uses the already trained ``teacher`` and every part of it
-    is timed; the critics and faiss indexes it builds are kept in ``timers.last``.
-
-    The real ``Hardymer.prepare`` runs unchanged: only the module-level helpers it calls (and two
-    of its methods, on this instance) are wrapped with timers.
-    """
-    names = ("train_pair_critics", "critic_indirect_hardness", "entropy_indirect_hardness", "build_indexes",
-             "retrieve_neighbours")
-    saved = {n: getattr(hardymer_module, n) for n in names}
-    try:
-        for n in names:
-            setattr(hardymer_module, n, timers.wrap(n, saved[n]))
-        student.__dict__["_train_teacher"] = lambda ctx: teacher
-        student.__dict__["_direct_hardness"] = timers.wrap("direct_hardness", student._direct_hardness)
-        student.__dict__["_install_views"] = timers.wrap("install_views", student._install_views)
-        yield
-    finally:
-        for n, fn in saved.items():
-            setattr(hardymer_module, n, fn)
-        for n in ("_train_teacher", "_direct_hardness", "_install_views"):
-            student.__dict__.pop(n, None)
-
-
-def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float, float]:
-    """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    teacher, res = student.fit_teacher(ctx)
-    return teacher, res, time.perf_counter() - t0, time.process_time() - c0
-
-
-def ours_stage2_epoch(student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int,
-                      batches: Any) -> tuple[float, float]:
-    """One stage-2 epoch of our method, the trainer's inner loop (stacked K+1 views, one step)."""
-    t0 = time.perf_counter()
-    losses = train_epoch(student, batches, ctx, optimizer, epoch)
-    return time.perf_counter() - t0, float(np.mean(losses))
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -276,7 +154,7 @@ def run(args: argparse.Namespace) -> dict:
     n_batches = len(ctx.batcher("train"))
     config = {
         "dataset": ds.name, "root": args.root, "data_options": data_opts, "fold": fold.name, "task": task,
-        "n_train": int(len(fold.train)), "n_val": int(len(fold.val)), "n_test": int(len(fold.test)),
+        "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
         "dims": dict(ds.dims), "train_batches_per_epoch": n_batches, "condition": condition, "seed": args.seed,
         "epochs": epochs, "teacher_epochs": student.config.teacher_epochs or epochs,
         "ab_epochs": ab_epochs, "train": OmegaConf.to_container(train_cfg), "quick": args.quick,

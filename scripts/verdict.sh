@@ -5,15 +5,16 @@
 #      conditions a + at in one study, seed TUNE_SEEDS) on the private-signal testbed
 #      (`--dataset synthetic --data-opt scenario=private`, beta 1.5, rho 0.4, size small);
 #   1. P1/P4 grid with the tuned configs, seeds SEEDS: beta in {0, 1.5} x rho in {0.2, 0.4},
-#      conditions a and at, size small; and a 3x larger training set (size large) at rho 0.4;
+#      conditions a and at, size small;
 #   2. P2/P3 at the main cell (beta 1.5, rho 0.4, small, condition a): allocation by h vs random h
 #      vs fixed k at the same share, k = K for all, no retrieval, random neighbours, sequential
 #      view steps (each preset with hardymer's tuned config and the preset's options on top);
 #   3. repairs, reported as variants: a longer stage 2 (STAGE2_STEPS optimizer steps, no early
 #      stop) for hardymer and, for a fair pairing, for the backbone;
-#   4. the release recipe (`--recipe release`) for backbone and hardymer at the main cell
+#   4. a 3x larger training set (size large) at rho 0.4, beta in {0, 1.5}, conditions a and at;
+#   5. the release recipe (`--recipe release`) for backbone and hardymer at the main cell
 #      (RELEASE=0 skips it: it is the most expensive step);
-#   5. the report: docs/verdict.md from the run folders, plus the CMU-MOSI tables named in
+#   6. the report: docs/verdict.md from the run folders, plus the CMU-MOSI tables named in
 #      MOSI_RESULTS (results.json files from scripts/reproduce_mosi_tuned.sh and
 #      scripts/reproduce_mosi.sh).
 # Resumable: finished trials and runs are skipped. Test is never read while tuning; every cell is
@@ -62,9 +63,6 @@ cell() {  # cell BETA RHO SIZE METHODS CONDITIONS [extra bench args...]
 for size in "${SIZES[@]}"; do for beta in "${BETAS[@]}"; do for rho in "${RHOS[@]}"; do
   cell "$beta" "$rho" "$size" backbone,hardymer a,at
 done; done; done
-for size in "${LARGE[@]}"; do for beta in "${BETAS[@]}"; do
-  cell "$beta" 0.4 "$size" backbone,hardymer a,at
-done; done
 
 # 2. P2 / P3 (same folder as the main cell: backbone and hardymer are reused)
 cell 1.5 0.4 "$MAIN_SIZE" \
@@ -76,12 +74,17 @@ $HARDYMER bench "${TB[@]}" "${MAIN[@]}" --methods backbone,hardymer --conditions
   --set train.stage2_steps="$STAGE2_STEPS" --set train.patience=0 \
   --title "testbed main cell, tuned configs, stage 2 = $STAGE2_STEPS optimizer steps" "${BEXTRA[@]}"
 
-# 4. the release recipe
+# 4. a 3x larger training set (P1 / P4 at rho 0.4)
+for size in "${LARGE[@]}"; do for beta in "${BETAS[@]}"; do
+  cell "$beta" 0.4 "$size" backbone,hardymer a,at
+done; done
+
+# 5. the release recipe
 if [[ $RELEASE == 1 ]]; then
   $HARDYMER bench "${TB[@]}" "${MAIN[@]}" --methods backbone,hardymer --conditions a --seeds "$SEEDS" \
     --recipe release --reference backbone --workers "$WORKERS" --out "$OUT/release" \
     --title "testbed main cell, release recipe"
 fi
 
-# 5. the verdict
+# 6. the verdict
 python "$(dirname "$0")/verdict_report.py" --runs "$OUT" --out "$REPORT" --mosi-results "$MOSI_RESULTS"

@@ -10,17 +10,29 @@ from typing import Any, Callable
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temporary file in the same folder, then rename; on any failure the temporary
+    file is removed and an ``OSError`` (full disk, read-only folder, ...) becomes a ``DiskError``
+    naming ``path``."""
+    from hardymer.errors import DiskError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, DiskError):
+            reason = exc.strerror or str(exc)
+            raise DiskError(f"{path}: cannot write ({reason})", errno=exc.errno) from exc
         raise
 
 
@@ -47,7 +59,13 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 def atomic_torch_save(path: str | Path, obj: Any) -> None:
     import torch
 
-    _atomic(Path(path), lambda tmp: torch.save(obj, tmp))
+    def w(tmp: str) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch reports a failed write (e.g. a full disk) as RuntimeError
+            raise OSError(f"torch.save failed: {' '.join(str(exc).split())}") from exc
+
+    _atomic(Path(path), w)
 
 
 def atomic_numpy_save(path: str | Path, **arrays: Any) -> None:

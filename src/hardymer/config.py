@@ -42,6 +42,8 @@ class TrainConfig:
     select_metric: str = "auto"  # auto: wa (classification) / mae (regression)
     select_on: str = "val"  # "test" reproduces the published (optimistic) protocol
     max_len: Optional[int] = None
+    bucket: bool = False  # length-bucketed training batches (changes batch composition, hence results)
+    bucket_batches: int = 1  # batches per length bucket (1 = least padding)
     device: str = "cpu"
     num_threads: Optional[int] = None
     # stage 2 lasts this many optimizer steps (whole epochs: ceil(steps / steps per epoch); a
@@ -49,6 +51,10 @@ class TrainConfig:
     stage2_steps: Optional[int] = None
     optimizer: str = "adamw"  # adamw | adam (the authors' release)
     evaluate_test: bool = True  # false: the test split is never read (tuning)
+    # train stage 1 once per (data, fold, seed, initial weights, stage-1 config) and start every
+    # condition's stage 2 from it (on-disk cache under cache_dir); results are identical either way
+    share_stage1: bool = True
+    precision: str = "fp32"  # fp32 | bf16 (autocast forward passes; fp32 master weights and losses)
 
 
 @dataclass
@@ -63,16 +69,22 @@ class RunConfig:
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
 
 
-_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None}
+_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False,
+                          "bucket_batches": 1, "share_stage1": True, "precision": "fp32"}
+#: keys that change how a model is trained but not what it becomes (dropped from trained-model cache keys)
+_EXECUTION_ONLY = ("share_stage1",)
 
 
 def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:
     """``train`` without the keys added later when they are at their default (so older runs and
     caches keep their hashes); with ``drop_output_keys`` also without ``evaluate_test``, which
-    changes what is reported but not what is trained (for caches of trained models)."""
+    changes what is reported but not what is trained, and without ``share_stage1``, which changes
+    how but not what is trained (for caches of trained models)."""
     out = dict(train)
     if drop_output_keys:
         out.pop("evaluate_test", None)
+        for key in _EXECUTION_ONLY:
+            out.pop(key, None)
     for key, default in _HASH_NEUTRAL_DEFAULTS.items():
         if key in out and out[key] == default:
             out.pop(key)

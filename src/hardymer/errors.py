@@ -27,3 +27,14 @@ class DataError(HardymerError, ValueError):
 
 class ConfigError(HardymerError, ValueError):
     """Bad configuration value (unknown name, inconsistent options)."""
+
+
+class DiskError(HardymerError, OSError):
+    """An output could not be written (full disk, read-only folder); names the file."""
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno_code = errno
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

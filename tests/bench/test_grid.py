@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hardymer.bench.grid import RunSpec, is_done, plan_grid, run_grid
+from hardymer.bench.grid import RunSpec, execute, is_done, plan_grid, run_grid
 from hardymer.cli import app
 from hardymer.config import config_hash, load_config
 from hardymer.errors import ConfigError
@@ -161,8 +161,19 @@ def test_run_with_ray_local(tmp_path):
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         done = []
-        assert run_with_ray(specs, threads=1, on_done=lambda s, m: done.append(s.label)) == []
+        assert run_with_ray(specs, execute, threads=1, on_done=lambda s, m: done.append(s.label)) == []
     finally:
         ray.shutdown()
     assert sorted(done) == sorted(s.label for s in specs)
     assert all(is_done(s) for s in specs)
+
+
+def test_ray_backend_does_not_import_the_grid():
+    import ast
+
+    import hardymer.bench.ray_backend as rb
+
+    tree = ast.parse(Path(rb.__file__).read_text())
+    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and m.startswith("hardymer.bench.grid") for m in mods)

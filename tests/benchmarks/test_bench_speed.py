@@ -1,4 +1,4 @@
-"""The speed benchmark (benchmarks/bench_speed.py) and its release-style stage-2 loop."""
+"""The speed benchmark (benchmarks/bench_speed.py) and its stage-2 loop in the release's shape."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hardymer.config import TrainConfig
 from hardymer.conditions import MODALITIES
+from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
 from hardymer.hardness.mi import train_pair_critics
 from hardymer.models import MethodSpec, create_method
@@ -22,10 +22,11 @@ from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.retrieval.index import build_indexes
 from hardymer.training.context import FitContext
 from hardymer.training.protocol import FixedCondition
-from hardymer.training.release_style import PARTS, release_style_stage2_epoch
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "bench_speed.py"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _release_loop import PARTS, release_style_stage2_epoch
 
 
 def _positive(x: float) -> bool:

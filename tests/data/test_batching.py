@@ -177,3 +177,109 @@ def test_standardizer_state_roundtrip_and_empty_modality(ds: MultimodalDataset) 
     assert (st.mean["v"] == 0).all() and (st.std["v"] == 1).all()
     assert (st.std["a"] > 0).all()  # constant features: eps, no division by zero
     assert np.isfinite(st.transform(toy).features["a"]).all()
+
+
+# ---------------------------------------------------------------------------- length buckets
+def _epoch_rows(b: GroupBatcher) -> list[list[int]]:
+    return [sorted(int(i) for i in bt.idx[:, 0].tolist()) for bt in b]
+
+
+@pytest.mark.parametrize("bucket_batches", [1, 2])
+def test_bucketed_epochs_cover_every_group_once_and_are_seeded(ds: MultimodalDataset, bucket_batches: int) -> None:
+    idx = ds.folds[0].train
+    b = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=5, bucket=True, bucket_batches=bucket_batches)
+    epochs = [list(b) for _ in range(3)]
+    for batches in epochs:
+        assert len(batches) == len(b)
+        assert np.array_equal(_coverage([bt.idx.numpy() for bt in batches]), np.sort(idx))
+        firsts = [int(r) for bt in batches for r in bt.idx[:, 0].tolist()]
+        assert len(firsts) == len(set(firsts)) == len(b.groups)  # each group exactly once
+    again = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=5, bucket=True, bucket_batches=bucket_batches)
+    assert [[bt.idx.tolist() for bt in again] for _ in range(3)] == [[bt.idx.tolist() for bt in e] for e in epochs]
+    other = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=6, bucket=True, bucket_batches=bucket_batches)
+    assert [bt.idx.tolist() for bt in other] != [bt.idx.tolist() for bt in epochs[0]]
+
+
+def test_bucketed_batches_pad_only_to_their_bucket(ds: MultimodalDataset) -> None:
+    idx = ds.folds[0].train
+    for bb in (1, 2):
+        b = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=1, bucket=True, bucket_batches=bb)
+        lengths = np.sort(b.lengths.numpy())
+        width = 3 * bb
+        buckets = [(int(lengths[s]), int(lengths[min(s + width, len(lengths)) - 1])) for s in range(0, len(lengths), width)]
+        for _ in range(2):
+            seen = []
+            for bt in b:
+                n = bt.valid.sum(1).numpy()
+                assert bt.valid.shape[1] == n.max()  # padded to the batch's own longest group
+                # all of the batch's groups fit in one bucket of the length-sorted list
+                assert any(lo <= n.min() and n.max() <= hi for lo, hi in buckets), (n, buckets)
+                seen.extend(n.tolist())
+            assert sorted(seen) == lengths.tolist()
+        if bb == 1:  # one batch per bucket: batches are runs of consecutive sorted lengths
+            runs = sorted((sorted(bt.valid.sum(1).tolist()) for bt in b), key=lambda r: (r[0], r[-1]))
+            flat = [x for r in runs for x in r]
+            assert flat == sorted(flat)
+
+
+def test_equal_length_groups_are_not_padded() -> None:
+    sizes = [3] * 8 + [1] * 4
+    groups = np.array([f"g{g}" for g, k in enumerate(sizes) for _ in range(k)])
+    m = len(groups)
+    feats = {k: np.ones((m, 2), np.float32) for k in "atv"}
+    toy = MultimodalDataset(
+        name="eq", task="regression", features=feats, available=np.ones((m, 3), bool),
+        labels=np.zeros(m, np.float32), groups=groups, order=np.arange(m), utt_ids=np.array([f"u{i}" for i in range(m)]),
+        folds=[Split("f", np.arange(m), np.array([], dtype=np.int64), np.array([], dtype=np.int64))])
+    b = GroupBatcher(toy, np.arange(m), batch_size=4, shuffle=True, seed=0, bucket=True)
+    plain = GroupBatcher(toy, np.arange(m), batch_size=4, shuffle=True, seed=0)
+    for _ in range(3):
+        for bt in b:
+            assert not (~bt.valid).any(), "same-length groups pad to nothing"
+        assert b.last_epoch_padded == 0
+        list(plain)
+    assert plain.padded_positions > 0
+
+
+def test_padding_is_counted(ds: MultimodalDataset) -> None:
+    idx = ds.folds[0].train
+    for bucket in (False, True):
+        b = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=3, bucket=bucket)
+        counts = []
+        for _ in range(4):
+            counts.append(sum(int((~bt.valid).sum()) for bt in b))
+            assert b.last_epoch_padded == counts[-1]
+        st = b.padding_stats()
+        assert st["epochs"] == 4 and st["utterances"] == len(idx) and st["bucket"] == bucket
+        assert st["padded_per_epoch"] == pytest.approx(np.mean(counts))
+    plain = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=3)
+    buck = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=3, bucket=True)
+    for _ in range(5):
+        list(plain), list(buck)
+    assert buck.padding_stats()["padded_per_epoch"] <= plain.padding_stats()["padded_per_epoch"]
+
+
+def test_bucket_off_and_no_shuffle_keep_the_plain_order(ds: MultimodalDataset) -> None:
+    idx = ds.folds[0].train
+    # unshuffled: bucketing has no effect (evaluation order is fixed)
+    a = [bt.idx.tolist() for bt in GroupBatcher(ds, idx, batch_size=3, bucket=True)]
+    assert a == [bt.idx.tolist() for bt in GroupBatcher(ds, idx, batch_size=3)]
+    # bucket off: exactly one uniform permutation of the groups per epoch from the seed
+    b = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=4)
+    gen = torch.Generator().manual_seed(4)
+    for _ in range(2):
+        order = torch.randperm(len(b.groups), generator=gen)
+        expect = [b.groups[order[s : s + 3]] for s in range(0, len(order), 3)]
+        got = list(b)
+        for e, bt in zip(expect, got):
+            L = bt.valid.shape[1]
+            assert torch.equal(bt.idx, e[:, :L])
+    with pytest.raises(ValueError, match="bucket_batches"):
+        GroupBatcher(ds, idx, bucket=True, bucket_batches=0)
+
+
+def test_batchers_share_the_feature_arrays(ds: MultimodalDataset) -> None:
+    b1 = GroupBatcher(ds, ds.folds[0].train)
+    b2 = GroupBatcher(ds, ds.folds[0].test)
+    for m in "atv":
+        assert b1.feats[m].data_ptr() == b2.feats[m].data_ptr() == torch.as_tensor(ds.features[m]).data_ptr()

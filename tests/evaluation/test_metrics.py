@@ -64,3 +64,41 @@ def test_is_better_direction():
     assert is_better("mae", 0.5, 0.6) and not is_better("mae", 0.7, 0.6)
     assert is_better("wa", 70, 60) and not is_better("wa", float("nan"), 60)
     assert is_better("acc2", 1.0, None)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_metrics_equal_sklearn_scipy_on_edge_cases(seed):
+    """Labels never predicted, predicted but never true, a single class, booleans, tied scores."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    y = rng.integers(0, 5, n)
+    p = rng.integers(0, 7, n) if seed % 2 else np.zeros(n, dtype=np.int64)
+    m = classification_metrics(y, p)
+    assert m["wa"] == pytest.approx(100 * accuracy_score(y, p), abs=1e-9)
+    assert m["ua"] == pytest.approx(100 * recall_score(y, p, average="macro", zero_division=0), abs=1e-9)
+    assert m["wf1"] == pytest.approx(100 * f1_score(y, p, average="weighted", zero_division=0), abs=1e-9)
+    yr = np.round(rng.uniform(-3, 3, n + 2), 1)
+    pr = yr * rng.uniform(-1, 2) + rng.normal(0, 0.5, n + 2)
+    r = regression_metrics(yr, pr)
+    assert r["corr"] == pytest.approx(pearsonr(yr, pr)[0], abs=1e-12)
+    assert r["f1_has0"] == pytest.approx(100 * f1_score(yr >= 0, pr >= 0, average="weighted", zero_division=0), abs=1e-9)
+
+
+def test_average_ranks_equal_scipy():
+    from scipy.stats import rankdata
+
+    from hardymer.hardness.combine import average_ranks
+
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(size=50), rng.integers(0, 4, 50).astype(float), np.zeros(7), np.array([2.0])):
+        np.testing.assert_array_equal(average_ranks(x), rankdata(x, method="average"))
+
+
+def test_training_imports_neither_sklearn_nor_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys; import hardymer.training.run, hardymer.models.hardymer, hardymer.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'faiss'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -125,3 +125,47 @@ def test_entropy_proxy_shape_and_zero_for_full():
     # 'at': one pair (a, v) and (t, v) averaged
     want = np.mean([ent(enc[m]) + ent(enc["v"]) - ent(np.concatenate([enc[m], enc["v"]], -1)) for m in "at"], 0)
     np.testing.assert_allclose(entropy_indirect_hardness(enc, "ta"), want, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------ sampled reference set, critic sample
+def test_sampled_reference_pmi_tracks_all_pairs(trained):
+    from scipy.stats import pearsonr
+
+    from hardymer.hardness.mi import pair_pmi, reference_rows
+
+    feats, _, critics = trained
+    avail = np.ones((N, 3), bool)
+    assert reference_rows(N, N) is None and reference_rows(N, None) is None
+    for cond in ("a", "t", "at", "v"):
+        full = critic_indirect_hardness(critics, feats, avail, cond, ref_size=None)
+        # reference set = the whole set: identical
+        np.testing.assert_array_equal(critic_indirect_hardness(critics, feats, avail, cond, ref_size=N), full)
+        # a sampled reference set of half the rows: nearly the same ranking and values
+        sampled = critic_indirect_hardness(critics, feats, avail, cond, ref_size=N // 2, seed=3)
+        assert not np.array_equal(sampled, full)
+        assert pearsonr(sampled, full)[0] > 0.95
+        # precomputed PMI per pair gives the same IH
+        pmi = pair_pmi(critics, feats, ref_size=N // 2, seed=3)
+        np.testing.assert_array_equal(critic_indirect_hardness(critics, feats, avail, cond, pmi=pmi), sampled)
+    ref = reference_rows(N, 100, seed=1)
+    assert len(ref) == 100 == len(np.unique(ref)) and np.array_equal(ref, reference_rows(N, 100, seed=1))
+
+
+def test_pointwise_mi_chunks_do_not_change_values(trained):
+    feats, _, critics = trained
+    c = critics[("a", "t")]
+    whole = pointwise_mi(c, feats["a"], feats["t"], chunk=10_000)
+    np.testing.assert_allclose(pointwise_mi(c, feats["a"], feats["t"], chunk=7), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_critics_train_on_a_seeded_sample_above_max_rows():
+    feats, _ = _half_dependent(seed=2)
+    a = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=100)
+    b = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=100)
+    full = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=None)
+    same = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=N)  # N rows: no sampling
+    for key in full:
+        for (pa, pb, pf, ps) in zip(a[key].parameters(), b[key].parameters(), full[key].parameters(),
+                                    same[key].parameters()):
+            assert torch.equal(pa, pb) and torch.equal(pf, ps)
+        assert not all(torch.equal(x, y) for x, y in zip(a[key].parameters(), full[key].parameters()))

@@ -298,3 +298,119 @@ def test_label_agreement_matches_manual(task):
     same = np.array([[int(train[(y[train] == y[i]) & (train != i)][0])] if task == "classification"
                      else [int(train[((y[train] >= 0) == (y[i] >= 0)) & (train != i)][0])] for i in train])
     assert label_agreement(ds, train, same) == 1.0
+
+
+# ------------------------------------------------------------------ vectorised merge, large-N index
+def _old_merge(ds, indexes, query_idx, condition, K, merge="fused"):
+    """The per-query Python merge the vectorised one replaced (reference implementation)."""
+    from hardymer.conditions import canonical_condition
+
+    c = canonical_condition(condition)
+    query_idx = np.asarray(query_idx, dtype=np.int64)
+    Q = len(query_idx)
+    depth = 2 * K + 1
+    cand, usable = {}, {}
+    for j, m in enumerate(MODALITIES):
+        if m not in c or m not in indexes:
+            continue
+        usable[m] = ds.available[query_idx, j]
+        cand[m] = indexes[m].search(ds.features[m][query_idx], depth)
+    out = np.full((Q, K), -1, dtype=np.int64)
+    if not cand:
+        return out
+    scale = {}
+    for m, (dist, ids) in cand.items():
+        first = np.where(ids[:, 0] == query_idx, dist[:, 1], dist[:, 0])
+        ok = usable[m] & np.isfinite(first)
+        scale[m] = float(np.median(first[ok])) if ok.any() and np.median(first[ok]) > 0 else 1.0
+    mods = list(cand)
+    for qi in range(Q):
+        i = int(query_idx[qi])
+        lists = [cand[m][1][qi] for m in mods if usable[m][qi]]
+        if not lists:
+            continue
+        seen = []
+        for lst in lists:
+            for j in lst:
+                j = int(j)
+                if j >= 0 and j != i and j not in seen:
+                    seen.append(j)
+        if merge == "concat":
+            chosen = seen[:K]
+        else:
+            ids_arr = np.array(seen, dtype=np.int64)
+            total = np.zeros(len(ids_arr))
+            n_mod = 0
+            for jm, m in enumerate(MODALITIES):
+                if m not in cand or not usable[m][qi]:
+                    continue
+                have = ds.available[ids_arr, jm]
+                d = indexes[m].pair_distance(np.repeat(ds.features[m][i : i + 1], len(ids_arr), 0),
+                                             ds.features[m][ids_arr]) / scale[m]
+                total += np.where(have, d, 1.0)
+                n_mod += 1
+            order = np.argsort(total / max(n_mod, 1), kind="stable")
+            chosen = ids_arr[order][:K].tolist()
+        out[qi, : len(chosen)] = chosen
+    return out
+
+
+@pytest.mark.parametrize("merge", ["fused", "concat"])
+def test_vectorised_merge_equals_the_per_query_merge(merge):
+    rng = np.random.default_rng(3)
+    missing = [(int(r), int(j)) for r, j in zip(rng.integers(0, 60, 25), rng.integers(0, 3, 25))]
+    cases = [_dataset(seed=1), _dataset(seed=2, v_pairs=True, missing=missing), create_dataset("synthetic", size="tiny", seed=0, missing_rate=0.3)]
+    for ds in cases:
+        train = ds.folds[0].train
+        indexes = build_indexes(ds, train)
+        queries = [train, np.concatenate([ds.folds[0].val, ds.folds[0].test]), train[::3]]
+        for cond in ("a", "t", "v", "at", "av", "tv", "atv"):
+            for K in (1, 3):
+                for q in queries:
+                    if len(q) == 0:
+                        continue
+                    old = _old_merge(ds, indexes, q, cond, K, merge)
+                    for chunk in (1024, 7):
+                        np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk), old)
+
+
+def _clustered(n, d, seed=0, latent=8):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, latent)).astype(np.float32)
+    w = rng.normal(size=(latent, d)).astype(np.float32)
+    return (z @ w + 0.1 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_ivf_index_recall_against_exact(metric):
+    from hardymer.retrieval.index import exact_search, recall_at_k
+
+    x = _clustered(6000, 96, seed=4)
+    rows = np.arange(1000, 6000)  # a subset of the array, indexed without copying it
+    idx = ModalityIndex.build_ivf("a", x, rows, metric, pca_dim=16, k=8, sample=300)
+    assert idx.kind == "ivf" and idx.source is x and idx.recall is not None and idx.recall >= 0.99
+    q = x[np.random.default_rng(1).choice(rows, 200, replace=False)]
+    dist, ids = idx.search(q, 8)
+    ed, er = exact_search(x, rows, q, 8, metric)
+    assert recall_at_k(rows[er], ids) >= 0.97  # fresh queries: close to the tuned recall
+    # the exact distances of the found neighbours, in ascending order
+    got = idx.pair_distance(np.repeat(q, 8, 0), x[ids.ravel()]).reshape(200, 8)
+    np.testing.assert_allclose(dist, got, rtol=1e-4, atol=1e-4)
+    assert (np.diff(dist, axis=1) >= -1e-6).all()
+    # chunked exact search equals faiss' flat search
+    flat = ModalityIndex.build("a", x[rows], rows, metric)
+    fd, fi = flat.search(q, 8)
+    ed2, er2 = exact_search(x, rows, q, 8, metric, chunk=700)
+    np.testing.assert_array_equal(rows[er2], fi)
+    np.testing.assert_allclose(ed2, fd, rtol=1e-4, atol=1e-4)
+
+
+def test_index_kind_threshold():
+    from hardymer.retrieval.index import APPROX_MIN_ROWS, index_kind
+
+    assert index_kind(None, APPROX_MIN_ROWS) == "exact" and index_kind(None, APPROX_MIN_ROWS + 1) == "ivf"
+    assert index_kind(True, 10) == "hnsw" and index_kind(False, 10**9) == "exact" and index_kind("ivf", 10) == "ivf"
+    with pytest.raises(ValueError, match="index kind"):
+        index_kind("lsh", 10)
+    ds = create_dataset("synthetic", size="tiny", seed=0)
+    assert all(i.kind == "exact" for i in build_indexes(ds, ds.folds[0].train).values())

@@ -73,8 +73,38 @@ def is_done(spec: RunSpec) -> bool:
     return m.get("config_hash") == config_hash(spec.config)
 
 
-def execute(spec: RunSpec, threads: int = 1) -> dict:
-    """Run one spec in this process with a per-run log file; returns its metrics."""
+def _read_metrics(spec: RunSpec) -> dict:
+    m = json.loads((Path(spec.out) / "metrics.json").read_text())
+    m["bench_method"] = spec.method
+    return m
+
+
+def execute(spec: RunSpec, threads: int = 1, wait: bool = True) -> dict | None:
+    """Run one spec in this process with a per-run log file; returns its metrics.
+
+    The run holds ``<out>/.lock`` (an OS lock: released when the holder dies, so a dead process
+    never blocks a rerun) while it trains. A run another process holds is waited for
+    (``wait=True``) or skipped (``wait=False``: returns ``None``); a run found finished once the
+    lock is held is not trained again (its metrics are read).
+    """
+    from filelock import FileLock, Timeout
+
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".lock"))
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        return None
+    try:
+        if is_done(spec):
+            return _read_metrics(spec)
+        return _execute(spec, threads)
+    finally:
+        lock.release()
+
+
+def _execute(spec: RunSpec, threads: int) -> dict:
     import torch
 
     from hardymer.config import load_config
@@ -82,7 +112,6 @@ def execute(spec: RunSpec, threads: int = 1) -> dict:
 
     torch.set_num_threads(threads)
     out = Path(spec.out)
-    out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "log.txt", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("hardymer")
@@ -106,40 +135,47 @@ def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: 
     log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
     failures: list[tuple[str, str]] = []
     if backend == "local":
-        if workers <= 1:
-            for s in todo:
-                try:
-                    execute(s, threads)
-                except Exception as exc:  # keep going; report at the end
-                    failures.append((s.label, repr(exc)))
-                if on_done:
-                    on_done(s, None)
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futs = {pool.submit(execute, s, threads): s for s in todo}
-                for f in as_completed(futs):
-                    s = futs[f]
+        # first pass: runs another process holds are skipped; second pass: wait for them (and take
+        # over the ones whose holder died), so concurrent benches on one folder split the work
+        busy: list[RunSpec] = []
+        for wait, batch in ((False, todo), (True, busy)):
+            if batch is busy and busy:
+                log.info("%d runs were held by another process; waiting for them", len(busy))
+            if workers <= 1:
+                for s in list(batch):
                     try:
-                        f.result()
-                    except Exception as exc:
+                        res = execute(s, threads, wait)
+                    except Exception as exc:  # keep going; report at the end
                         failures.append((s.label, repr(exc)))
-                    if on_done:
+                        res = {}
+                    if res is None:
+                        busy.append(s)
+                    elif on_done:
                         on_done(s, None)
+            elif batch:
+                import multiprocessing as mp
+
+                with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+                    futs = {pool.submit(execute, s, threads, wait): s for s in batch}
+                    for f in as_completed(futs):
+                        s = futs[f]
+                        try:
+                            res = f.result()
+                        except Exception as exc:
+                            failures.append((s.label, repr(exc)))
+                            res = {}
+                        if res is None:
+                            busy.append(s)
+                        elif on_done:
+                            on_done(s, None)
     elif backend == "ray":
         from hardymer.bench.ray_backend import run_with_ray
 
-        failures += run_with_ray(todo, threads=threads, address=ray_address, on_done=on_done)
+        failures += run_with_ray(todo, execute, threads=threads, address=ray_address, on_done=on_done)
     else:
         raise ValueError(f"unknown backend {backend!r}; use local or ray")
     for label, err in failures:
         log.error("run %s failed: %s (see its log.txt)", label, err)
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(todo)} runs failed; rerun the same command to resume")
-    results = []
-    for s in specs:
-        m = json.loads((Path(s.out) / "metrics.json").read_text())
-        m["bench_method"] = s.method
-        results.append(m)
-    return results
+    return [_read_metrics(s) for s in specs]

@@ -1,19 +1,21 @@
-"""Running grid specs on a Ray cluster (optional extra ``ray``): one task per run."""
+"""Running grid specs on a Ray cluster (optional extra ``ray``): one task per run.
+
+This module does not import the grid: the grid hands it the function that executes one spec.
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
 
-def run_with_ray(specs: list, threads: int = 1, address: str | None = None,
+def run_with_ray(specs: list, execute: Callable, threads: int = 1, address: str | None = None,
                  on_done: Callable | None = None, local_mode: bool = False) -> list[tuple[str, str]]:
-    """Submit one Ray task per spec (each writes its own outputs) and wait; return failures."""
+    """Submit one Ray task ``execute(spec, threads)`` per spec (each writes its own outputs) and
+    wait; return failures."""
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the extra
         raise ImportError("the ray backend needs the optional extra: pip install 'hardymer[ray]'") from exc
-    from hardymer.bench.grid import execute
-
     if not specs:
         return []
 

@@ -84,11 +84,21 @@ class GroupBatcher:
         batch_size: number of groups per batch.
         shuffle: shuffle groups each epoch with ``generator``.
         max_len: split groups longer than this into consecutive chunks (bounds memory).
+        bucket: with ``shuffle``, batch groups of similar length together (see :meth:`epoch_order`),
+            so that a batch pads only to its own longest group. Off: today's uniform shuffle.
+        bucket_batches: batches per length bucket; groups are shuffled within a bucket and the
+            batches of all buckets are shuffled together (1 = least padding).
+
+    The features are not copied: every batcher over the same dataset gathers from the same
+    (standardised) arrays; padding positions are filled with zeros at gather time.
     """
 
     def __init__(self, ds: MultimodalDataset, indices: np.ndarray, batch_size: int = 16,
                  shuffle: bool = False, max_len: int | None = None,
-                 device: torch.device | str = "cpu", seed: int = 0) -> None:
+                 device: torch.device | str = "cpu", seed: int = 0, bucket: bool = False,
+                 bucket_batches: int = 1) -> None:
+        if bucket_batches < 1:
+            raise ValueError(f"bucket_batches must be >= 1, got {bucket_batches}")
         gi = group_index(ds, indices)
         if max_len is not None and gi.shape[1] > max_len:
             rows = []
@@ -101,18 +111,21 @@ class GroupBatcher:
                     rows.append(chunk)
             gi = np.stack(rows)
         self.groups = torch.as_tensor(gi)
+        self.lengths = (self.groups >= 0).sum(1)
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.bucket = bucket
+        self.bucket_batches = bucket_batches
         self.device = torch.device(device)
         self.gen = torch.Generator().manual_seed(seed)
-        n = len(ds)
-        # one tensor per modality with a trailing zero row for padding (index -1 -> n)
-        self.feats = {m: torch.cat([torch.as_tensor(ds.features[m]), torch.zeros(1, ds.dims[m])]).to(self.device)
-                      for m in MODALITIES}
-        self.avail_all = torch.cat([torch.as_tensor(ds.available), torch.zeros(1, 3, dtype=torch.bool)]).to(self.device)
-        lab = torch.as_tensor(ds.labels)
-        self.labels = torch.cat([lab, torch.zeros(1, dtype=lab.dtype)]).to(self.device)
-        self.n = n
+        self.n = len(ds)
+        # shared with the dataset on CPU (no copy); one copy per batcher on an accelerator
+        self.feats = {m: torch.as_tensor(ds.features[m]).to(self.device) for m in MODALITIES}
+        self.avail_all = torch.as_tensor(ds.available).to(self.device)
+        self.labels = torch.as_tensor(ds.labels).to(self.device)
+        self.epochs = 0
+        self.padded_positions = 0  # summed over the epochs iterated so far
+        self.last_epoch_padded = 0
 
     def __len__(self) -> int:
         return (len(self.groups) + self.batch_size - 1) // self.batch_size
@@ -121,19 +134,58 @@ class GroupBatcher:
     def num_utterances(self) -> int:
         return int((self.groups >= 0).sum())
 
+    def padding_stats(self) -> dict:
+        """Utterances per epoch and padded positions (last epoch, mean over the epochs iterated)."""
+        return {"utterances": self.num_utterances, "bucket": self.bucket, "epochs": self.epochs,
+                "padded_last_epoch": self.last_epoch_padded,
+                "padded_per_epoch": self.padded_positions / self.epochs if self.epochs else 0.0}
+
     def make_batch(self, rows: torch.Tensor) -> Batch:
         """Build a batch from rows of the padded group-index matrix."""
         idx = rows.to(self.device)
         valid = idx >= 0
         L = int(valid.sum(1).max().item()) if valid.any() else 1
         idx, valid = idx[:, :L], valid[:, :L]
-        g = torch.where(valid, idx, torch.full_like(idx, self.n))
-        x_full = {m: f[g] for m, f in self.feats.items()}
-        avail_full = self.avail_all[g]
+        g = idx.clamp(min=0)
+        v3 = valid.unsqueeze(-1)
+        x_full = {m: torch.where(v3, f[g], f.new_zeros(())) for m, f in self.feats.items()}
+        avail_full = self.avail_all[g] & v3
+        y = torch.where(valid, self.labels[g], self.labels.new_zeros(()))
         return Batch(x=dict(x_full), x_full=x_full, avail=avail_full, avail_full=avail_full,
-                     valid=valid, y=self.labels[g], idx=torch.where(valid, idx, torch.full_like(idx, -1)))
+                     valid=valid, y=y, idx=torch.where(valid, idx, torch.full_like(idx, -1)))
+
+    def epoch_order(self) -> list[torch.Tensor]:
+        """The group rows of each batch of the next epoch (advances the generator when shuffling).
+
+        Without bucketing: a uniform permutation cut into consecutive batches. With bucketing:
+        groups sorted by length (ties in random order), cut into buckets of ``bucket_batches``
+        batches, shuffled within each bucket and cut into batches; the batches of all buckets are
+        then shuffled. Every group appears exactly once per epoch.
+        """
+        G, bs = len(self.groups), self.batch_size
+        if not self.shuffle:
+            order = torch.arange(G)
+        elif not self.bucket:
+            order = torch.randperm(G, generator=self.gen)
+        else:
+            perm = torch.randperm(G, generator=self.gen)
+            by_len = perm[torch.sort(self.lengths[perm], stable=True).indices]
+            width = bs * self.bucket_batches
+            chunks = []
+            for s in range(0, G, width):
+                b = by_len[s : s + width]
+                if self.bucket_batches > 1:
+                    b = b[torch.randperm(len(b), generator=self.gen)]
+                chunks.extend(b[i : i + bs] for i in range(0, len(b), bs))
+            return [chunks[i] for i in torch.randperm(len(chunks), generator=self.gen).tolist()]
+        return [order[s : s + bs] for s in range(0, G, bs)]
 
     def __iter__(self) -> Iterator[Batch]:
-        order = torch.randperm(len(self.groups), generator=self.gen) if self.shuffle else torch.arange(len(self.groups))
-        for s in range(0, len(order), self.batch_size):
-            yield self.make_batch(self.groups[order[s : s + self.batch_size]])
+        padded = 0
+        for sel in self.epoch_order():
+            lens = self.lengths[sel]
+            padded += int(lens.max()) * len(sel) - int(lens.sum())
+            yield self.make_batch(self.groups[sel])
+        self.epochs += 1
+        self.padded_positions += padded
+        self.last_epoch_padded = padded

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from omegaconf import OmegaConf
 
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
 from hardymer.errors import ConfigError, DataError
 from hardymer.training.checkpoint import load_checkpoint
+from hardymer.training.precision import autocast
 from hardymer.training.trainer import evaluate
 
 
@@ -33,5 +35,6 @@ def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "t
     if ckpt["standardizer"] is not None:
         ds = Standardizer.from_state_dict(ckpt["standardizer"]).transform(ds)
     b = GroupBatcher(ds, fold.part(split), batch_size=int(cfg.train.batch_size), max_len=cfg.train.max_len, device=device)
-    res = evaluate(method, b, conditions, ds.task)
+    with autocast(cfg.train, torch.device(device)):  # the precision the run was evaluated in
+        res = evaluate(method, b, conditions, ds.task)
     return res if len(conditions) > 1 else {conditions[0]: res}

@@ -1,4 +1,5 @@
-"""Metrics of the field, each implemented once (checked against sklearn/scipy in the tests).
+"""Metrics of the field, each implemented once in numpy (checked against sklearn/scipy in the
+tests; neither is imported here, which keeps them out of every command that only trains).
 
 Classification: ``wa`` (accuracy), ``ua`` (macro recall), ``wf1`` (weighted F1).
 Regression (MOSI/MOSEI): ``acc2``/``f1`` on non-zero labels (sign agreement, label == 0 excluded),
@@ -9,8 +10,6 @@ Regression (MOSI/MOSEI): ``acc2``/``f1`` on non-zero labels (sign agreement, lab
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import pearsonr
-from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 CLASSIFICATION_METRICS = ("wa", "ua", "wf1")
 REGRESSION_METRICS = ("acc2", "f1", "acc2_has0", "f1_has0", "acc7", "mae", "corr")
@@ -28,13 +27,47 @@ def _check(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return y_true, y_pred
 
 
+def _accuracy(t: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(t == p))
+
+
+def _per_label(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, predicted counts and support per label of ``t ∪ p`` (sorted)."""
+    labels, inv = np.unique(np.concatenate([t, p]), return_inverse=True)
+    ti, pi = inv[: len(t)], inv[len(t):]
+    k = len(labels)
+    tp = np.bincount(ti[ti == pi], minlength=k).astype(np.float64)
+    return tp, np.bincount(pi, minlength=k).astype(np.float64), np.bincount(ti, minlength=k).astype(np.float64)
+
+
+def _macro_recall(t: np.ndarray, p: np.ndarray) -> float:
+    """Mean recall over the labels of ``t ∪ p`` (a label never true counts 0, like sklearn's zero_division=0)."""
+    tp, _, support = _per_label(t, p)
+    return float(np.mean(np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)))
+
+
+def _weighted_f1(t: np.ndarray, p: np.ndarray) -> float:
+    """Per-label F1 averaged with the true support as weights (sklearn's ``average="weighted"``)."""
+    tp, pred, support = _per_label(t, p)
+    denom = pred + support
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(np.sum(f1 * support) / np.sum(support))
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r (centred, normalised dot product, clipped to [-1, 1], as scipy's pearsonr)."""
+    xm, ym = x - x.mean(), y - y.mean()
+    r = np.dot(xm / np.linalg.norm(xm), ym / np.linalg.norm(ym))
+    return float(np.clip(r, -1.0, 1.0))
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """WA, UA and weighted F1 (percent) from true and predicted class ids."""
     y_true, y_pred = _check(y_true, y_pred)
     return {
-        "wa": 100.0 * accuracy_score(y_true, y_pred),
-        "ua": 100.0 * recall_score(y_true, y_pred, average="macro", zero_division=0),
-        "wf1": 100.0 * f1_score(y_true, y_pred, average="weighted", zero_division=0),
+        "wa": 100.0 * _accuracy(y_true, y_pred),
+        "ua": 100.0 * _macro_recall(y_true, y_pred),
+        "wf1": 100.0 * _weighted_f1(y_true, y_pred),
     }
 
 
@@ -47,19 +80,19 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     out: dict[str, float] = {}
     if nz.any():
         t, p = y_true[nz] > 0, y_pred[nz] > 0
-        out["acc2"] = 100.0 * accuracy_score(t, p)
-        out["f1"] = 100.0 * f1_score(t, p, average="weighted", zero_division=0)
+        out["acc2"] = 100.0 * _accuracy(t, p)
+        out["f1"] = 100.0 * _weighted_f1(t, p)
     else:
         out["acc2"] = out["f1"] = float("nan")
     t0, p0 = y_true >= 0, y_pred >= 0
-    out["acc2_has0"] = 100.0 * accuracy_score(t0, p0)
-    out["f1_has0"] = 100.0 * f1_score(t0, p0, average="weighted", zero_division=0)
-    out["acc7"] = 100.0 * accuracy_score(np.round(np.clip(y_true, -3, 3)), np.round(np.clip(y_pred, -3, 3)))
+    out["acc2_has0"] = 100.0 * _accuracy(t0, p0)
+    out["f1_has0"] = 100.0 * _weighted_f1(t0, p0)
+    out["acc7"] = 100.0 * _accuracy(np.round(np.clip(y_true, -3, 3)), np.round(np.clip(y_pred, -3, 3)))
     out["mae"] = float(np.mean(np.abs(y_true - y_pred)))
     if np.std(y_true) == 0 or np.std(y_pred) == 0:
         out["corr"] = 0.0
     else:
-        out["corr"] = float(pearsonr(y_true, y_pred)[0])
+        out["corr"] = _pearson(y_true, y_pred)
     return {k: float(v) for k, v in out.items()}
 
 

@@ -46,10 +46,21 @@ def to_hardness(s: np.ndarray, mapping: str = "release", beta: float = 4.0) -> n
     if mapping == "rank":
         if len(s) < 2:
             return np.full_like(s, 0.5)
-        from scipy.stats import rankdata
-
-        return (rankdata(s, method="average") - 1.0) / (len(s) - 1)
+        return (average_ranks(s) - 1.0) / (len(s) - 1)
     raise ValueError(f"unknown hardness mapping {mapping!r}; use {', '.join(MAPPINGS)}")
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..N with ties sharing their average rank (scipy's ``rankdata(method="average")``)."""
+    x = np.asarray(x)
+    sorter = np.argsort(x, kind="mergesort")
+    inv = np.empty(sorter.size, dtype=np.intp)
+    inv[sorter] = np.arange(sorter.size, dtype=np.intp)
+    xs = x[sorter]
+    obs = np.r_[True, xs[1:] != xs[:-1]]
+    dense = obs.cumsum()[inv]
+    count = np.r_[np.nonzero(obs)[0], len(obs)]
+    return 0.5 * (count[dense] + count[dense - 1] + 1)
 
 
 def neighbour_counts(h: np.ndarray, K: int) -> np.ndarray:

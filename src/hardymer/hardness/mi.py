@@ -48,13 +48,24 @@ class PairCritic(nn.Module):
         return a @ b.T / self.tau
 
 
+CRITIC_MAX_ROWS = 16_384  #: critics train on at most this many rows (a seeded sample above it)
+PMI_REF_SIZE = 8_192  #: PMI's reference set: all rows up to this size, a seeded sample above it
+
+
 def train_pair_critics(features: dict[str, np.ndarray], epochs: int = 60, batch_size: int = 256,
-                       lr: float = 1e-3, seed: int = 0) -> dict[tuple[str, str], PairCritic]:
-    """Train one InfoNCE critic per unordered modality pair on complete training rows."""
+                       lr: float = 1e-3, seed: int = 0,
+                       max_rows: int | None = CRITIC_MAX_ROWS) -> dict[tuple[str, str], PairCritic]:
+    """Train one InfoNCE critic per unordered modality pair on complete training rows (on a
+    seeded sample of ``max_rows`` of them when there are more; ``None``: all)."""
+    n = next(iter(features.values())).shape[0]
+    if max_rows is not None and n > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+        features = {m: x[keep] for m, x in features.items()}
+        log.info("critics trained on a sample of %d of %d rows", max_rows, n)
+        n = max_rows
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     critics = {}
-    n = next(iter(features.values())).shape[0]
     for m, k in itertools.combinations(MODALITIES, 2):
         if m not in features or k not in features:  # a modality the dataset lacks: no critic
             continue
@@ -79,12 +90,22 @@ def train_pair_critics(features: dict[str, np.ndarray], epochs: int = 60, batch_
 
 
 @torch.no_grad()
+def _embed_chunked(critic: PairCritic, xm: np.ndarray, xn: np.ndarray, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if len(xm) <= chunk:
+        return critic.embed(torch.as_tensor(xm), torch.as_tensor(xn))
+    parts = [critic.embed(torch.as_tensor(xm[s : s + chunk]), torch.as_tensor(xn[s : s + chunk]))
+             for s in range(0, len(xm), chunk)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+@torch.no_grad()
 def pointwise_mi(critic: PairCritic, xm: np.ndarray, xn: np.ndarray, ref_m: np.ndarray | None = None,
                  ref_n: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
     """pmi_i = f(x_i^m, x_i^n) − log mean_j exp f(x_i^m, x_j^n), j over the reference set (both
-    directions averaged). The reference set defaults to the queried rows themselves."""
-    a, b = critic.embed(torch.as_tensor(xm), torch.as_tensor(xn))
-    ra, rb = (a, b) if ref_m is None else critic.embed(torch.as_tensor(ref_m), torch.as_tensor(ref_n))
+    directions averaged). The reference set defaults to the queried rows themselves. Queries are
+    processed in chunks: memory is O(chunk × reference size)."""
+    a, b = _embed_chunked(critic, xm, xn, 65_536)
+    ra, rb = (a, b) if ref_m is None else _embed_chunked(critic, ref_m, ref_n, 65_536)  # type: ignore[arg-type]
     pos = (a * b).sum(-1) / critic.tau
     out = torch.empty(len(a))
     nref = torch.log(torch.tensor(float(len(ra))))
@@ -96,17 +117,40 @@ def pointwise_mi(critic: PairCritic, xm: np.ndarray, xn: np.ndarray, ref_m: np.n
     return out.numpy()
 
 
+def reference_rows(n: int, ref_size: int | None = PMI_REF_SIZE, seed: int = 0) -> np.ndarray | None:
+    """Rows of PMI's reference set: ``None`` (all rows) up to ``ref_size``, else a seeded sample."""
+    if ref_size is None or n <= ref_size:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, ref_size, replace=False))
+
+
+def _pmi(critic: PairCritic, xa: np.ndarray, xb: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
+    return pointwise_mi(critic, xa, xb) if ref is None else pointwise_mi(critic, xa, xb, xa[ref], xb[ref])
+
+
+def pair_pmi(critics: dict[tuple[str, str], PairCritic], features: dict[str, np.ndarray],
+             ref_size: int | None = PMI_REF_SIZE, seed: int = 0) -> dict[tuple[str, str], np.ndarray]:
+    """PMI of every row for every critic pair, against the reference set of :func:`reference_rows`
+    (the same rows for every pair); it does not depend on the condition, so compute it once."""
+    ref = reference_rows(next(iter(features.values())).shape[0], ref_size, seed)
+    return {(m, k): _pmi(crit, features[m], features[k], ref) for (m, k), crit in critics.items()}
+
+
 def critic_indirect_hardness(critics: dict[tuple[str, str], PairCritic], features: dict[str, np.ndarray],
-                             available: np.ndarray, condition: str) -> np.ndarray:
+                             available: np.ndarray, condition: str, ref_size: int | None = PMI_REF_SIZE,
+                             seed: int = 0, pmi: dict[tuple[str, str], np.ndarray] | None = None) -> np.ndarray:
     """IH per row of ``features`` under ``condition`` (−mean PMI between present and missing).
 
     ``available`` [N, 3] is natural availability: pairs whose missing side has no stored
-    features are skipped for that row; a row with no usable pair gets IH = 0.
+    features are skipped for that row; a row with no usable pair gets IH = 0. PMI is taken
+    against all rows up to ``ref_size`` rows and against a seeded sample of ``ref_size`` rows
+    above; ``pmi`` (from :func:`pair_pmi`) reuses PMI computed for another condition.
     """
     c = canonical_condition(condition)
     present = [m for m in MODALITIES if m in c]
     missing = [m for m in MODALITIES if m not in c]
     n = available.shape[0]
+    ref = reference_rows(n, ref_size, seed)
     total = np.zeros(n)
     count = np.zeros(n)
     for m in present:
@@ -114,11 +158,9 @@ def critic_indirect_hardness(critics: dict[tuple[str, str], PairCritic], feature
             key = (m, k) if (m, k) in critics else (k, m)
             if key not in critics:  # no critic for a modality without stored features
                 continue
-            crit = critics[key]
-            xa, xb = (features[key[0]], features[key[1]])
-            pmi = pointwise_mi(crit, xa, xb)
+            p = pmi[key] if pmi is not None and key in pmi else _pmi(critics[key], features[key[0]], features[key[1]], ref)
             ok = available[:, MODALITIES.index(m)] & available[:, MODALITIES.index(k)]
-            total += np.where(ok, -pmi, 0.0)
+            total += np.where(ok, -p, 0.0)
             count += ok
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -82,6 +83,12 @@ class Backbone(Method):
         self.decoder = nn.Sequential(nn.Linear(3 * D, config.decoder_hidden), nn.ReLU(),
                                      nn.Linear(config.decoder_hidden, d_all))
 
+    def stage1_signature(self) -> dict | None:  # type: ignore[override]
+        """Stage 1 is the unimodal losses on full modalities: it depends on the backbone config only
+        (not on the condition, nor on options of subclasses that act in stage 2)."""
+        return {"stage1": "backbone-unimodal",
+                "config": {f.name: getattr(self.config, f.name) for f in dataclasses.fields(BackboneConfig)}}
+
     # ------------------------------------------------------------------ network
     def encode(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-modality encodings ``[B, L, D]``; exactly 0 where the modality is unavailable."""
@@ -118,7 +125,7 @@ class Backbone(Method):
         """Per-utterance reconstruction error of the missing modalities ``[B, L]`` (MSE per
         dimension, averaged over the missing modalities that have complete stored features),
         and the count of such modalities ``[B, L]``."""
-        parts = self.split_recon(recon)
+        parts = self.split_recon(recon.float())
         err = torch.zeros(batch.valid.shape, device=recon.device)
         cnt = torch.zeros_like(err)
         for j, m in enumerate(MODALITIES):

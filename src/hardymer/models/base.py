@@ -59,6 +59,12 @@ class Method(nn.Module):
         """Optimizer steps one batch takes in ``stage`` (the number of losses :meth:`training_losses` yields)."""
         return 1
 
+    def stage1_signature(self) -> dict | None:
+        """What this method's stage-1 loss depends on besides the data, initial weights and training
+        config, when stage 1 does not depend on the condition (it can then be trained once and
+        shared by every condition); ``None`` (the default): not shareable."""
+        return None
+
     def prepare(self, ctx: "FitContext") -> None:
         """Hook run once before training (e.g. train a teacher, precompute neighbours)."""
 
@@ -83,6 +89,7 @@ class Method(nn.Module):
 
     def task_loss(self, out: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Cross-entropy (classification) or L1/MSE (regression) over non-padding positions."""
+        out = out.float()  # losses in fp32 (a no-op unless the forward pass ran under autocast)
         if self.spec.task == "classification":
             return F.cross_entropy(out[valid], y[valid].long())
         pred = out[valid].reshape(-1)
@@ -92,7 +99,7 @@ class Method(nn.Module):
 
     def predict_output(self, batch: Batch) -> torch.Tensor:
         """Post-processed outputs: probabilities ``[B, L, C]`` or scores ``[B, L]``."""
-        out = self.forward(batch)
+        out = self.forward(batch).float()
         if self.spec.task == "classification":
             return out.softmax(-1)
         return out.reshape(out.shape[0], out.shape[1])

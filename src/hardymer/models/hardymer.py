@@ -2,7 +2,8 @@
 Retrieval-based Dynamic Curriculum Learning (RDCL), computed once per (fold, condition).
 
 ``prepare`` (before the student trains):
-1. trains a teacher backbone (same data, fold, condition(s), seed, features), freezes it;
+1. gets a frozen teacher backbone (same data, fold, condition(s), seed, features) from the
+   training layer (``ctx.teacher``: trained there, or loaded from its cache);
 2. direct hardness DH = the teacher's reconstruction error of each training utterance's missing
    modalities against the complete stored features;
 3. indirect hardness IH = −PMI between present and missing modalities (InfoNCE critics trained on
@@ -56,7 +57,7 @@ class HardymerConfig(BackboneConfig):
     share: Optional[float] = None  # expected neighbour views / (K+1); None: k = ⌊K·h⌋+1 (rank: 0.5)
     neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
     merge: str = "fused"  # fused | concat (release)
-    approximate_index: bool = False
+    approximate_index: bool | str | None = None  # None: exact up to retrieval.index.APPROX_MIN_ROWS rows, ivf above
     pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
     view_steps: str = "stacked"  # stacked (one step over all K+1 views) | sequential (one step per view)
     teacher_epochs: int = 0  # 0: same as the student
@@ -68,8 +69,10 @@ def _plain(cfg) -> dict:
     from omegaconf import OmegaConf
 
     d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dataclasses.asdict(cfg)
-    for k in ("device", "num_threads", "stage2_steps"):
+    for k in ("device", "num_threads", "stage2_steps", "share_stage1"):  # share_stage1: how, not what
         d.pop(k, None)
+    if d.get("precision") == "fp32":  # keys of fp32 runs are those from before the option
+        d.pop("precision")
     return d
 
 
@@ -105,53 +108,14 @@ class Hardymer(Backbone):
         base.update(self.config.teacher_options)
         return BackboneConfig(**base)
 
-    def _teacher_train_config(self, ctx):
-        """The student's training config with the teacher's epochs, always selected on validation."""
-        from omegaconf import OmegaConf
-
-        train_cfg = OmegaConf.create(OmegaConf.to_container(ctx.train) if OmegaConf.is_config(ctx.train)
-                                     else dataclasses.asdict(ctx.train))
-        if self.config.teacher_epochs:
-            train_cfg.epochs = self.config.teacher_epochs
-        train_cfg.select_on = "val"
-        train_cfg.pop("stage2_steps", None)  # the teacher trains epoch-based (shared by step-based runs)
-        return train_cfg
-
     def fit_teacher(self, ctx):
-        """Train a fresh teacher backbone two-stage on ``ctx`` (no cache); return it frozen and its FitResult."""
-        from hardymer.training.context import FitContext
-        from hardymer.training.trainer import fit
-
-        teacher = Backbone(self.spec, self._teacher_config()).to(ctx.device)
-        torch.manual_seed(ctx.seed + 7919)
-        sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=self._teacher_train_config(ctx),
-                         seed=ctx.seed, device=ctx.device, run_key=ctx.run_key)
-        res = fit(teacher, sub)
-        log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
-        teacher.eval().requires_grad_(False)
-        return teacher, res
+        """Train a fresh teacher backbone two-stage on ``ctx`` (no cache); return it frozen and its
+        FitResult. The fit is the training layer's (``ctx.fit_teacher``)."""
+        return ctx.fit_teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
 
     def _train_teacher(self, ctx) -> Backbone:
-        """The frozen teacher for ``ctx``: from the on-disk cache, else trained and cached."""
-        from omegaconf import OmegaConf
-
-        from hardymer.config import hash_neutral_train
-
-        key = cache_key("teacher", ctx.run_key, dataclasses.asdict(self._teacher_config()),
-                        hash_neutral_train(OmegaConf.to_container(self._teacher_train_config(ctx)),
-                                           drop_output_keys=True))
-        path = cache_path(ctx.cache_dir, "teacher", key, ".pt")
-        if path is not None and path.is_file():
-            teacher = Backbone(self.spec, self._teacher_config()).to(ctx.device)
-            teacher.load_state_dict(torch.load(path, map_location=ctx.device, weights_only=True))
-            log.info("teacher loaded from cache %s", path.name)
-            return teacher.eval().requires_grad_(False)
-        teacher, _ = self.fit_teacher(ctx)
-        if path is not None:
-            from hardymer._io import atomic_torch_save
-
-            atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
-        return teacher
+        """The frozen teacher for ``ctx``, handed by the training layer (on-disk cache, else trained)."""
+        return ctx.teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
 
     @torch.no_grad()
     def _direct_hardness(self, teacher: Backbone, ctx, condition: str) -> np.ndarray:

@@ -132,6 +132,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
                     for (m, c), mets in sorted(agg.items())],
         "runs": [{k: r[k] for k in RUN_KEYS if k in r} for r in runs],
         "task": task, "select_metric": runs[0]["select_metric"], "title": title, "command": command,
+        "notes": list(notes),
         "environment": {"runs": run_envs, "report": report_env},
         "paired": paired,
     })

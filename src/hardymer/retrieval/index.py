@@ -1,60 +1,163 @@
 """faiss indexes over a fold's *training* utterances, one per modality, and neighbour search.
 
 Audio and video use exact L2; text uses inner product on L2-normalised vectors (cosine), as in
-the release. ``approximate=True`` swaps in HNSW for large data. Only training utterances whose
-modality is naturally available are indexed: validation and test never enter an index.
+the release. Only training utterances whose modality is naturally available are indexed:
+validation and test never enter an index.
+
+Index kinds: ``exact`` (flat); ``hnsw``; ``ivf`` (PCA to ``pca_dim`` + inverted lists, then the
+candidates re-ranked with exact distances on the stored features; the number of probed lists is
+raised until recall@k against exact search on a sample of the indexed rows reaches
+``target_recall``, and the measured recall is kept in ``ModalityIndex.recall``). By default
+(``approximate=None``) an index is exact up to :data:`APPROX_MIN_ROWS` rows (well above MOSI and
+IEMOCAP training sets) and ``ivf`` above.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-import faiss
 import numpy as np
 
 from hardymer.conditions import MODALITIES, canonical_condition
 from hardymer.data.dataset import MultimodalDataset
 from hardymer.hardness.diagnostics import label_agreement_share
 
+log = logging.getLogger(__name__)
+
 DEFAULT_METRICS = {"a": "l2", "t": "cosine", "v": "l2"}
+APPROX_MIN_ROWS = 50_000  #: above this many rows an index is approximate by default
+KINDS = ("exact", "hnsw", "ivf")
+
+
+def _faiss() -> Any:
+    """faiss, imported on first use, with its loader's INFO messages silenced."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    import faiss
+
+    return faiss
+
+
+def index_kind(approximate: bool | str | None, rows: int) -> str:
+    """The index kind for ``rows`` rows: ``None`` = auto (exact up to APPROX_MIN_ROWS, else ivf),
+    ``False`` = exact, ``True`` = hnsw, or a kind name."""
+    if approximate is None:
+        return "exact" if rows <= APPROX_MIN_ROWS else "ivf"
+    if approximate is True:
+        return "hnsw"
+    if approximate is False:
+        return "exact"
+    if approximate not in KINDS:
+        raise ValueError(f"unknown index kind {approximate!r}; use {', '.join(KINDS)}")
+    return str(approximate)
 
 
 @dataclass
 class ModalityIndex:
-    """One modality's index; ``ids`` maps index rows to dataset indices."""
+    """One modality's index; ``ids`` maps index rows to dataset indices.
+
+    ``source`` (ivf only) holds the complete features the index rows came from (``source[source_rows]``),
+    used to re-rank candidates with exact distances without a second copy of the vectors.
+    """
 
     modality: str
     metric: str
-    index: faiss.Index
+    index: Any
     ids: np.ndarray
+    kind: str = "exact"
+    source: np.ndarray | None = None
+    source_rows: np.ndarray | None = None  # row of ``source`` of each index row
+    refine: int = 4
+    recall: float | None = None  # measured recall@k against exact search (approximate kinds)
 
     @classmethod
     def build(cls, modality: str, x: np.ndarray, ids: np.ndarray, metric: str = "l2",
-              approximate: bool = False, hnsw_m: int = 32) -> "ModalityIndex":
-        if metric not in ("l2", "cosine"):
-            raise ValueError(f"unknown retrieval metric {metric!r} for {modality}; use l2 or cosine")
+              approximate: bool | str | None = False, hnsw_m: int = 32) -> "ModalityIndex":
+        """An index over the rows ``x`` (dataset indices ``ids``); ``approximate`` as in :func:`index_kind`."""
+        kind = index_kind(approximate, len(x))
+        if kind == "ivf":
+            return cls.build_ivf(modality, x, np.arange(len(x)), metric, ids=ids)
+        faiss = _check_metric(modality, metric)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if metric == "cosine":
             x = _l2n(x)
         d = x.shape[1]
         ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
-        if approximate:
+        if kind == "hnsw":
             index = faiss.IndexHNSWFlat(d, hnsw_m, ftype)
             index.hnsw.efSearch = 128
         else:
             index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
         index.add(x)
-        return cls(modality, metric, index, np.asarray(ids, dtype=np.int64))
+        return cls(modality, metric, index, np.asarray(ids, dtype=np.int64), kind=kind)
+
+    @classmethod
+    def build_ivf(cls, modality: str, features: np.ndarray, rows: np.ndarray, metric: str = "l2",
+                  ids: np.ndarray | None = None, pca_dim: int = 64, target_recall: float = 0.99,
+                  k: int = 8, sample: int = 500, seed: int = 0, chunk: int = 65_536) -> "ModalityIndex":
+        """PCA + IVF index over ``features[rows]`` (added in chunks, never copied whole), with
+        ``nprobe`` raised until recall@``k`` on ``sample`` indexed rows reaches ``target_recall``."""
+        faiss = _check_metric(modality, metric)
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = rows if ids is None else np.asarray(ids, dtype=np.int64)
+        n, d = len(rows), features.shape[1]
+        rng = np.random.default_rng(seed)
+        nlist = int(max(1, min(4 * np.sqrt(n), n // 40)))
+        train_rows = rows[np.sort(rng.choice(n, min(n, max(40 * nlist, 10_000)), replace=False))]
+        xt = _prep(features[train_rows], metric)
+        ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        dr = min(pca_dim, d)
+        quant = faiss.IndexFlatL2(dr) if metric == "l2" else faiss.IndexFlatIP(dr)
+        ivf = faiss.IndexIVFFlat(quant, dr, nlist, ftype)
+        index = faiss.IndexPreTransform(faiss.PCAMatrix(d, dr), ivf) if dr < d else ivf
+        index.train(xt)
+        del xt
+        for s in range(0, n, chunk):
+            index.add(_prep(features[rows[s : s + chunk]], metric))
+        out = cls(modality, metric, index, ids, kind="ivf", source=features, source_rows=rows)
+        q_rows = rows[rng.choice(n, min(n, sample), replace=False)]
+        q = features[q_rows]
+        exact = exact_search(features, rows, q, k, metric)[1]
+        nprobe = min(8, nlist)
+        while True:
+            faiss.extract_index_ivf(index).nprobe = nprobe
+            got = out._search_rows(q, k)[1]
+            out.recall = recall_at_k(exact, got)
+            if out.recall >= target_recall or nprobe >= nlist:
+                break
+            nprobe = min(2 * nprobe, nlist)
+        log.info("%s index: ivf nlist %d nprobe %d over %d rows, recall@%d %.4f on %d sampled rows",
+                 modality, nlist, nprobe, n, k, out.recall, len(q_rows))
+        return out
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def _search_rows(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distances (squared L2, or 1 − cosine) and index rows of the ``k`` nearest (-1 pads)."""
+        q = _prep(q, self.metric)
+        if self.kind != "ivf":
+            dist, rows = self.index.search(q, k)
+            return (1.0 - dist if self.metric == "cosine" else dist), rows
+        kc = min(self.refine * k, self.ntotal)
+        _, cand = self.index.search(q, kc)
+        xc = _prep(self.source[self.source_rows[np.clip(cand, 0, None)].ravel()], self.metric).reshape(len(q), kc, -1)
+        if self.metric == "cosine":
+            dist = 1.0 - np.einsum("qd,qcd->qc", q, xc)
+        else:
+            dist = ((xc - q[:, None, :]) ** 2).sum(-1)
+        dist = np.where(cand >= 0, dist, np.inf)
+        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        rows = np.take_along_axis(cand, order, 1)
+        dist = np.take_along_axis(dist, order, 1)
+        return dist.astype(np.float32), np.where(np.isfinite(dist), rows, -1)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Distances (squared L2, or 1 − cosine) and dataset ids of the ``k`` nearest rows (-1 pads)."""
-        q = np.ascontiguousarray(q, dtype=np.float32)
-        if self.metric == "cosine":
-            q = _l2n(q)
-        k_eff = min(k, self.index.ntotal)
-        dist, rows = self.index.search(q, k_eff)
-        if self.metric == "cosine":
-            dist = 1.0 - dist
+        k_eff = min(k, self.ntotal)
+        dist, rows = self._search_rows(q, k_eff)
         ids = np.where(rows >= 0, self.ids[np.clip(rows, 0, None)], -1)
         if k_eff < k:
             pad = k - k_eff
@@ -69,24 +172,72 @@ class ModalityIndex:
         return ((a - b) ** 2).sum(-1)
 
 
+def _check_metric(modality: str, metric: str) -> Any:
+    if metric not in ("l2", "cosine"):
+        raise ValueError(f"unknown retrieval metric {metric!r} for {modality}; use l2 or cosine")
+    return _faiss()
+
+
 def _l2n(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _prep(x: np.ndarray, metric: str) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return _l2n(x).astype(np.float32) if metric == "cosine" else x
+
+
+def exact_search(features: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int, metric: str = "l2",
+                 chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` over ``features[rows]`` for queries ``q``, scanning the rows in chunks
+    (bounded memory); returns distances and positions into ``rows``."""
+    faiss = _faiss()
+    q = _prep(q, metric)
+    best_d = np.full((len(q), 0), np.inf, np.float32)
+    best_r = np.zeros((len(q), 0), np.int64)
+    ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+    for s in range(0, len(rows), chunk):
+        xb = _prep(features[rows[s : s + chunk]], metric)
+        d, r = faiss.knn(q, xb, min(k, len(xb)), metric=ftype)
+        if metric == "cosine":
+            d = 1.0 - d
+        best_d = np.concatenate([best_d, d], 1)
+        best_r = np.concatenate([best_r, r + s], 1)
+        o = np.argsort(best_d, axis=1, kind="stable")[:, :k]
+        best_d, best_r = np.take_along_axis(best_d, o, 1), np.take_along_axis(best_r, o, 1)
+    return best_d, best_r
+
+
+def recall_at_k(exact: np.ndarray, approx: np.ndarray) -> float:
+    """Mean share of each row's exact top-k found in its approximate top-k (-1 ignored)."""
+    hits = total = 0
+    for e, a in zip(exact, approx):
+        e = set(e[e >= 0].tolist())
+        hits += len(e & set(a.tolist()))
+        total += len(e)
+    return hits / total if total else 1.0
 
 
 def build_indexes(ds: MultimodalDataset, train_idx: np.ndarray, metrics: dict[str, str] | None = None,
-                  approximate: bool = False) -> dict[str, ModalityIndex]:
-    """One index per modality over the training utterances where that modality is available."""
+                  approximate: bool | str | None = None) -> dict[str, ModalityIndex]:
+    """One index per modality over the training utterances where that modality is available
+    (kind per :func:`index_kind`: exact for small sets, ivf above APPROX_MIN_ROWS by default)."""
     metrics = {**DEFAULT_METRICS, **(metrics or {})}
     out = {}
     for j, m in enumerate(MODALITIES):
         rows = train_idx[ds.available[train_idx, j]]
-        if len(rows):
-            out[m] = ModalityIndex.build(m, ds.features[m][rows], rows, metrics[m], approximate)
+        if not len(rows):
+            continue
+        kind = index_kind(approximate, len(rows))
+        if kind == "ivf":
+            out[m] = ModalityIndex.build_ivf(m, ds.features[m], rows, metrics[m])
+        else:
+            out[m] = ModalityIndex.build(m, ds.features[m][rows], rows, metrics[m], kind)
     return out
 
 
 def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], query_idx: np.ndarray,
-                        condition: str, K: int, merge: str = "fused") -> np.ndarray:
+                        condition: str, K: int, merge: str = "fused", chunk: int = 1024) -> np.ndarray:
     """Up to ``K`` training neighbours per query utterance under ``condition`` (``[Q, K]``, -1 pads).
 
     Each modality available to the query (by condition and naturally) is searched for its top
@@ -94,6 +245,7 @@ def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex]
     modality order and de-duplicates (the release); ``"fused"`` ranks the union of candidates by
     the mean, over the query's available modalities, of distances scaled by each modality's
     median nearest-neighbour distance (a missing candidate modality counts as the scale).
+    Queries are searched and merged in chunks of ``chunk`` (bounded memory).
     """
     if merge not in ("fused", "concat"):
         raise ValueError(f"unknown merge {merge!r}; use fused or concat")
@@ -101,50 +253,72 @@ def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex]
     query_idx = np.asarray(query_idx, dtype=np.int64)
     Q = len(query_idx)
     depth = 2 * K + 1
-    cand: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    usable = {}
-    for j, m in enumerate(MODALITIES):
-        if m not in c or m not in indexes:
-            continue
-        usable[m] = ds.available[query_idx, j]
-        cand[m] = indexes[m].search(ds.features[m][query_idx], depth)
+    mods = [m for m in MODALITIES if m in c and m in indexes]
     out = np.full((Q, K), -1, dtype=np.int64)
-    if not cand:
+    if not mods:
         return out
+    usable = {m: ds.available[query_idx, MODALITIES.index(m)] for m in mods}
+    cand_ids: dict[str, np.ndarray] = {}
     scale = {}
-    for m, (dist, ids) in cand.items():
-        first = np.where(ids[:, 0] == query_idx, dist[:, 1], dist[:, 0])
+    for m in mods:
+        ids_m = np.empty((Q, depth), np.int64)
+        first = np.empty(Q, np.float64)
+        for s in range(0, Q, chunk):
+            qi = query_idx[s : s + chunk]
+            dist, ids = indexes[m].search(ds.features[m][qi], depth)
+            ids_m[s : s + chunk] = ids
+            first[s : s + chunk] = np.where(ids[:, 0] == qi, dist[:, 1], dist[:, 0])
+        cand_ids[m] = ids_m
         ok = usable[m] & np.isfinite(first)
         scale[m] = float(np.median(first[ok])) if ok.any() and np.median(first[ok]) > 0 else 1.0
+    for s in range(0, Q, chunk):
+        sl = slice(s, s + chunk)
+        out[sl] = _merge_chunk(ds, indexes, query_idx[sl], {m: cand_ids[m][sl] for m in mods},
+                               {m: usable[m][sl] for m in mods}, scale, K, merge)
+    return out
+
+
+def _merge_chunk(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], qidx: np.ndarray,
+                 cand: dict[str, np.ndarray], usable: dict[str, np.ndarray], scale: dict[str, float],
+                 K: int, merge: str) -> np.ndarray:
+    """The merge of :func:`retrieve_neighbours` for one chunk of queries, vectorised."""
     mods = list(cand)
-    for qi in range(Q):
-        i = int(query_idx[qi])
-        lists = [cand[m][1][qi] for m in mods if usable[m][qi]]
-        if not lists:
-            continue
-        seen: list[int] = []
-        for lst in lists:
-            for j in lst:
-                j = int(j)
-                if j >= 0 and j != i and j not in seen:
-                    seen.append(j)
-        if merge == "concat":
-            chosen = seen[:K]
-        else:
-            ids_arr = np.array(seen, dtype=np.int64)
-            total = np.zeros(len(ids_arr))
-            n_mod = 0
-            for jm, m in enumerate(MODALITIES):
-                if m not in cand or not usable[m][qi]:
-                    continue
-                have = ds.available[ids_arr, jm]
-                d = indexes[m].pair_distance(np.repeat(ds.features[m][i : i + 1], len(ids_arr), 0),
-                                             ds.features[m][ids_arr]) / scale[m]
-                total += np.where(have, d, 1.0)
-                n_mod += 1
-            order = np.argsort(total / max(n_mod, 1), kind="stable")
-            chosen = ids_arr[order][:K].tolist()
-        out[qi, : len(chosen)] = chosen
+    Q = len(qidx)
+    # candidate lists in modality order; an unusable modality contributes nothing
+    ids = np.concatenate([np.where(usable[m][:, None], cand[m], -1) for m in mods], 1)  # [Q, C]
+    keep = (ids >= 0) & (ids != qidx[:, None])
+    # de-duplicate, keeping each id's first occurrence in list order
+    masked = np.where(keep, ids, -1)
+    o = np.argsort(masked, axis=1, kind="stable")
+    sid = np.take_along_axis(masked, o, 1)
+    dup_sorted = np.zeros_like(keep)
+    dup_sorted[:, 1:] = sid[:, 1:] == sid[:, :-1]
+    dup = np.zeros_like(keep)
+    np.put_along_axis(dup, o, dup_sorted, 1)
+    keep &= ~dup
+    out = np.full((Q, K), -1, dtype=np.int64)
+    if merge == "concat":
+        pos = np.argsort(~keep, axis=1, kind="stable")[:, :K]
+    else:
+        total = np.zeros(ids.shape)
+        n_mod = np.zeros(Q)
+        safe = np.where(keep, ids, 0)
+        for jm, m in enumerate(MODALITIES):
+            if m not in cand:
+                continue
+            u = usable[m]
+            have = ds.available[safe, jm]
+            xq = ds.features[m][qidx]
+            d = indexes[m].pair_distance(np.broadcast_to(xq[:, None, :], (*safe.shape, xq.shape[1])),
+                                         ds.features[m][safe]) / scale[m]
+            total += np.where(u[:, None], np.where(have, d, 1.0), 0.0)
+            n_mod += u
+        total = total / np.maximum(n_mod, 1)[:, None]
+        total[~keep] = np.inf
+        pos = np.argsort(total, axis=1, kind="stable")[:, :K]
+    chosen = np.take_along_axis(ids, pos, 1)
+    ok = np.take_along_axis(keep, pos, 1)
+    out[:, : chosen.shape[1]] = np.where(ok, chosen, -1)
     return out
 
 

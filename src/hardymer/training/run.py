@@ -112,7 +112,9 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         "stage2_epochs": res.stage2_epochs,
         "stage2_steps_total": res.stage2_steps_total,  # optimizer steps (sequential views: one per view)
         "curriculum_steps": res.curriculum_steps,  # stage-2 optimizer steps up to the selected epoch
+        "stage1_shared": res.stage1_shared,  # stage 1 restored from the shared stage-1 cache
         **method.run_summary(),
+        "padding": res.padding,
         "wall_seconds": time.perf_counter() - t0,
         "config_hash": config_hash(cfg),
         "environment": environment(),

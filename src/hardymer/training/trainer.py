@@ -23,6 +23,8 @@ from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method
 from hardymer.training.context import FitContext
+from hardymer.training.precision import autocast
+from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class FitResult:
     stage2_epochs: int = 0  # epochs run in stage 2
     stage2_steps_total: int = 0  # optimizer steps taken in stage 2
     curriculum_steps: int = 0  # stage-2 optimizer steps up to and including the selected epoch
+    padding: dict = field(default_factory=dict)  # padded positions of the training batches per epoch
+    stage1_shared: bool = False  # stage 1 was restored from the shared stage-1 cache (not trained)
 
 
 @torch.no_grad()
@@ -92,11 +96,19 @@ def _select_value(metrics: dict, metric: str) -> float:
 def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: torch.optim.Optimizer,
                 epoch: int) -> list[float]:
     """One pass over ``batches``: for each loss of ``method.training_losses`` (one by default),
-    zero the gradients, backward, clip and take one optimizer step; the losses, one per step."""
+    zero the gradients, backward, clip and take one optimizer step; the losses, one per step.
+    Losses are computed under ``train.precision``'s autocast; backward runs outside it."""
     method.train()
     losses = []
+    amp = autocast(ctx.train, ctx.device)
     for batch in batches:
-        for loss in method.training_losses(batch, ctx, epoch):  # the next loss sees the stepped parameters
+        steps = iter(method.training_losses(batch, ctx, epoch))
+        while True:  # the next loss sees the stepped parameters
+            with amp:
+                loss = next(steps, None)
+            if loss is None:
+                break
+            loss = loss.float()
             opt.zero_grad(set_to_none=True)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
@@ -188,15 +200,28 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     history: list[dict] = []
     stage_seconds = {"prepare": prep_seconds, "stage1": 0.0, "stage2": 0.0}
     current_stage = 0
+    amp = autocast(cfg, ctx.device)
+    shared = shared_stage1(method, ctx, s1_epochs, epochs)
+    saved = shared.load() if shared is not None else None
+    start = 0
+    if saved is not None:  # stage 2 starts from the state the unshared path would have
+        method.on_stage_start(1, ctx)
+        current_stage = 1
+        history = restore_stage1(saved, method, opt, train_b, ctx)
+        start = s1_epochs
+        log.info("stage 1 (%d epochs) restored from %s", s1_epochs, shared.path.name)  # type: ignore[union-attr]
     prog = None
     if progress:
         from rich.progress import Progress
 
         prog = Progress(transient=True)
         prog.start()
-        task_id = prog.add_task("epochs", total=epochs)
+        task_id = prog.add_task("epochs", total=epochs, completed=start)
     try:
-        for epoch in range(epochs):
+        for rec in history:
+            if on_epoch is not None:
+                on_epoch(rec["epoch"], rec["stage"], rec)
+        for epoch in range(start, epochs):
             stage = method.stage(epoch, epochs)
             if stage != current_stage:
                 method.on_stage_start(stage, ctx)
@@ -208,7 +233,8 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
             rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan,
                    "steps": len(losses)}
             if stage == 2:
-                sel = evaluate(method, sel_b, conds, task)  # type: ignore[arg-type]
+                with amp:
+                    sel = evaluate(method, sel_b, conds, task)  # type: ignore[arg-type]
                 value = _select_value(sel, metric)
                 rec[f"{cfg.select_on}_{metric}"] = value
                 if is_better(metric, value, best_val):
@@ -222,6 +248,8 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
                 prog.update(task_id, advance=1)
             if on_epoch is not None:
                 on_epoch(epoch, stage, rec)
+            if shared is not None and saved is None and epoch == s1_epochs - 1:
+                save_stage1(shared, method, opt, train_b, ctx, history, stage_seconds["stage1"])
             if stage == 2 and cfg.patience and since_best >= cfg.patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
@@ -231,8 +259,9 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     if best_state is None:
         raise RuntimeError("no stage-2 epoch was run: increase epochs")
     method.load_state_dict(best_state)
-    val = evaluate(method, val_b, conds, task)
-    test = evaluate(method, test_b, conds, task) if test_b is not None else {}
+    with amp:
+        val = evaluate(method, val_b, conds, task)
+        test = evaluate(method, test_b, conds, task) if test_b is not None else {}
     check = _select_value(val if cfg.select_on == "val" else test, metric)
     if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
         raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")
@@ -241,4 +270,6 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
                      history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds,
                      stage1_epochs=len(history) - len(s2), stage2_epochs=len(s2),
                      stage2_steps_total=sum(r["steps"] for r in s2),
-                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch))
+                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch),
+                     padding=train_b.padding_stats(),
+                     stage1_shared=saved is not None)

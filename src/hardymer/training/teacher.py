@@ -1,0 +1,85 @@
+"""Teacher fits: the frozen backbone a method (``hardymer``) scores hardness with.
+
+The training layer owns every fit. A method asks its :class:`~hardymer.training.context.FitContext`
+for a teacher (:meth:`FitContext.teacher`); this module trains it two-stage with
+:func:`hardymer.training.trainer.fit` (always selected on validation, epoch-based), freezes it and
+caches its weights on disk under a key of everything it depends on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from hardymer._io import atomic_torch_save
+from hardymer.config import hash_neutral_train
+from hardymer.hardness._cache import cache_key, cache_path
+from hardymer.models.backbone import Backbone, BackboneConfig
+from hardymer.models.base import MethodSpec
+from hardymer.training import trainer
+
+if TYPE_CHECKING:
+    from hardymer.training.context import FitContext
+    from hardymer.training.trainer import FitResult
+
+log = logging.getLogger(__name__)
+
+#: offset of the teacher's training seed from the run's seed (its weights are drawn before reseeding)
+TEACHER_SEED_OFFSET = 7919
+
+
+def teacher_train_config(train: Any, epochs: int = 0) -> Any:
+    """The student's training config with the teacher's ``epochs`` (0: the student's), always
+    selected on validation and epoch-based (no ``stage2_steps``), as an OmegaConf node."""
+    from omegaconf import OmegaConf
+
+    train_cfg = OmegaConf.create(OmegaConf.to_container(train) if OmegaConf.is_config(train)
+                                 else dataclasses.asdict(train))
+    if epochs:
+        train_cfg.epochs = epochs
+    train_cfg.select_on = "val"
+    train_cfg.pop("stage2_steps", None)  # the teacher trains epoch-based (shared by step-based runs)
+    return train_cfg
+
+
+def teacher_cache_key(ctx: FitContext, config: BackboneConfig, epochs: int = 0) -> str:
+    """The on-disk key of the teacher for ``ctx`` (run, backbone config, training config)."""
+    from omegaconf import OmegaConf
+
+    return cache_key("teacher", ctx.run_key, dataclasses.asdict(config),
+                     hash_neutral_train(OmegaConf.to_container(teacher_train_config(ctx.train, epochs)),
+                                        drop_output_keys=True))
+
+
+def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext,
+                epochs: int = 0) -> tuple[Backbone, FitResult]:
+    """Train a fresh teacher backbone two-stage on ``ctx`` (no teacher cache); return it frozen
+    and its :class:`~hardymer.training.trainer.FitResult`."""
+    from hardymer.training.context import FitContext
+
+    teacher = Backbone(spec, config).to(ctx.device)
+    torch.manual_seed(ctx.seed + TEACHER_SEED_OFFSET)
+    sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=teacher_train_config(ctx.train, epochs),
+                     seed=ctx.seed, device=ctx.device, run_key=ctx.run_key, cache_dir=ctx.cache_dir)
+    res = trainer.fit(teacher, sub)  # through the module attribute (tests count fits there)
+    log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
+    teacher.eval().requires_grad_(False)
+    return teacher, res
+
+
+def load_or_fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext, epochs: int = 0) -> Backbone:
+    """The frozen teacher for ``ctx``: from the on-disk cache, else trained (and cached when
+    ``ctx.cache_dir`` is set)."""
+    path = cache_path(ctx.cache_dir, "teacher", teacher_cache_key(ctx, config, epochs), ".pt")
+    if path is not None and path.is_file():
+        teacher = Backbone(spec, config).to(ctx.device)
+        teacher.load_state_dict(torch.load(path, map_location=ctx.device, weights_only=True))
+        log.info("teacher loaded from cache %s", path.name)
+        return teacher.eval().requires_grad_(False)
+    teacher, _ = fit_teacher(spec, config, ctx, epochs)
+    if path is not None:
+        atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
+    return teacher
