@@ -61,3 +61,30 @@ def describe(env: dict, threads: bool = True) -> str:
     th = f"{n} torch thread{'' if n == 1 else 's'}, " if threads else ""
     return (f"torch {env.get('torch')}, numpy {env.get('numpy')}, faiss {env.get('faiss')}, "
             f"{th}{cpu} ({env.get('machine')})")
+
+
+def resolve_device(spec: str | None) -> str:
+    """The torch device for ``spec``: ``auto`` (or empty) is ``cuda`` when available, else ``cpu``.
+
+    Other values (``cpu``, ``cuda``, ``cuda:1``, ``mps``) are returned unchanged; their availability
+    is checked by the run-config validation.
+    """
+    import torch
+
+    if spec is None or str(spec).strip().lower() in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(spec)
+
+
+def devices() -> list[dict]:
+    """The compute devices torch sees: the CPU (with torch's thread count) and each CUDA device."""
+    import torch
+
+    out: list[dict] = [{"device": "cpu", "name": cpu_model() or platform.machine(),
+                        "threads": torch.get_num_threads()}]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            out.append({"device": f"cuda:{i}", "name": props.name,
+                        "memory_gib": round(props.total_memory / 2**30, 1)})
+    return out

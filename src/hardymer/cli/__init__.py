@@ -1,4 +1,8 @@
-"""The ``hardymer`` command line: train, evaluate, bench, tune, predict, extract, data info / fetch, list."""
+"""hardymer: multimodal emotion and sentiment recognition with missing modalities.
+
+Commands: train, evaluate, bench, tune, predict, extract, data info / fetch, list, info.
+Start with `hardymer list` (methods, presets, datasets, conditions) and `hardymer info` (versions, devices).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,22 @@ data_app = HardymerTyper(no_args_is_help=True, help="Inspect and download datase
 app.add_typer(data_app, name="data")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from hardymer import __version__
+
+        typer.echo(f"hardymer {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="tracebacks with errors; debug logging")) -> None:
-    """Global options (before the command): ``hardymer -v train ...``."""
+def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="tracebacks with errors; debug logging"),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Global options go before the command, e.g. hardymer -v train ..."""
 
 # command modules register themselves on ``app`` / ``data_app``
-from hardymer.cli import bench, data, predict, train, tune  # noqa: E402,F401
+from hardymer.cli import bench, data, info, predict, train, tune  # noqa: E402,F401
 from hardymer.cli._common import parse_seeds  # noqa: E402
 
 __all__ = ["app", "data_app", "main", "parse_seeds"]

@@ -27,8 +27,8 @@ def bench(
     root: Optional[str] = typer.Option(None, help="dataset folder or file"),
     methods: str = typer.Option("zero-fill,backbone,momke,hardymer", help="comma list of methods or presets (configs/methods.yaml)"),
     protocol: str = typer.Option("fixed", help="fixed or unified"),
-    conditions: str = typer.Option("all", help="conditions for the fixed protocol ('all', 'missing' or a comma list)"),
-    seeds: str = typer.Option("0-2", help="seed list or range"),
+    conditions: str = typer.Option("all", "--conditions", "--condition", help="conditions for the fixed protocol ('all', 'missing' or a comma list)"),
+    seeds: str = typer.Option("0-2", "--seeds", "--seed", help="seed list or range"),
     folds: str = typer.Option("0", help="fold list (e.g. 0-4 for IEMOCAP) or names"),
     out: str = typer.Option("runs/bench", help="grid output folder"),
     report: Optional[str] = typer.Option(None, help="folder for results.{md,csv,json} (default: --out)"),
@@ -43,9 +43,14 @@ def bench(
     backend: str = typer.Option("local", help="local or ray"),
     ray_address: Optional[str] = typer.Option(None, help="ray.init address, e.g. auto or ray://host:10001"),
     data_opt: Optional[List[str]] = typer.Option(None), set_: Optional[List[str]] = typer.Option(None, "--set"),
+    overwrite: bool = typer.Option(False, help="redo finished runs of another config instead of refusing"),
     verbose: bool = typer.Option(False, "-v"),
 ) -> None:
-    """Run a methods × conditions × seeds (× folds) grid, resumably, and write the results table."""
+    """Run a methods × conditions × seeds (× folds) grid, resumably, and write the results table.
+
+    Finished runs of the same config are skipped; a run folder holding a finished run of another
+    config is refused (naming the differing keys) unless --overwrite is given.
+    """
     setup_logging(verbose)
     import sys
 
@@ -94,6 +99,10 @@ def bench(
                 notes.append(f"recipe `{recipe}` (configs/recipes/{recipe}.yaml)")
         else:
             specs = plan_grid(cfg, method_list, conds, seed_list, fold_list, out)
+        from hardymer.training.resultdir import check_run_dir
+
+        for s in specs:  # before any work: never overwrite a finished run of another config
+            check_run_dir(s.out, s.config, overwrite=overwrite)
         with Progress(console=Console(stderr=True)) as prog:
             task = prog.add_task("runs", total=len(specs))
             from hardymer.bench.grid import is_done

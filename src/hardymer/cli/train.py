@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,9 +27,9 @@ from hardymer.errors import HardymerError
 def train(
     dataset: Optional[str] = typer.Option(None, help="dataset name (see `hardymer list`; default: from --config, else synthetic)"),
     root: Optional[str] = typer.Option(None, help="dataset folder or file"),
-    method: Optional[str] = typer.Option(None, help="method name (default: from --config, else zero-fill)"),
-    condition: str = typer.Option("atv", help="available modalities: a,t,v,at,av,tv,atv, a comma list, 'all' or 'missing'"),
-    seed: str = typer.Option("0", help="seed, list (0,1,2) or range (0-4)"),
+    method: Optional[str] = typer.Option(None, help="method or preset name, e.g. hardymer-no-dh (default: from --config, else zero-fill)"),
+    condition: str = typer.Option("atv", "--condition", "--conditions", help="available modalities: a,t,v,at,av,tv,atv, a comma list, 'all' or 'missing'"),
+    seed: str = typer.Option("0", "--seed", "--seeds", help="seed, list (0,1,2) or range (0-4)"),
     out: str = typer.Option("runs/train", help="output folder"),
     protocol: str = typer.Option("fixed", help="fixed (one model per condition) or unified"),
     config: Optional[List[str]] = typer.Option(None, help="YAML config file(s) merged over the defaults"),
@@ -39,32 +40,47 @@ def train(
     data_opt: Optional[List[str]] = typer.Option(None, help="dataset option key=value"),
     method_opt: Optional[List[str]] = typer.Option(None, help="method option key=value"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
+    overwrite: bool = typer.Option(False, help="replace a finished run of another config in --out"),
     verbose: bool = typer.Option(False, "-v"),
 ) -> None:
-    """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt."""
+    """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt, history.csv.
+
+    A run folder that holds a finished run of a different config is refused (naming the differing
+    keys) unless --overwrite is given.
+    """
     setup_logging(verbose)
     from hardymer.evaluation.metrics import metric_names
     from hardymer.reporting.tables import aggregate, fmt
+    from hardymer.bench.presets import resolve_method
+    from hardymer.training.resultdir import check_run_dir
     from hardymer.training.run import load_run_dataset, run_experiment
 
     try:
+        preset_opts: dict = {}
+        if method is not None:
+            method, preset_opts = resolve_method(method)
         cfg = build_config(config, protocol=protocol, method=method,
                             data={"name": dataset, "root": root, "fold": fold},
                             train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
                                    "select_on": select_on},
                             data_opt=data_opt, method_opt=method_opt, set_=set_, recipe=recipe, out=out)
+        for k, v in preset_opts.items():
+            if k not in cfg.method.options:  # explicit --method-opt wins over the preset
+                cfg.method.options[k] = v
         conditions = parse_condition_option(condition) if protocol == "fixed" else ["all"]
         seeds = parse_seeds(seed)
         ds = load_run_dataset(cfg)
         runs = []
         single = len(conditions) == 1 and len(seeds) == 1
+        live = single and sys.stderr.isatty()  # a terminal gets a bar; logs get one line per epoch
         for c in conditions:
             for s in seeds:
                 run_cfg = cfg.copy()
                 run_cfg.condition = c if c != "all" else "atv"
                 run_cfg.seed = s
                 run_cfg.out = out if single else str(Path(out) / c / f"seed{s}")
-                runs.append(run_experiment(run_cfg, ds=ds, progress=single))
+                check_run_dir(run_cfg.out, run_cfg, overwrite=overwrite)
+                runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live))
                 t = runs[-1]["test"]
                 brief = t if "mean" not in t else t["mean"]
                 log.info("%s seed %d: %s", c, s, ", ".join(f"{k}={v:.2f}" for k, v in brief.items()))

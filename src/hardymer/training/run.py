@@ -1,7 +1,7 @@
 """One run end to end: load data, standardise on the fold's train part, fit, write outputs.
 
-Outputs in ``out``: ``metrics.json``, ``config.yaml`` (resolved), ``checkpoint.pt``, ``history.json``
-and whatever the method adds (hardness, neighbours). Every file is written atomically.
+Outputs in ``out``: ``metrics.json``, ``config.yaml`` (resolved), ``checkpoint.pt``, ``history.json``,
+``history.csv`` (every metric per epoch) and whatever the method adds (hardness, neighbours). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from hardymer._env import environment
+from hardymer._env import environment, resolve_device
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import canonical_condition
 from hardymer.config import config_hash, to_container, to_yaml
@@ -23,6 +23,7 @@ from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.context import FitContext
+from hardymer.training.progress import EpochLogger, chain, write_history_csv
 from hardymer.training.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
 from hardymer.training.trainer import EpochCallback, fit
@@ -36,11 +37,13 @@ def load_run_dataset(cfg: Any) -> MultimodalDataset:
 
 
 def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False,
-                   save_checkpoint_file: bool = True, on_epoch: EpochCallback | None = None) -> dict:
+                   save_checkpoint_file: bool = True, on_epoch: EpochCallback | None = None,
+                   log_epochs: bool = False) -> dict:
     """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json.
 
     ``save_checkpoint_file=False`` skips ``checkpoint.pt`` (tuning trials); ``on_epoch`` is passed
-    to :func:`~hardymer.training.trainer.fit`. With ``train.evaluate_test`` false the test split
+    to :func:`~hardymer.training.trainer.fit`; ``log_epochs`` adds one INFO log line per epoch (stage,
+    loss, selection metric, best so far, ETA; for output that is not a terminal). With ``train.evaluate_test`` false the test split
     is never touched.
     """
     t0 = time.perf_counter()
@@ -71,7 +74,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     method = create_method(cfg.method.name, spec, **dict(cfg.method.options))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(cfg.train.device)
+    device = torch.device(resolve_device(cfg.train.device))
     ctx = FitContext(
         ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
         train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
@@ -80,7 +83,8 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
                  **({"train_without_empty": dropped} if dropped else {})},
     )
     log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
-    res = fit(method, ctx, progress=progress, on_epoch=on_epoch)
+    epoch_log = EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}") if log_epochs else None
+    res = fit(method, ctx, progress=progress, on_epoch=chain(epoch_log, on_epoch))
     resolved = to_container(cfg)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     if save_checkpoint_file:
@@ -118,5 +122,6 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     for name, obj in ctx.extras.items():
         atomic_write_json(out / name, obj)
     atomic_write_json(out / "history.json", res.history)
+    write_history_csv(out / "history.csv", res.history)
     atomic_write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
     return metrics

@@ -70,10 +70,12 @@ def _one_of(*choices: str) -> Rule:
 def _device(v: Any) -> str | None:
     import torch
 
+    if str(v).strip().lower() == "auto":
+        return None
     try:
         dev = torch.device(str(v))
     except (RuntimeError, ValueError):
-        return "not a torch device (e.g. cpu, cuda, cuda:1)"
+        return "not a torch device (auto, cpu, cuda, cuda:1)"
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             return "CUDA is not available"
