@@ -41,7 +41,7 @@ else
   SIZES=(small); LARGE=(large); BETAS=(0 1.5); RHOS=(0.2 0.4); STAGE2_STEPS=${STAGE2_STEPS:-300}
   EXTRA=(); BEXTRA=(); MAIN_SIZE=small
   REPORT=${REPORT:-docs/verdict.md}
-  MOSI_RESULTS=${MOSI_RESULTS:-docs/results/mosi-tuned/tuned/results.json,docs/results/mosi-ablation/results.json}
+  MOSI_RESULTS=${MOSI_RESULTS:-docs/results/mosi-fixed/results.json,docs/results/mosi-ablation/results.json,docs/results/mosi-tuned/tuned/results.json}
 fi
 MAIN=(--data-opt beta=1.5 --data-opt rho=0.4 --data-opt size=$MAIN_SIZE)
 
