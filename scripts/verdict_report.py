@@ -297,10 +297,10 @@ def conclusion(rows: list[Row], p5: bool | None, mosi: dict) -> list[str]:
     if variants_gain:
         s.append("Variants with a gain over the backbone: " + "; ".join(
             f"{r.comparison} ({r.d_acc2.mean:+.2f})" for r in variants_gain) + " — reported as variants, not as the method.")
-    mosi_txt = [f"{m}: {fmt(d)}" for (p, m), d in mosi.items() if m == "hardymer" and d is not None]
+    mosi_txt = [f"{fmt(d)} ({Path(p).parent.name})" for (p, m), d in mosi.items() if m == "hardymer" and d is not None]
     if mosi_txt:
         s.append("On CMU-MOSI the six-condition mean acc2 difference hardymer − backbone is " + "; ".join(mosi_txt)
-                 + " (per results file below).")
+                 + " .")
     return s
 
 
