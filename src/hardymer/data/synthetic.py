@@ -13,6 +13,7 @@ the informative modality is missing. Classification (4 classes) and regression (
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -280,3 +281,8 @@ def make_private_scenario(
               "force_hard": force_hard},
         utt_meta={"hard": hard.copy(), "private_contribution": contribution.astype(np.float32)},
     )
+
+
+#: options ``make_synthetic`` forwards to ``make_private_scenario`` (checked before any data is made)
+make_synthetic.extra_options = tuple(  # type: ignore[attr-defined]
+    n for n in inspect.signature(make_private_scenario).parameters if n != "seed")

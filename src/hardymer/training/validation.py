@@ -191,7 +191,10 @@ def _type_problem(value: Any, hint: Any) -> str | None:
 
 
 def dataset_option_names(name: str) -> list[str] | None:
-    """Options a registered dataset accepts (``None`` when its loader takes any keyword)."""
+    """Options a registered dataset accepts (``None`` when its loader takes any keyword).
+
+    A loader whose ``**options`` are forwarded to another function names that function's options in
+    an ``extra_options`` attribute (e.g. ``make_synthetic`` -> ``make_private_scenario``)."""
     from hardymer.data import DATASETS, loader_of
 
     factory = DATASETS.get(name)
@@ -201,9 +204,11 @@ def dataset_option_names(name: str) -> list[str] | None:
         if fn is None:
             continue
         params = inspect.signature(fn).parameters.values()
-        open_ended = any(p.kind is p.VAR_KEYWORD for p in params)
+        extra = getattr(fn, "extra_options", None)
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params) and extra is None
         names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
                   and p.name not in names]
+        names += [n for n in (extra or ()) if n not in names]
     return None if open_ended else [n for n in names if n != "root"]
 
 
