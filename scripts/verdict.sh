@@ -35,13 +35,13 @@ if [[ $QUICK == 1 ]]; then
   OUT="$RUNS/verdict-quick"; TRIALS=${TRIALS:-2}; TUNE_SEEDS=${TUNE_SEEDS:-100}; SEEDS=${SEEDS:-0-1}
   SIZES=(tiny); LARGE=(); BETAS=(1.5); RHOS=(0.4); STAGE2_STEPS=${STAGE2_STEPS:-20}
   EXTRA=(--set train.epochs=2); BEXTRA=(--epochs 2); MAIN_SIZE=tiny; RELEASE=0
-  REPORT=${REPORT:-$OUT/verdict.md}; MOSI_RESULTS=${MOSI_RESULTS:-}
+  REPORT=${REPORT:-$OUT/verdict.md}; MOSI_RESULTS=${MOSI_RESULTS:-}; README_ARGS=()
 else
   OUT="$RUNS/verdict"; TRIALS=${TRIALS:-10}; TUNE_SEEDS=${TUNE_SEEDS:-100}; SEEDS=${SEEDS:-0-4}
   SIZES=(small); LARGE=(large); BETAS=(0 1.5); RHOS=(0.2 0.4); STAGE2_STEPS=${STAGE2_STEPS:-300}
   EXTRA=(); BEXTRA=(); MAIN_SIZE=small
-  REPORT=${REPORT:-docs/verdict.md}
-  MOSI_RESULTS=${MOSI_RESULTS:-docs/results/mosi-tuned/tuned/results.json,docs/results/mosi-ablation/results.json}
+  REPORT=${REPORT:-docs/verdict.md}; README_ARGS=(--readme README.md)
+  MOSI_RESULTS=${MOSI_RESULTS:-docs/results/mosi-fixed/results.json,docs/results/mosi-ablation/results.json,docs/results/mosi-tuned/tuned/results.json}
 fi
 MAIN=(--data-opt beta=1.5 --data-opt rho=0.4 --data-opt size=$MAIN_SIZE)
 
@@ -87,4 +87,4 @@ if [[ $RELEASE == 1 ]]; then
 fi
 
 # 6. the verdict
-python "$(dirname "$0")/verdict_report.py" --runs "$OUT" --out "$REPORT" --mosi-results "$MOSI_RESULTS"
+python "$(dirname "$0")/verdict_report.py" --runs "$OUT" --out "$REPORT" --mosi-results "$MOSI_RESULTS" "${README_ARGS[@]}"

@@ -115,10 +115,11 @@ def test_bench_cli_writes_results_and_resumes(tmp_path):
     assert set(again) == set(first)
     assert {k for k in first if again[k] != first[k]} == {crashed}
 
-    # a changed config (more epochs) is refused, naming the key; --overwrite redoes every run
+    # a changed config (more epochs) is refused without --overwrite, naming the differing key
     r = runner.invoke(app, ["bench", *TINY, "--out", str(out), *args[:-1], "3"])
-    assert r.exit_code != 0 and "train.epochs: 2 -> 3" in _flat(r.output)
+    assert r.exit_code == 2 and "train.epochs: 2 -> 3" in _flat(r.output)
     assert _mtimes(out) == again
+    # with --overwrite every run is redone
     r = _bench(out, *args[:-1], "3", "--overwrite")
     assert "8 runs planned, 0 already finished, 8 to run" in _flat(r.output)
     assert all(json.loads((out / k).read_text())["best_epoch"] >= 0 for k in first)
