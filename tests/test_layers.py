@@ -27,8 +27,6 @@ KNOWN_EXCEPTIONS = {
     ("training.trainer", "evaluation.metrics"),
     # config validation checks train.select_metric against the metric names
     ("training.validation", "evaluation.metrics"),
-    # the per-epoch progress line formats the selection metric with the metric names
-    ("training.progress", "evaluation.metrics"),
 }
 
 

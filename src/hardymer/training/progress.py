@@ -12,11 +12,11 @@ import io
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from hardymer._io import atomic_write_text
-from hardymer.evaluation.metrics import is_better
+from hardymer.training.trainer import is_better  # the selection rule fit uses
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,15 @@ class EpochLogger:
     every line (e.g. ``"zero-fill atv seed0"``); ``clock`` is injectable for tests.
     """
 
-    def __init__(self, total: int, label: str = "", logger: Optional[logging.Logger] = None,
+    def __init__(self, total: int, label: str = "", logger: logging.Logger | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.total = int(total)
         self.label = label
         self.logger = logger or log
         self.clock = clock
         self.start = clock()
-        self.best: Optional[float] = None
-        self.best_epoch: Optional[int] = None
+        self.best: float | None = None
+        self.best_epoch: int | None = None
         self.lines: list[str] = []
 
     def __call__(self, epoch: int, stage: int, record: dict) -> None:
@@ -92,7 +92,7 @@ def write_history_csv(path: str | Path, history: list[dict]) -> None:
     atomic_write_text(path, history_csv(history))
 
 
-def chain(*callbacks: Optional[Callable[[int, int, dict], None]]) -> Optional[Callable[[int, int, dict], None]]:
+def chain(*callbacks: Callable[[int, int, dict], None] | None) -> Callable[[int, int, dict], None] | None:
     """One epoch callback that calls every non-None ``callbacks`` in order (None when there is none)."""
     cbs = [c for c in callbacks if c is not None]
     if not cbs:
