@@ -35,7 +35,7 @@ from hardymer.errors import ConfigError
 from hardymer.hardness._cache import cache_key, cache_path
 from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_counts, to_hardness
 from hardymer.hardness.diagnostics import hardness_diagnostics
-from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, train_pair_critics
+from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, pair_pmi, train_pair_critics
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec
 from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours
@@ -173,6 +173,8 @@ class Hardymer(Backbone):
                 full = train[ds.available[train][:, have].all(1)]
                 critics = train_pair_critics({MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have},
                                              epochs=cfg.critic_epochs, seed=ctx.seed)
+                train_feats = {m: ds.features[m][train] for m in MODALITIES}
+                pmi = pair_pmi(critics, train_feats)  # condition-independent: once, not per condition
             indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
             enc = (self._teacher_encodings(teacher, ctx)
                    if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy" else None)
@@ -185,8 +187,7 @@ class Hardymer(Backbone):
                     dh = self._direct_hardness(teacher, ctx, c)[train]
                 if cfg.hardness == "model" and cfg.use_indirect:
                     if cfg.mi_estimator == "critic":
-                        ih = critic_indirect_hardness(critics, {m: ds.features[m][train] for m in MODALITIES},
-                                                      ds.available[train], c)
+                        ih = critic_indirect_hardness(critics, train_feats, ds.available[train], c, pmi=pmi)
                     else:
                         ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES  # type: ignore[index]
                                                         if m not in ds.absent_modalities}, c)
