@@ -20,7 +20,7 @@ hardymer bench --dataset mosi-poria --root "$ROOT" --seeds 0-2 --out runs/mosi -
 hardymer bench "${COMMON[@]}" --methods zero-fill,backbone,momke,hardymer --protocol unified \
   --report docs/results/mosi-unified --title "CMU-MOSI (Poria features), unified protocol"
 
-# Issue 5: MiniLM text features from the raw transcripts (hardymer extract, offline) next to the
+# MiniLM text features from the raw transcripts (hardymer extract, offline) next to the
 # CNN text features, for the conditions that contain text; same split and seeds.
 python scripts/mosi_text_manifest.py --transcripts "$ROOT/transcripts.csv" --out runs/extract/mosi-text-manifest.csv
 hardymer extract --manifest runs/extract/mosi-text-manifest.csv --out runs/extract/mosi-minilm.npz \
