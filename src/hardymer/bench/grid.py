@@ -138,36 +138,32 @@ def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: 
         # first pass: runs another process holds are skipped; second pass: wait for them (and take
         # over the ones whose holder died), so concurrent benches on one folder split the work
         busy: list[RunSpec] = []
+
+        def settle(s: RunSpec, result: Callable[[], dict | None]) -> None:
+            """Record one run's outcome: failed (reported at the end), held by another process, or done."""
+            try:
+                res = result()
+            except Exception as exc:  # keep going; report at the end
+                failures.append((s.label, repr(exc)))
+                res = {}
+            if res is None:
+                busy.append(s)
+            elif on_done:
+                on_done(s, None)
+
         for wait, batch in ((False, todo), (True, busy)):
             if batch is busy and busy:
                 log.info("%d runs were held by another process; waiting for them", len(busy))
             if workers <= 1:
                 for s in list(batch):
-                    try:
-                        res = execute(s, threads, wait)
-                    except Exception as exc:  # keep going; report at the end
-                        failures.append((s.label, repr(exc)))
-                        res = {}
-                    if res is None:
-                        busy.append(s)
-                    elif on_done:
-                        on_done(s, None)
+                    settle(s, lambda s=s: execute(s, threads, wait))
             elif batch:
                 import multiprocessing as mp
 
                 with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
                     futs = {pool.submit(execute, s, threads, wait): s for s in batch}
                     for f in as_completed(futs):
-                        s = futs[f]
-                        try:
-                            res = f.result()
-                        except Exception as exc:
-                            failures.append((s.label, repr(exc)))
-                            res = {}
-                        if res is None:
-                            busy.append(s)
-                        elif on_done:
-                            on_done(s, None)
+                        settle(futs[f], f.result)
     elif backend == "ray":
         from hardymer.bench.ray_backend import run_with_ray
 
