@@ -27,6 +27,27 @@ CLASS_NAMES = ["happy", "sad", "neutral", "angry"]
 SCENARIOS = ("default", "private")
 
 
+def natural_availability(rng: np.random.Generator, n: int, missing_rate: float) -> np.ndarray:
+    """[n, 3] availability: each modality naturally missing with ``missing_rate`` (text kept when
+    all three would vanish); no draw at all when the rate is 0."""
+    available = np.ones((n, 3), dtype=bool)
+    if missing_rate > 0:
+        drop = rng.random((n, 3)) < missing_rate
+        drop[drop.all(1), 1] = False  # keep text when everything would vanish
+        available &= ~drop
+    return available
+
+
+def group_split(rng: np.random.Generator, gid: np.ndarray, n_groups: int,
+                split: tuple[float, float, float]) -> dict[str, np.ndarray]:
+    """Utterance indices of train / val / test, splitting whole groups in the proportions ``split``."""
+    perm = rng.permutation(n_groups)
+    n_tr = int(round(split[0] * n_groups))
+    n_va = int(round(split[1] * n_groups))
+    parts = {"train": perm[:n_tr], "val": perm[n_tr : n_tr + n_va], "test": perm[n_tr + n_va :]}
+    return {p: np.flatnonzero(np.isin(gid, g)) for p, g in parts.items()}
+
+
 def make_synthetic(
     seed: int = 0,
     task: str | None = None,
@@ -107,17 +128,8 @@ def make_synthetic(
         noise = rng.normal(size=(n, d)) * 0.8
         feats[m] = (signal + noise).astype(np.float32)
 
-    available = np.ones((n, 3), dtype=bool)
-    if missing_rate > 0:
-        drop = rng.random((n, 3)) < missing_rate
-        drop[drop.all(1), 1] = False  # keep text when everything would vanish
-        available &= ~drop
-
-    perm = rng.permutation(n_groups)
-    n_tr = int(round(split[0] * n_groups))
-    n_va = int(round(split[1] * n_groups))
-    parts = {"train": perm[:n_tr], "val": perm[n_tr : n_tr + n_va], "test": perm[n_tr + n_va :]}
-    idx = {p: np.flatnonzero(np.isin(gid, g)) for p, g in parts.items()}
+    available = natural_availability(rng, n, missing_rate)
+    idx = group_split(rng, gid, n_groups, split)
     groups = np.array([f"g{g:05d}" for g in gid])
     return MultimodalDataset(
         name="synthetic",
@@ -247,17 +259,8 @@ def make_private_scenario(
             x = x + hard[:, None] * gamma * (u @ w_u)
         feats[m] = x.astype(np.float32)
 
-    available = np.ones((n, 3), dtype=bool)
-    if missing_rate > 0:
-        drop = rng.random((n, 3)) < missing_rate
-        drop[drop.all(1), 1] = False
-        available &= ~drop
-
-    perm = rng.permutation(n_groups)
-    n_tr = int(round(split[0] * n_groups))
-    n_va = int(round(split[1] * n_groups))
-    parts = {"train": perm[:n_tr], "val": perm[n_tr : n_tr + n_va], "test": perm[n_tr + n_va :]}
-    idx = {p: np.flatnonzero(np.isin(gid, g)) for p, g in parts.items()}
+    available = natural_availability(rng, n, missing_rate)
+    idx = group_split(rng, gid, n_groups, split)
     if task == "classification":
         labels = np.digitize(y, PRIVATE_CLASS_EDGES[n_classes]).astype(np.int64)
         class_names: list[str] | None = list(PRIVATE_CLASS_NAMES[n_classes])
