@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hardymer.extract.base import Backend, InputError, package_version, require, sha256_file
+from hardymer.extract.base import Backend, InputError, package_version, read_mono, require, sha256_file
 
 EGEMAPS_DIM = 88
 
@@ -50,15 +50,7 @@ class OpenSmileBackend(Backend):
 
     def embed(self, value: Path) -> np.ndarray:
         path = Path(value)
-        try:
-            x, sr = self._sf.read(str(path), dtype="float32", always_2d=True)
-        except Exception as exc:  # LibsndfileError, RuntimeError, ...
-            raise InputError(f"unreadable audio {path} ({type(exc).__name__}: {exc})") from exc
-        if x.shape[0] == 0:
-            raise InputError(f"empty audio (0 samples): {path}")
-        if not np.isfinite(x).all():
-            raise InputError(f"audio has NaN/inf samples: {path}")
-        signal = x.mean(axis=1)
+        signal, sr = read_mono(self._sf, path)
         try:
             df = self._smile().process_signal(signal, sr)
         except Exception as exc:

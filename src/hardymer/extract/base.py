@@ -93,3 +93,17 @@ class Backend:
 
     def config_json(self) -> str:
         return json.dumps({"modality": self.modality, "dim": self.dim, **self.config()}, sort_keys=True)
+
+
+def read_mono(sf: Any, path: Path) -> tuple[np.ndarray, int]:
+    """``(signal, sample rate)`` of an audio file read with soundfile ``sf``, channels averaged;
+    InputError for an unreadable or empty file or NaN/inf samples."""
+    try:
+        x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # LibsndfileError, RuntimeError, ...
+        raise InputError(f"unreadable audio {path} ({type(exc).__name__}: {exc})") from exc
+    if x.shape[0] == 0:
+        raise InputError(f"empty audio (0 samples): {path}")
+    if not np.isfinite(x).all():
+        raise InputError(f"audio has NaN/inf samples: {path}")
+    return x.mean(axis=1), int(sr)

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 
 from hardymer.errors import ConfigError
-from hardymer.extract.base import Backend, InputError, package_version, require, sha256_file
+from hardymer.extract.base import Backend, InputError, package_version, read_mono, require, sha256_file
 
 log = logging.getLogger("hardymer.extract")
 
@@ -149,15 +149,7 @@ class HFAudioBackend(_HFBase):
         return sha256_file(Path(value)).hexdigest()
 
     def _read(self, path: Path) -> np.ndarray:
-        try:
-            x, sr = self._sf.read(str(path), dtype="float32", always_2d=True)
-        except Exception as exc:
-            raise InputError(f"unreadable audio {path} ({type(exc).__name__}: {exc})") from exc
-        if x.shape[0] == 0:
-            raise InputError(f"empty audio (0 samples): {path}")
-        if not np.isfinite(x).all():
-            raise InputError(f"audio has NaN/inf samples: {path}")
-        signal = x.mean(axis=1)
+        signal, sr = read_mono(self._sf, path)
         if sr != self.sampling_rate:
             from math import gcd
 
