@@ -6,7 +6,10 @@
 #   2. `hardymer bench --tuned`: each method's tuned config per condition on seeds 0-4 (test reported).
 #   3. the release recipe (`--recipe release`) for RELEASE_METHODS on seeds 0-2.
 #   4. the default configs on seeds 0-4 (reuses runs/mosi from scripts/reproduce_mosi.sh).
-#   5. a comparison table (default / tuned / release) in REPORT/summary.md.
+#   5. UNIFIED_METHODS (default gru-context) tuned under the unified protocol (one study, objective =
+#      validation MAE averaged over the six missing conditions, UNIFIED_TRIALS trials, default
+#      2 x TRIALS), then its best config on seeds 0-4 (REPORT/tuned-unified).
+#   6. a comparison table (default / tuned / release / tuned-unified) in REPORT/summary.md.
 # Resumable: finished trials and runs are skipped. Usage:
 #   bash scripts/reproduce_mosi_tuned.sh [--quick] [ROOT] [WORKERS]
 # Env: METHODS (comma list, default zero-fill,gru-context,backbone,momke,hardymer), TRIALS (12),
@@ -26,8 +29,9 @@ RELEASE_METHODS=${RELEASE_METHODS:-backbone,hardymer}
 DEFAULT_METHODS=${DEFAULT_METHODS:-$METHODS}
 DEFAULT_RESULTS=${DEFAULT_RESULTS:-}
 RUNS=${RUNS:-runs}
+UNIFIED_METHODS=${UNIFIED_METHODS-gru-context}
 if [[ $QUICK == 1 ]]; then
-  TRIALS=${TRIALS:-2}; TUNE_SEEDS=${TUNE_SEEDS:-0}; SEEDS=0; RELEASE_SEEDS=0
+  TRIALS=${TRIALS:-2}; UNIFIED_TRIALS=${UNIFIED_TRIALS:-2}; TUNE_SEEDS=${TUNE_SEEDS:-0}; SEEDS=0; RELEASE_SEEDS=0
   REPORT=${REPORT:-$RUNS/quick-report}
   DATA=(--dataset synthetic --data-opt size=tiny --data-opt task=regression)
   TUNE_EXTRA=(--set train.epochs=2)   # held fixed, not searched
@@ -35,7 +39,7 @@ if [[ $QUICK == 1 ]]; then
   TAG=quick-
   RELEASE_METHODS=${RELEASE_METHODS_QUICK:-backbone}  # hardymer's release teacher is 200 epochs
 else
-  TRIALS=${TRIALS:-12}; TUNE_SEEDS=${TUNE_SEEDS:-0}; SEEDS=0-4; RELEASE_SEEDS=0-2
+  TRIALS=${TRIALS:-12}; UNIFIED_TRIALS=${UNIFIED_TRIALS:-$((2 * TRIALS))}; TUNE_SEEDS=${TUNE_SEEDS:-0}; SEEDS=0-4; RELEASE_SEEDS=0-2
   REPORT=${REPORT:-docs/results/mosi-tuned}
   DATA=(--dataset mosi-poria --root "$ROOT")
   TUNE_EXTRA=()
@@ -74,5 +78,17 @@ $HARDYMER bench "${DATA[@]}" --methods "$RELEASE_METHODS" --protocol fixed --con
   --seeds "$RELEASE_SEEDS" --recipe release --out "$RUNS/${TAG}mosi-release" --workers "$WORKERS" \
   --report "$REPORT/release" --title "CMU-MOSI (Poria features), release recipe, fixed protocol" "${BENCH_EXTRA[@]}"
 
-# 5. comparison
+# 5. unified protocol: one model for every condition, tuned on the six missing conditions' validation
+if [[ -n "$UNIFIED_METHODS" ]]; then
+  IFS=, read -r -a UNIFIED_LIST <<< "$UNIFIED_METHODS"
+  for m in "${UNIFIED_LIST[@]}"; do
+    $HARDYMER tune "${DATA[@]}" --method "$m" --protocol unified --trials "$UNIFIED_TRIALS" \
+      --seeds "$TUNE_SEEDS" --out "$RUNS/${TAG}mosi-tune-unified/$m" "${TUNE_EXTRA[@]}"
+  done
+  $HARDYMER bench "${DATA[@]}" --methods "$UNIFIED_METHODS" --protocol unified --conditions all --seeds "$SEEDS" \
+    --tuned "$RUNS/${TAG}mosi-tune-unified" --out "$RUNS/${TAG}mosi-tuned-unified" --workers "$WORKERS" \
+    --report "$REPORT/tuned-unified" --title "CMU-MOSI (Poria features), tuned configs, unified protocol"
+fi
+
+# 6. comparison
 python "$(dirname "$0")/tuned_summary.py" --report "$REPORT" --tuned "$TUNED" --default-results "$DEFAULT_RESULTS"
