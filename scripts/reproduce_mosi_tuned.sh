@@ -8,14 +8,16 @@
 #   4. the default configs on seeds 0-4 (reuses runs/mosi from scripts/reproduce_mosi.sh).
 #   5. UNIFIED_METHODS (default gru-context) tuned under the unified protocol (one study, objective =
 #      validation MAE averaged over the six missing conditions, UNIFIED_TRIALS trials, default
-#      2 x TRIALS), then its best config on seeds 0-4 (REPORT/tuned-unified).
+#      2 x TRIALS), then its default (REPORT/default-unified) and best config (REPORT/tuned-unified)
+#      on seeds 0-4.
 #   6. a comparison table (default / tuned / release / tuned-unified) in REPORT/summary.md.
 # Resumable: finished trials and runs are skipped. Usage:
 #   bash scripts/reproduce_mosi_tuned.sh [--quick] [ROOT] [WORKERS]
 # Env: METHODS (comma list, default zero-fill,gru-context,backbone,momke,hardymer), TRIALS (12),
 #   TUNE_SEEDS (0), RELEASE_METHODS (backbone,hardymer), RUNS (runs), REPORT (docs/results/mosi-tuned),
 #   HARDYMER (the command, default hardymer), DEFAULT_METHODS (default: METHODS), DEFAULT_RESULTS
-#   (results.json files, comma list, read for default-config methods not run here).
+#   (results.json files, comma list, read for default-config methods not run here; a unified-protocol
+#   file joins the unified default block).
 # --quick: built-in synthetic data (tiny, regression), 2 trials, 1 seed, 2 epochs; REPORT defaults
 #   to RUNS/quick-report. A check that the pipeline works, not a result.
 set -euo pipefail
@@ -85,10 +87,15 @@ if [[ -n "$UNIFIED_METHODS" ]]; then
     $HARDYMER tune "${DATA[@]}" --method "$m" --protocol unified --trials "$UNIFIED_TRIALS" \
       --seeds "$TUNE_SEEDS" --out "$RUNS/${TAG}mosi-tune-unified/$m" "${TUNE_EXTRA[@]}"
   done
+  # their default configs under the same protocol (same run folder as scripts/reproduce_mosi.sh)
+  $HARDYMER bench "${DATA[@]}" --methods "$UNIFIED_METHODS" --protocol unified --conditions all --seeds "$SEEDS" \
+    --out "$RUNS/${TAG}mosi" --workers "$WORKERS" --report "$REPORT/default-unified" \
+    --title "CMU-MOSI (Poria features), default configs, unified protocol" "${BENCH_EXTRA[@]}"
   $HARDYMER bench "${DATA[@]}" --methods "$UNIFIED_METHODS" --protocol unified --conditions all --seeds "$SEEDS" \
     --tuned "$RUNS/${TAG}mosi-tune-unified" --out "$RUNS/${TAG}mosi-tuned-unified" --workers "$WORKERS" \
     --report "$REPORT/tuned-unified" --title "CMU-MOSI (Poria features), tuned configs, unified protocol"
 fi
 
 # 6. comparison
-python "$(dirname "$0")/tuned_summary.py" --report "$REPORT" --tuned "$TUNED" --default-results "$DEFAULT_RESULTS"
+python "$(dirname "$0")/tuned_summary.py" --report "$REPORT" --tuned "$TUNED" --default-results "$DEFAULT_RESULTS" \
+  --tuned-unified "$RUNS/${TAG}mosi-tune-unified"

@@ -104,6 +104,48 @@ def _paired_mean6(res: dict, method: str, metric: str) -> dict | None:
     return None
 
 
+def paired_across(res: dict, method: str, ref_res: dict, reference: str, metric: str = "acc2") -> dict | None:
+    """Paired mean6 difference of ``method`` in ``res`` against ``reference`` in ``ref_res`` (two
+    results files of the same split and protocol; pairs are the seeds both hold)."""
+    from hardymer.reporting.paired import paired_vs_reference
+
+    runs = [dict(r, bench_method="__method") for r in res["runs"] if r.get("bench_method", r["method"]) == method]
+    runs += [dict(r, bench_method="__reference") for r in ref_res["runs"]
+             if r.get("bench_method", r["method"]) == reference]
+    p = paired_vs_reference(runs, ["__reference", "__method"], "__reference")
+    return next((d for d in p.get("differences", []) if d["condition"] == "mean6" and d["metric"] == metric), None)
+
+
+def unified_rows(conds: list[str]) -> str:
+    """Unified protocol rows (one model per method and seed): default configs of every method and
+    the tuned configs in mosi-tuned/tuned-unified, with Δ against the default-config backbone."""
+    tuned = load("mosi-tuned/tuned-unified")
+    if not tuned:
+        return ""
+    base = load("mosi-unified")
+    extra = load("mosi-tuned/default-unified")
+    rows = []
+    for res, name in ((base, "default"), (extra, "default"), (tuned, "tuned")):
+        for m in (res or {}).get("methods", []):
+            if not any(r[0] == m and r[1] == name for r in rows):
+                rows.append((m, name, res))
+    order = {m: i for i, m in enumerate(tuned["methods"] + (base or {}).get("methods", []))}
+    rows.sort(key=lambda r: (order.get(r[0], 99), r[1]))
+    out = ""
+    for m, name, res in rows:
+        agg = aggregated(res)
+        cells = [fmt(*agg[(m, c)]["acc2"][:2], 2) if (m, c) in agg else "–" for c in conds]
+        if m == "backbone" and name == "default":
+            dcell = "(reference)"
+        else:
+            d = paired_across(res, m, base, "backbone") if base and "backbone" in base["methods"] else None
+            dcell = paired_cell(d, 2) if d else "–"
+        mae = fmt(*agg[(m, "mean6")]["mae"][:2], 3) if (m, "mean6") in agg else "–"
+        seeds = ", ".join(map(str, res["seeds"]))
+        out += f"| {m} | unified, {name} (seeds {seeds}) | " + " | ".join(cells) + f" | {dcell} | {mae} |\n"
+    return out
+
+
 def tuned_section() -> str:
     """CMU-MOSI default vs tuned configs (docs/results/mosi-tuned), with paired differences vs the
     backbone of the same config block; default rows not rerun there come from mosi-fixed."""
@@ -122,7 +164,7 @@ def tuned_section() -> str:
                     continue
                 rows.append((m, name, res))
     conds = CONDS
-    out = ("| method | config | " + " | ".join(conds) + " | Δ mean6 acc2 vs backbone | mean6 mae |\n|---|---|"
+    out = ("| method | protocol, config | " + " | ".join(conds) + " | Δ mean6 acc2 vs backbone | mean6 mae |\n|---|---|"
            + "---|" * (len(conds) + 2) + "\n")
     for m, name, res in rows:
         agg = aggregated(res)
@@ -136,18 +178,21 @@ def tuned_section() -> str:
             dcell = "–"
         mae = fmt(*agg[(m, "mean6")]["mae"][:2], 3) if (m, "mean6") in agg else "–"
         seeds = ", ".join(map(str, res["seeds"]))
-        out += f"| {m} | {name} (seeds {seeds}) | " + " | ".join(cells) + f" | {dcell} | {mae} |\n"
+        out += f"| {m} | fixed, {name} (seeds {seeds}) | " + " | ".join(cells) + f" | {dcell} | {mae} |\n"
+    out += unified_rows(conds)
     notes = list(tuned.get("notes", []))
     md = RESULTS / "mosi-tuned" / "tuned" / "results.md"
     if not notes and md.is_file():  # reports written before results.json kept its notes
         notes = [ln[2:].strip() for ln in md.read_text().splitlines() if ln.startswith("- tuned configs")]
     note = next((n for n in notes if n.startswith("tuned configs")), None)
     budget = f" Tuning: {note}." if note else ""
-    return ("#### CMU-MOSI, default vs tuned configs — acc2, test, selected on validation, fixed protocol\n\n"
+    return ("#### CMU-MOSI, default vs tuned configs — acc2, test, selected on validation\n\n"
             + out + "\nΔ: per-seed paired difference of the six-condition mean against the backbone of the same "
             "config block (same seeds), mean and 95 % Student-t interval; \\* = the interval excludes 0. Each "
             "method was tuned per condition with the same number of TPE trials on validation MAE; the test split "
-            "was never read while tuning." + budget + " Default rows: `docs/results/mosi-fixed` (and "
+            "was never read while tuning." + budget + " Unified rows: one model per method and seed trained with a random "
+            "condition per group and step, Δ against the default-config unified backbone (`docs/results/mosi-unified`); "
+            "the unified tuning is one study over the six missing conditions' validation MAE." + " Default rows: `docs/results/mosi-fixed` (and "
             "`docs/results/mosi-tuned/default` for gru-context). Regenerate: `bash scripts/reproduce_mosi_tuned.sh`. "
             "More: [docs/results/mosi-tuned](docs/results/mosi-tuned/summary.md).\n\n")
 
