@@ -5,7 +5,8 @@ Arms, run in the same process (1 torch thread, ``time.process_time``), each with
 
 * ``today``: ``train.share_stage1=false``, ``train.precision=fp32`` (every condition trains its
   teacher's and its student's stage 1 itself);
-* ``new``: ``share_stage1=true`` and ``precision=bf16`` (stage 1 trained once per model and reused).
+* ``new``: ``share_stage1=true`` and ``precision=bf16`` (stage 1 trained once per model and reused);
+* ``new-bucket`` (``--arms``): ``new`` with length-bucketed training batches (``train.bucket``).
 
 ``--epochs-scale s1,s2`` shortens every schedule (student and teacher epochs times ``s``) so a
 reduced run can be measured on a busy machine; with two or more scales the cost of each run is
@@ -52,7 +53,9 @@ from hardymer.training.trainer import make_optimizer, train_epoch
 log = logging.getLogger("bench_grid")
 
 GRID = ["a", "t", "v", "at", "av", "tv", "atv"]
-ARMS = {"today": {"share_stage1": False, "precision": "fp32"}, "new": {"share_stage1": True, "precision": "bf16"}}
+ARMS = {"today": {"share_stage1": False, "precision": "fp32"}, "new": {"share_stage1": True, "precision": "bf16"},
+        # also length-bucketed batches (less padding; changes batch composition, hence not bit-equal)
+        "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True}}
 
 
 def _scaled(n: int, scale: float) -> int:
@@ -81,7 +84,8 @@ def run_config(args: argparse.Namespace, method: str, condition: str, out: Path,
 def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> dict:
     """CPU seconds per arm and condition at epoch ``scale``, and the metrics of every run."""
     res: dict = {}
-    for arm, train in ARMS.items():
+    for arm in args.arms:
+        train = ARMS[arm]
         cache = work / f"cache-{arm}-{scale}"
         rows = []
         for c in args.conditions:
@@ -116,7 +120,7 @@ def extrapolate(by_scale: dict[float, list[dict]], arm: str, n_grid: int = len(G
         else:
             per_cond.append(y[0] / scales[0])
     how = "linear fit over scales" if len(scales) > 1 else "proportional (one scale)"
-    if arm == "new" and n_cond > 1:
+    if ARMS[arm]["share_stage1"] and n_cond > 1:
         return per_cond[0] + (n_grid - 1) * float(np.mean(per_cond[1:])), how
     return n_grid * float(np.mean(per_cond)), how
 
@@ -194,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tta-scale", type=float, default=1.0, help="scale of the default config's schedule in --tta")
     p.add_argument("--skip-grid", action="store_true")
     p.add_argument("--json", default=None, help="write all figures here")
+    p.add_argument("--arms", default="today,new", help=f"comma list of {', '.join(ARMS)}")
     args = p.parse_args(argv)
+    args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if unknown := [a for a in args.arms if a not in ARMS]:
+        p.error(f"--arms: unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
     args.conditions = [canonical_condition(c) for c in args.conditions.split(",")]
@@ -223,15 +231,15 @@ def main(argv: list[str] | None = None) -> int:
                 if args.device != "cpu":  # on an accelerator the cost is wall time, not process CPU time
                     lines.append(f"| {scale} | {arm} (wall s) | " + " | ".join(f"{r['wall_s']:.1f}" for r in rows)
                                  + f" | {sum(r['wall_s'] for r in rows):.1f} |")
-        for arm in ARMS:
+        for arm in args.arms:
             ext, how = extrapolate({s: a[arm] for s, a in out["grid"].items()}, arm)
             out.setdefault("extrapolated", {})[arm] = ext
             lines.append(f"extrapolated, 7 conditions at the full schedule ({how}): {arm} {ext:.0f} CPU s")
         metric = "mae" if ds.task == "regression" else "wa"
         for scale, arms in out["grid"].items():
-            lines.append(f"x{scale} test {metric} per condition (today / new): " + ", ".join(
-                f"{a['condition']} {a['test'][metric]:.3f}/{b['test'][metric]:.3f}"
-                for a, b in zip(arms["today"], arms["new"])))
+            lines.append(f"x{scale} test {metric} per condition ({' / '.join(args.arms)}): " + ", ".join(
+                f"{rows[0]['condition']} " + "/".join(f"{r['test'][metric]:.3f}" for r in rows)
+                for rows in zip(*(arms[a] for a in args.arms))))
     if "stage2_epoch" in out:
         s = out["stage2_epoch"]
         lines.append(f"stage-2 epoch {'CPU' if args.device == 'cpu' else 'wall'} s: fp32 " + ", ".join(f"{x:.2f}" for x in s["fp32"] if x is not None)
