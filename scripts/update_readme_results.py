@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+
+import numpy as np
 from pathlib import Path
 
 from hardymer._env import describe
@@ -197,6 +199,58 @@ def tuned_section() -> str:
             "More: [docs/results/mosi-tuned](docs/results/mosi-tuned/summary.md).\n\n")
 
 
+def _best_mean6(blocks: list[tuple[str, dict]]) -> tuple[float, float, str, str] | None:
+    best = None
+    for label, res in blocks:
+        for m in res["methods"]:
+            row = aggregated(res).get((m, "mean6"), {}).get("acc2")
+            if row and row[2] >= MIN_SEEDS and (best is None or row[0] > best[0]):
+                best = (row[0], row[1], m, label)
+    return best
+
+
+def summary() -> str:
+    """Three lines opening the results section, from the same results files as the tables."""
+    blocks = [(label, res) for label, res in (
+        ("fixed protocol, default config", load("mosi-fixed")), ("fixed, default", load("mosi-tuned/default")),
+        ("fixed protocol, tuned config", load("mosi-tuned/tuned")), ("fixed protocol, release recipe", load("mosi-tuned/release")),
+        ("unified protocol, default config", load("mosi-unified")), ("unified, default", load("mosi-tuned/default-unified")),
+        ("unified protocol, tuned config", load("mosi-tuned/tuned-unified"))) if res]
+    if not blocks:
+        return ""
+    label_of = {"fixed, default": "fixed protocol, default config", "unified, default": "unified protocol, default config"}
+    best = _best_mean6([(label_of.get(k, k), r) for k, r in blocks])
+    means = sorted(aggregated(r)[(m, "mean6")]["acc2"][0] for _, r in blocks for m in r["methods"]
+                   if (m, "mean6") in aggregated(r))
+    diffs = []
+    for label, res in blocks:
+        if label in label_of or "hardymer" not in res["methods"] or "backbone" not in res["methods"]:
+            continue
+        d = _paired_mean6(res, "hardymer", "acc2")
+        if d is not None:
+            diffs.append((label, d))
+    notext = max(aggregated(r)[(m, c)]["acc2"][0] for _, r in blocks for m in r["methods"] for c in ("a", "v", "av")
+                 if (m, c) in aggregated(r))
+    notext = float(np.ceil(notext * 10) / 10 + 0.1)
+    txt = sorted(aggregated(r)[(m, c)]["acc2"][0] for _, r in blocks for m in r["methods"]
+                 for c in ("t", "at", "tv", "atv") if (m, c) in aggregated(r))
+    lines = []
+    if best:
+        lines.append(f"On CMU-MOSI (test, selected on validation, ≥ {MIN_SEEDS} seeds) the best six-condition mean acc2 is "
+                     f"**{best[0]:.2f} ± {best[1]:.2f}** ({best[2]}, {best[3]}); the {len(means)} method × config means "
+                     f"span {means[0]:.2f}–{means[-1]:.2f}; no method reaches {notext:.1f} acc2 on any condition without text "
+                     f"(a, v, av), where the conditions with text score {txt[0]:.0f}–{txt[-1]:.0f}.")
+    if diffs:
+        held = [lbl for lbl, d in diffs if d.get("excludes_zero")]
+        cells = "; ".join(f"{lbl} {paired_cell(d, 2)}" + (f" (n = {d['n']})" if d["ci_low"] is not None else "")
+                          for lbl, d in diffs)
+        lines.append(f"HARDY-MER − backbone, paired by seed: {cells}; "
+                     + ("no interval excludes 0." if not held else f"the interval excludes 0 for {', '.join(held)}."))
+    lines.append("Whether the curriculum helps where it should, on a testbed built for it: the verdict below "
+                 "(`bash scripts/verdict.sh`, [docs/verdict.md](docs/verdict.md)).")
+    return "".join(f"- {ln}\n" for ln in lines)
+
+
 def build() -> str:
     parts = []
     loaded = [r for r in (load(n) for n in ("mosi-fixed", "mosi-ablation", "mosi-unified", "mosi-minilm-text",
@@ -257,6 +311,12 @@ def build() -> str:
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
+    head = "<!-- summary:begin -->\n" + summary() + "<!-- summary:end -->"
+    text, n = re.subn(r"<!-- summary:begin -->.*?<!-- summary:end -->", lambda _: head, text, flags=re.S)
+    if n != 1:
+        text, n = re.subn(r"(## Results\n)", lambda mm: mm.group(1) + "\n" + head + "\n", text, count=1)
+        if n != 1:
+            raise SystemExit("README.md has no '## Results' heading")
     new = "<!-- results:begin -->\n" + build() + "<!-- results:end -->"
     text, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", lambda _: new, text, flags=re.S)
     if n != 1:
