@@ -165,6 +165,16 @@ class _CountingAdamW(torch.optim.AdamW):
         return super().step(closure)
 
 
+class _CountingSGD(torch.optim.SGD):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.n_steps = 0
+
+    def step(self, closure=None):
+        self.n_steps += 1
+        return super().step(closure)
+
+
 def _params(m):
     return [p.detach().clone() for p in m.parameters()]
 
@@ -222,6 +232,30 @@ def test_sequential_differs_from_stacked_and_stage1_is_unchanged(prepared):
     assert out["stacked", 0][1] == out["sequential", 0][1] == 1
     for p, q in zip(out["stacked", 0][0], out["sequential", 0][0]):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, K])
+def test_view_chunks_accumulate_to_the_stacked_step(prepared, chunk):
+    """view_chunk=c: the K+1 views in passes of c views, gradients accumulated into one step per
+    batch; with dropout 0 the update equals the stacked one (and so does the reported loss)."""
+    base, ctx = prepared
+    batches = _batches(ctx)
+    out = {}
+    for c in (0, chunk):
+        m = copy.deepcopy(base)
+        m.config.view_chunk = c
+        opt = _CountingSGD(m.parameters(), lr=0.1)  # SGD: the update is the gradient (Adam amplifies ~0 ones)
+        losses = train_epoch(m, batches, ctx, opt, epoch=1)  # stage 2
+        out[c] = (_params(m), opt.n_steps, losses)
+    assert out[0][1] == out[chunk][1] == len(batches)
+    np.testing.assert_allclose(out[chunk][2], out[0][2], rtol=1e-5)
+    for p, q in zip(out[chunk][0], out[0][0]):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_negative_view_chunk_is_a_config_error(ds):
+    with pytest.raises(ConfigError, match="view_chunk"):
+        create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), view_chunk=-1)
 
 
 # ------------------------------------------------------------------ step-based stage 2

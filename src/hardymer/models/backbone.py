@@ -145,16 +145,23 @@ class Backbone(Method):
                 loss = loss + self.task_loss(self.uni_heads[m](h[m]), batch.y, ok)
         return loss
 
-    def stage2_loss(self, batch: Batch) -> torch.Tensor:
-        """Fused task loss + weighted reconstruction loss of the missing modalities."""
+    def stage2_loss(self, batch: Batch, task_scale: float = 1.0, recon_scale: float = 1.0) -> torch.Tensor:
+        """Fused task loss + weighted reconstruction loss of the missing modalities (each mean
+        times its ``*_scale``: a part's share of the positions when a batch is split into parts)."""
         o = self.forward_all(batch)
-        loss = self.task_loss(o["out"], batch.y, batch.valid)
+        loss = self.task_loss(o["out"], batch.y, batch.valid) * task_scale if batch.valid.any() else o["out"].sum() * 0
         if self.config.recon_weight > 0:
             err, cnt = self.recon_error(batch, o["recon"])
             has = cnt > 0
             if has.any():
-                loss = loss + self.config.recon_weight * err[has].mean()
+                loss = loss + self.config.recon_weight * err[has].mean() * recon_scale
         return loss
+
+    @staticmethod
+    def recon_targets(batch: Batch) -> torch.Tensor:
+        """``[B, L]`` True where an utterance has a missing modality with complete stored features
+        (the positions :meth:`recon_error` averages over)."""
+        return ((~batch.avail) & batch.avail_full & batch.valid.unsqueeze(-1)).any(-1)
 
     def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
         if self.stage(epoch, ctx.train.epochs) == 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,15 @@ from hardymer.data.batching import Batch
 
 if TYPE_CHECKING:
     from hardymer.training.context import FitContext
+
+
+class StepParts:
+    """The loss of one optimizer step as parts whose gradients the trainer accumulates: each part is
+    a callable computed, backpropagated and freed before the next, so a step over many views holds
+    the activations of one part only. The step's loss is the sum of the parts."""
+
+    def __init__(self, parts: Iterable[Callable[[], torch.Tensor]]) -> None:
+        self.parts = parts
 
 
 @dataclass
@@ -80,7 +89,8 @@ class Method(nn.Module):
 
     def training_losses(self, batch: Batch, ctx: "FitContext", epoch: int) -> Iterator[torch.Tensor]:
         """The losses of one batch, one optimizer step each, in order; the trainer steps after each
-        loss before the next is computed. Default: the single :meth:`training_loss`."""
+        loss before the next is computed. A :class:`StepParts` is one step whose loss comes in parts
+        (gradients accumulated). Default: the single :meth:`training_loss`."""
         yield self.training_loss(batch, ctx, epoch)
 
     def run_summary(self) -> dict:

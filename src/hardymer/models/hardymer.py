@@ -37,7 +37,7 @@ from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_co
 from hardymer.hardness.diagnostics import hardness_diagnostics
 from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, pair_pmi, train_pair_critics
 from hardymer.models.backbone import Backbone, BackboneConfig
-from hardymer.models.base import MethodSpec
+from hardymer.models.base import MethodSpec, StepParts
 from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class HardymerConfig(BackboneConfig):
     approximate_index: bool | str | None = None  # None: exact up to retrieval.index.APPROX_MIN_ROWS rows, ivf above
     pacing: str = "none"  # none | linear (share of neighbour views grows over stage 2)
     view_steps: str = "stacked"  # stacked (one step over all K+1 views) | sequential (one step per view)
+    view_chunk: int = 0  # stacked: views per forward/backward pass, gradients accumulated (0: all K+1 at once)
     teacher_epochs: int = 0  # 0: same as the student
     critic_epochs: int = 60
     teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
@@ -71,6 +72,8 @@ def _plain(cfg) -> dict:
     d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dataclasses.asdict(cfg)
     for k in ("device", "num_threads", "stage2_steps", "share_stage1"):  # share_stage1: how, not what
         d.pop(k, None)
+    if not d.get("view_chunk"):  # keys of unchunked runs are those from before the option
+        d.pop("view_chunk", None)
     if d.get("precision") == "fp32":  # keys of fp32 runs are those from before the option
         d.pop("precision")
     return d
@@ -88,6 +91,8 @@ class Hardymer(Backbone):
                 raise ValueError(f"hardymer: {name} must be one of {allowed}, got {getattr(config, name)!r}")
         if config.K < 1:
             raise ValueError("hardymer: K must be >= 1")
+        if config.view_chunk < 0:
+            raise ConfigError(f"hardymer: view_chunk must be >= 0 (0: all K+1 views in one pass), got {config.view_chunk}")
         if config.share is not None:
             if config.hardness == "all":
                 raise ConfigError("hardymer: share cannot be combined with hardness=all (k = K for all)")
@@ -298,11 +303,23 @@ class Hardymer(Backbone):
     def training_losses(self, batch: Batch, ctx, epoch: int) -> Iterator[torch.Tensor]:  # type: ignore[override]
         """``view_steps=sequential`` in stage 2: one loss (one optimizer step) per view j = 0..K,
         each computed after the step on view j−1; otherwise the single stacked loss."""
-        if self.config.view_steps == "stacked" or self.stage(epoch, ctx.train.epochs) == 1:
+        V, c = self.config.K + 1, self.config.view_chunk
+        if self.stage(epoch, ctx.train.epochs) == 1 or (self.config.view_steps == "stacked" and not 0 < c < V):
             yield self.training_loss(batch, ctx, epoch)
             return
         sb = self._stage2_views(batch, ctx, epoch)
         B = batch.valid.shape[0]
+        if self.config.view_steps == "stacked":  # one step, views in chunks of c: the stacked loss in parts
+            n_valid = max(int(sb.valid.sum()), 1)
+            n_recon = max(int(self.recon_targets(sb).sum()), 1)
+
+            def part(lo: int, hi: int) -> torch.Tensor:
+                vb = view_slice(sb, lo * B, hi * B)
+                return self.stage2_loss(vb, task_scale=int(vb.valid.sum()) / n_valid,
+                                        recon_scale=int(self.recon_targets(vb).sum()) / n_recon)
+
+            yield StepParts([lambda lo=lo: part(lo, min(lo + c, V)) for lo in range(0, V, c)])
+            return
         for j in range(self.config.K + 1):
             yield self.stage2_loss(view_slice(sb, j * B, (j + 1) * B))
 

@@ -21,7 +21,7 @@ import torch
 from hardymer.data.batching import Batch, GroupBatcher
 from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
-from hardymer.models.base import Method
+from hardymer.models.base import Method, StepParts
 from hardymer.training.context import FitContext
 from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
@@ -105,18 +105,23 @@ def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: 
         steps = iter(method.training_losses(batch, ctx, epoch))
         while True:  # the next loss sees the stepped parameters
             with amp:
-                loss = next(steps, None)
-            if loss is None:
+                item = next(steps, None)
+            if item is None:
                 break
-            loss = loss.float()
             opt.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-            loss.backward()
+            total = 0.0
+            for part in (item.parts if isinstance(item, StepParts) else [lambda item=item: item]):
+                with amp:
+                    loss = part()
+                loss = loss.float()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+                loss.backward()  # accumulates over the parts of one step
+                total += float(loss.detach())
             if ctx.train.grad_clip:
                 torch.nn.utils.clip_grad_norm_(method.parameters(), ctx.train.grad_clip)
             opt.step()
-            losses.append(float(loss.detach()))
+            losses.append(total)
     return losses
 
 
