@@ -41,10 +41,12 @@ def train(
     method_opt: Optional[List[str]] = typer.Option(None, help="method option key=value"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
     overwrite: bool = typer.Option(False, help="replace a finished run of another config in --out"),
+    log_to: str = typer.Option("none", "--log", help="none, or tensorboard: per-epoch scalars in <run>/tensorboard (extra `tensorboard`)"),
     verbose: bool = typer.Option(False, "-v"),
 ) -> None:
     """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt, history.csv.
 
+    Several runs (conditions or seeds) also get results.md/csv/json in --out, as `bench` writes them.
     A run folder that holds a finished run of a different config is refused (naming the differing
     keys) unless --overwrite is given.
     """
@@ -56,6 +58,10 @@ def train(
     from hardymer.training.run import load_run_dataset, run_experiment
 
     try:
+        from hardymer.training.tensorboard import TensorBoardLogger, check_log_backend
+
+        check_log_backend(log_to)
+        label = method
         preset_opts: dict = {}
         if method is not None:
             method, preset_opts = resolve_method(method)
@@ -80,7 +86,13 @@ def train(
                 run_cfg.seed = s
                 run_cfg.out = out if single else str(Path(out) / c / f"seed{s}")
                 check_run_dir(run_cfg.out, run_cfg, overwrite=overwrite)
-                runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live))
+                board = TensorBoardLogger(Path(run_cfg.out) / "tensorboard") if log_to == "tensorboard" else None
+                try:
+                    runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live, on_epoch=board))
+                finally:
+                    if board is not None:
+                        board.close()
+                runs[-1]["bench_method"] = label or str(cfg.method.name)
                 t = runs[-1]["test"]
                 brief = t if "mean" not in t else t["mean"]
                 log.info("%s seed %d: %s", c, s, ", ".join(f"{k}={v:.2f}" for k, v in brief.items()))
@@ -96,6 +108,14 @@ def train(
     for key, mets in agg.items():
         table.add_row(key[1], *[fmt(*mets[k][:2]) if mets[k][2] > 1 else f"{mets[k][0]:.2f}" for k in names])
     console.print(table)
+    if not single:
+        import shlex
+
+        from hardymer.reporting.results import write_results
+
+        command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
+        md = write_results(runs, out, ds.name, [runs[0]["bench_method"]], command=command)
+        console.print(f"results in {md.parent} (results.md, results.csv, results.json)", markup=False)
     console.print(f"outputs in {out}")
 
 
