@@ -140,6 +140,14 @@ def test_refusals(tmp_path, two):
     assert compare_results([load_bench_results(cls)]).metric == "wa" == default_metric("classification")
     with pytest.raises(ConfigError, match="share the label"):
         compare_results([load_bench_results(a), load_bench_results(a)])
+    # the run folders' configs are at hand: different dataset options are refused too
+    small = _folder(tmp_path / "small", _runs(["backbone"], range(5)), ["backbone"])
+    for folder, size in ((a, "tiny"), (small, "small")):
+        run = folder / "backbone" / "a" / "fold0" / "seed0"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(f"data:\n  name: synthetic\n  root: null\n  options:\n    size: {size}\n")
+    with pytest.raises(ConfigError, match="dataset options.*size"):
+        compare_results([load_bench_results(a), load_bench_results(small)])
 
 
 def test_compare_cli(two, tmp_path):
@@ -162,13 +170,22 @@ def test_compare_cli(two, tmp_path):
 
 
 def test_compare_committed_reports():
-    """The committed CMU-MOSI reports: tuned vs default folders of one dataset and split compare."""
+    """The committed CMU-MOSI reports: the paired differences equal those bench wrote (paired.csv's
+    code path) for the tuned block, and tuned vs default folders of one dataset and split compare."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "docs" / "results"
-    if not (root / "mosi-fixed" / "results.json").is_file():
+    if not (root / "mosi-tuned" / "tuned" / "results.json").is_file():
         pytest.skip("docs/results is not in this checkout")
-    res = [load_bench_results(root / "mosi-fixed"), load_bench_results(root / "mosi-tuned" / "default")]
-    cmp = compare_results(res)
-    d = cmp.paired["gru-context@default"]["mean6"]
-    assert d["n"] == 5 and cmp.reference == "backbone@mosi-fixed"
+    tuned = load_bench_results(root / "mosi-tuned" / "tuned")
+    cmp = compare_results([tuned, load_bench_results(root / "mosi-tuned" / "default")])
+    assert cmp.reference == "backbone@tuned"
+    stored = {(d["method"], d["condition"]): d for d in json.loads((root / "mosi-tuned" / "tuned" / "results.json")
+                                                                   .read_text())["paired"]["differences"]
+              if d["metric"] == "acc2"}
+    for cond, got in cmp.paired["gru-context@tuned"].items():
+        want = stored[("gru-context", cond)]
+        assert got["n"] == want["n"] == 5
+        assert (got["mean"], got["ci_low"], got["ci_high"]) == (
+            pytest.approx(want["mean"]), pytest.approx(want["ci_low"]), pytest.approx(want["ci_high"]))
+    assert cmp.paired["gru-context@default"]["mean6"]["n"] == 5

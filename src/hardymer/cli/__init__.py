@@ -1,7 +1,7 @@
 """hardymer: multimodal emotion and sentiment recognition with missing modalities.
 
 Commands: train, evaluate, bench, compare, tune, predict, extract, data info / fetch, list, info.
-Start with `hardymer list` (methods, presets, datasets, conditions) and `hardymer info` (versions, devices).
+Start with `hardymer list` (methods, presets, datasets, conditions, recipes) and `hardymer info` (versions, devices).
 """
 
 from __future__ import annotations

@@ -132,8 +132,8 @@ def evaluate(
     """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
     setup_logging(False)
     from hardymer.evaluation.evaluate import evaluate_checkpoint
-    from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
     from hardymer.reporting.compare import check_out_file
+    from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
 
     try:
         if out is not None:
