@@ -12,7 +12,6 @@ import typer
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
-
 from typer.core import TyperGroup
 
 try:  # typer >= 0.2x ships its own copy of click
