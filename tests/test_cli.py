@@ -20,7 +20,7 @@ def test_train_and_evaluate_cli(tmp_path):
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
     assert m["seed"] == 1 and m["condition"] == "at"
-    r = runner.invoke(app, ["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--condition", "at"])
+    r = runner.invoke(app, ["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--condition", "at", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["at"]["wa"] == pytest.approx(m["test"]["wa"], abs=1e-6)
 

@@ -1,7 +1,7 @@
 """hardymer: multimodal emotion and sentiment recognition with missing modalities.
 
-Commands: train, evaluate, bench, tune, predict, extract, data info / fetch, list, info.
-Start with `hardymer list` (methods, presets, datasets, conditions) and `hardymer info` (versions, devices).
+Commands: train, evaluate, bench, compare, tune, predict, extract, data info / fetch, list, info.
+Start with `hardymer list` (methods, presets, datasets, conditions, recipes) and `hardymer info` (versions, devices).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="traceback
     """Global options go before the command, e.g. hardymer -v train ..."""
 
 # command modules register themselves on ``app`` / ``data_app``
-from hardymer.cli import bench, data, info, predict, train, tune  # noqa: E402,F401
+from hardymer.cli import bench, compare, data, info, predict, train, tune  # noqa: E402,F401
 from hardymer.cli._common import parse_seeds  # noqa: E402
 
 __all__ = ["app", "data_app", "main", "parse_seeds"]

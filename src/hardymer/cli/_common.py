@@ -12,12 +12,15 @@ import typer
 import yaml
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 try:  # typer >= 0.2x ships its own copy of click
     from typer._click import ClickException
+    from typer._click.exceptions import NoArgsIsHelpError
     from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import ClickException, get_current_context
+    from click.exceptions import NoArgsIsHelpError
 
 console = Console()
 log = logging.getLogger("hardymer")
@@ -27,6 +30,8 @@ def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)  # other libraries' INFO chatter stays quiet
+    # faiss's loader logs six INFO lines on import (which SIMD build it tried): only with -v
+    logging.getLogger("faiss.loader").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def parse_kv(items: Optional[List[str]], what: str) -> dict:
@@ -176,8 +181,41 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+class HardymerGroup(TyperGroup):
+    """The click group of the ``hardymer`` app: a command-line parse error (bad value, unknown or
+    missing option) is one ``error:`` line naming the option, exit 2, instead of typer's framed box
+    (kept with ``-v``). ``--help`` and no-arguments help are unchanged."""
+
+    def main(self, args: Any = None, prog_name: Optional[str] = None, complete_var: Optional[str] = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or any(a in VERBOSE_FLAGS for a in argv):
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) is not None else ""
+            typer.echo(f"error: {error_message(exc)}{hint}", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 class HardymerTyper(typer.Typer):
-    """A ``typer.Typer`` whose every command (also ones added later) runs inside :func:`guard`."""
+    """A ``typer.Typer`` whose every command (also ones added later) runs inside :func:`guard`, and
+    whose parse errors are one ``error:`` line (:class:`HardymerGroup`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", HardymerGroup)
+        super().__init__(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         register = super().command(*args, **kwargs)

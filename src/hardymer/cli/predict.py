@@ -21,13 +21,14 @@ def predict(
     checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
     input: str = typer.Option(..., "--input", help=".npz with audio/text/video (any subset), optional mask_*, groups, utt_ids"),
     out: Optional[str] = typer.Option(None, help="CSV to write (default: print)"),
+    strict: bool = typer.Option(False, help="refuse modality sets a fixed-protocol model was not trained on (default: warn)"),
 ) -> None:
     """Predict on new data with whatever modalities it has."""
     setup_logging(False)
     from hardymer.inference import predict_file
 
     try:
-        text = predict_file(checkpoint, input, out)
+        text = predict_file(checkpoint, input, out, strict=strict)
     except (HardymerError, ValueError, KeyError) as exc:
         fail(exc)
         return

@@ -41,10 +41,12 @@ def train(
     method_opt: Optional[List[str]] = typer.Option(None, help="method option key=value"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
     overwrite: bool = typer.Option(False, help="replace a finished run of another config in --out"),
+    log_to: str = typer.Option("none", "--log", help="none, or tensorboard: per-epoch scalars in <run>/tensorboard (extra `tensorboard`)"),
     verbose: bool = typer.Option(False, "-v"),
 ) -> None:
     """Train one model per (condition, seed); write metrics.json, config.yaml, checkpoint.pt, history.csv.
 
+    Several runs (conditions or seeds) also get results.md/csv/json in --out, as `bench` writes them.
     A run folder that holds a finished run of a different config is refused (naming the differing
     keys) unless --overwrite is given.
     """
@@ -56,6 +58,10 @@ def train(
     from hardymer.training.run import load_run_dataset, run_experiment
 
     try:
+        from hardymer.training.tensorboard import TensorBoardLogger, check_log_backend
+
+        check_log_backend(log_to)
+        label = method
         preset_opts: dict = {}
         if method is not None:
             method, preset_opts = resolve_method(method)
@@ -80,7 +86,13 @@ def train(
                 run_cfg.seed = s
                 run_cfg.out = out if single else str(Path(out) / c / f"seed{s}")
                 check_run_dir(run_cfg.out, run_cfg, overwrite=overwrite)
-                runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live))
+                board = TensorBoardLogger(Path(run_cfg.out) / "tensorboard") if log_to == "tensorboard" else None
+                try:
+                    runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live, on_epoch=board))
+                finally:
+                    if board is not None:
+                        board.close()
+                runs[-1]["bench_method"] = label or str(cfg.method.name)
                 t = runs[-1]["test"]
                 brief = t if "mean" not in t else t["mean"]
                 log.info("%s seed %d: %s", c, s, ", ".join(f"{k}={v:.2f}" for k, v in brief.items()))
@@ -96,6 +108,14 @@ def train(
     for key, mets in agg.items():
         table.add_row(key[1], *[fmt(*mets[k][:2]) if mets[k][2] > 1 else f"{mets[k][0]:.2f}" for k in names])
     console.print(table)
+    if not single:
+        import shlex
+
+        from hardymer.reporting.results import write_results
+
+        command = "hardymer " + shlex.join(sys.argv[1:]) if sys.argv and "hardymer" in sys.argv[0] else None
+        md = write_results(runs, out, ds.name, [runs[0]["bench_method"]], command=command)
+        console.print(f"results in {md.parent} (results.md, results.csv, results.json)", markup=False)
     console.print(f"outputs in {out}")
 
 
@@ -105,14 +125,35 @@ def evaluate(
     condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
     split: str = typer.Option("test", help="train, val or test"),
     root: Optional[str] = typer.Option(None, help="override the dataset folder stored in the checkpoint"),
+    out: Optional[str] = typer.Option(None, help="also write the metrics to FILE.json or FILE.csv"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON (for scripts) instead of a table"),
+    strict: bool = typer.Option(False, help="refuse conditions a fixed-protocol model was not trained on (default: warn)"),
 ) -> None:
     """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
     setup_logging(False)
     from hardymer.evaluation.evaluate import evaluate_checkpoint
+    from hardymer.reporting.compare import check_out_file
+    from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
 
     try:
-        res = evaluate_checkpoint(checkpoint, parse_condition_option(condition), split=split, root=root)
+        if out is not None:
+            check_out_file(out, EVALUATION_SUFFIXES)
+        res = evaluate_checkpoint(checkpoint, parse_condition_option(condition), split=split, root=root, strict=strict)
+        if out is not None:
+            write_evaluation(res, out, {"checkpoint": checkpoint, "split": split})
     except (HardymerError, ValueError, KeyError) as exc:
         fail(exc)
         return
-    console.print_json(json.dumps(res))
+    if as_json:
+        console.print_json(json.dumps(res))
+        return
+    metrics, rows = evaluation_rows(res)
+    table = Table(title=f"{checkpoint}: {split} split")
+    table.add_column("condition")
+    for k in metrics:
+        table.add_column(k, justify="right")
+    for cond, mets in rows:
+        table.add_row(cond, *[format_metric(k, mets[k]) if k in mets else "–" for k in metrics])
+    console.print(table)
+    if out is not None:
+        console.print(f"metrics written to {out}", markup=False)

@@ -10,17 +10,22 @@ from omegaconf import OmegaConf
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
 from hardymer.errors import ConfigError, DataError
+from hardymer.evaluation.compat import check_modalities
 from hardymer.training.checkpoint import load_checkpoint
 from hardymer.training.precision import autocast
 from hardymer.training.trainer import evaluate
 
 
 def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "test",
-                        root: str | None = None, device: str = "cpu") -> dict:
-    """Metrics of a checkpoint on ``split`` of the dataset it was trained on, per condition."""
+                        root: str | None = None, device: str = "cpu", strict: bool = False) -> dict:
+    """Metrics of a checkpoint on ``split`` of the dataset it was trained on, per condition.
+
+    A fixed-protocol model evaluated under another condition than it was trained on gets one
+    warning naming both modality sets (``strict``: a ``ConfigError`` instead)."""
     method, ckpt = load_checkpoint(path, device=device)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: use train, val or test")
+    check_modalities(ckpt, conditions, strict=strict, source=str(path))
     try:
         cfg = OmegaConf.create(ckpt["config"])
         _ = (cfg.data.name, cfg.data.root, cfg.data.options, cfg.data.fold, cfg.train.batch_size, cfg.train.max_len)

@@ -13,6 +13,7 @@ missing for every utterance; ``masks={"v": bool[N]}`` marks it missing for some.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,10 @@ from hardymer.data.batching import GroupBatcher
 from hardymer.data.dataset import MultimodalDataset, Split
 from hardymer.data.standardize import Standardizer
 from hardymer.errors import DataError
+from hardymer.evaluation.compat import check_modalities
 from hardymer.training.checkpoint import load_checkpoint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,8 +59,13 @@ class Predictor:
     def predict(self, audio: np.ndarray | None = None, text: np.ndarray | None = None,
                 video: np.ndarray | None = None, groups: np.ndarray | list | None = None,
                 order: np.ndarray | None = None, masks: dict[str, np.ndarray] | None = None,
-                batch_size: int = 16) -> Prediction:
-        """Predict for N utterances; ``groups`` lets the model attend across a dialogue/video."""
+                batch_size: int = 16, strict: bool = False) -> Prediction:
+        """Predict for N utterances; ``groups`` lets the model attend across a dialogue/video.
+
+        A fixed-protocol model given other modality sets than it was trained on logs one warning
+        naming both (``strict``: ``ConfigError``); a model that uses group context (e.g.
+        ``gru-context``, ``backbone``) given no ``groups`` logs a warning (each utterance is then
+        its own group)."""
         given = {"a": audio, "t": text, "v": video}
         n = None
         for m, x in given.items():
@@ -98,6 +107,12 @@ class Predictor:
         none = ~avail.any(1)
         if none.any():
             raise DataError(f"{int(none.sum())} utterances have no modality at all (first row {int(np.flatnonzero(none)[0])})")
+        check_modalities(self.ckpt, {"".join(m for j, m in enumerate(MODALITIES) if row[j]) for row in avail},
+                         strict=strict, source=self.path)
+        if groups is None and getattr(self.method, "uses_groups", False):
+            log.warning("%s: this %s model uses the context of the other utterances of a group (dialogue / video), "
+                        "but no groups were given: every utterance is predicted on its own", self.path,
+                        self.ckpt.get("method", "model"))
         g = np.asarray(groups).astype(str) if groups is not None else np.array([f"u{i}" for i in range(n)])
         if g.shape != (n,):
             raise DataError(f"groups shape {g.shape}, expected ({n},)", field="groups")
@@ -154,9 +169,11 @@ def load(path: str | Path, device: str = "cpu") -> Predictor:
     return Predictor(path, device=device)
 
 
-def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | Path | None = None) -> str:
+def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | Path | None = None,
+                 strict: bool = False) -> str:
     """Predict for an ``.npz`` file (arrays ``audio``/``text``/``video`` — any subset —, optional
-    ``mask_*``, ``groups``, ``order``, ``utt_ids``); return (and optionally write) CSV text."""
+    ``mask_*``, ``groups``, ``order``, ``utt_ids``); return (and optionally write) CSV text.
+    ``strict``: refuse modality sets a fixed-protocol model was not trained on (see :meth:`Predictor.predict`)."""
     import csv
     import io
 
@@ -182,7 +199,7 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
     masks = {m: arrays[f"mask_{MODALITY_NAMES[m]}"] for m in MODALITIES if f"mask_{MODALITY_NAMES[m]}" in arrays}
     try:
         res = model.predict(audio=arrays.get("audio"), text=arrays.get("text"), video=arrays.get("video"),
-                            groups=arrays.get("groups"), order=arrays.get("order"), masks=masks)
+                            groups=arrays.get("groups"), order=arrays.get("order"), masks=masks, strict=strict)
     except DataError as exc:
         raise DataError(str(exc), source=str(p)) from exc
     n = len(res.modalities)

@@ -70,6 +70,7 @@ def run_masked(encoder: nn.Module, p: torch.Tensor, keep: torch.Tensor) -> torch
 
 class Backbone(Method):
     stage1_fraction = 0.5
+    uses_groups = True  # the encoders attend over the utterances of a group
 
     def __init__(self, spec: MethodSpec, config: BackboneConfig) -> None:
         super().__init__(spec, config)

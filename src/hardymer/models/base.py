@@ -43,6 +43,8 @@ class Method(nn.Module):
 
     #: share of the epochs spent in stage 1 (full modalities, unimodal heads); 0 = one stage
     stage1_fraction: float = 0.0
+    #: True when predictions depend on the other utterances of a group (dialogue / video context)
+    uses_groups: bool = False
 
     def __init__(self, spec: MethodSpec, config: Any) -> None:
         super().__init__()

@@ -44,6 +44,7 @@ def group_lengths(valid: torch.Tensor) -> torch.Tensor:
 
 class GruContext(Method):
     stage1_fraction = 0.0
+    uses_groups = True  # the BiGRU runs over the utterances of a group
 
     def __init__(self, spec: MethodSpec, config: GruContextConfig) -> None:
         super().__init__(spec, config)

@@ -32,8 +32,11 @@ KINDS = ("exact", "hnsw", "ivf")
 
 
 def _faiss() -> Any:
-    """faiss, imported on first use, with its loader's INFO messages silenced."""
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    """faiss, imported on first use; its loader's six INFO lines are hidden unless the
+    ``faiss.loader`` logger's level was set already (``hardymer -v`` sets it to show them)."""
+    loader = logging.getLogger("faiss.loader")
+    if loader.level == logging.NOTSET:  # library use, bench workers: quiet
+        loader.setLevel(logging.WARNING)
     import faiss
 
     return faiss
