@@ -18,6 +18,7 @@ LAYERS = {
     "data": 1, "extract": 1,  # feature extraction writes datasets (it reads data.npz)
     "hardness": 2, "retrieval": 3, "models": 4, "training": 5, "evaluation": 6, "reporting": 7,
     "bench": 8, "tuning": 8, "inference": 8, "cli": 9,
+    "__main__": 10,  # ``python -m hardymer``: the CLI
     "__init__": 10,  # the package root is the public facade (``hardymer.load`` → inference), lazily
 }
 
