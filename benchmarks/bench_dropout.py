@@ -4,7 +4,8 @@
    stage-2 shapes (forward, and forward + backward), repetitions interleaved;
 2. epoch: one stage-2 epoch of ``hardymer`` (K + 1 stacked views; ``hardness=fixed``, so no
    teacher is trained) with ``nn.Dropout`` vs ``BitsDropout``, both from the same initial
-   weights and batches, epochs interleaved (alternating which arm runs first).
+   weights and batches, one untimed warm-up epoch per arm, then epochs interleaved
+   (alternating which arm runs first).
 
     python benchmarks/bench_dropout.py --dataset mosi-poria --root ../shared/data/mosi-poria \\
         --method-opt hidden=256 --method-opt depth=4 --reps 4
@@ -46,9 +47,9 @@ def micro(shapes: list[tuple[int, ...]], p: float, reps: int, calls: int = 10) -
     out = {}
     for shape in shapes:
         x = torch.randn(shape, requires_grad=True)
-        arms = {"torch_fwd": lambda: F.dropout(x, p, True), "bits_fwd": lambda: bits_dropout(x, p, True),
-                "torch_fwd_bwd": lambda: F.dropout(x, p, True).sum().backward(),
-                "bits_fwd_bwd": lambda: bits_dropout(x, p, True).sum().backward()}
+        arms = {"torch_fwd": lambda x=x: F.dropout(x, p, True), "bits_fwd": lambda x=x: bits_dropout(x, p, True),
+                "torch_fwd_bwd": lambda x=x: F.dropout(x, p, True).sum().backward(),
+                "bits_fwd_bwd": lambda x=x: bits_dropout(x, p, True).sum().backward()}
         tot = dict.fromkeys(arms, 0.0)
         for r in range(reps):
             for k, fn in (list(arms.items()) if r % 2 == 0 else list(arms.items())[::-1]):
@@ -79,6 +80,8 @@ def epoch(args: argparse.Namespace) -> dict:
         if name == "bits":
             use_fast_dropout(m)
         arms[name] = (m, make_optimizer(m, tc))
+    for m, opt in arms.values():  # warm-up epoch per arm (allocator, oneDNN primitives), not timed
+        train_epoch(m, ctx.batcher("train", shuffle=True), ctx, opt, s2)
     secs: dict = {k: [] for k in arms}
     for r in range(args.reps):
         for name in (("torch", "bits") if r % 2 == 0 else ("bits", "torch")):

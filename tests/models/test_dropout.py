@@ -10,7 +10,13 @@ from torch import nn
 from hardymer.config import TrainConfig
 from hardymer.data import create_dataset
 from hardymer.models import MethodSpec, create_method
-from hardymer.models.dropout import BitsDropout, bits_dropout, keep_mask, keep_probability, use_fast_dropout
+from hardymer.models.dropout import (
+    BitsDropout,
+    bits_dropout,
+    keep_mask,
+    keep_probability,
+    use_fast_dropout,
+)
 from hardymer.training.context import FitContext
 from hardymer.training.protocol import FixedCondition
 from hardymer.training.trainer import fit

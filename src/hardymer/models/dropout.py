@@ -27,7 +27,7 @@ _LEVELS = 1 << 16
 
 def keep_threshold(p: float) -> int:
     """The int16 threshold t: an element is kept when its uniform int16 value is < t."""
-    return int(round((1.0 - p) * _LEVELS)) - _LEVELS // 2
+    return round((1.0 - p) * _LEVELS) - _LEVELS // 2
 
 
 def keep_probability(p: float) -> float:
