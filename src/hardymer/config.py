@@ -55,6 +55,7 @@ class TrainConfig:
     # condition's stage 2 from it (on-disk cache under cache_dir); results are identical either way
     share_stage1: bool = True
     precision: str = "fp32"  # fp32 | bf16 (autocast forward passes; fp32 master weights and losses)
+    fast_dropout: bool = False  # dropout masks from random bits (models.dropout; other random stream)
 
 
 @dataclass
@@ -70,7 +71,8 @@ class RunConfig:
 
 
 _HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False,
-                          "bucket_batches": 1, "share_stage1": True, "precision": "fp32"}
+                          "bucket_batches": 1, "share_stage1": True, "precision": "fp32",
+                          "fast_dropout": False}
 #: keys that change how a model is trained but not what it becomes (dropped from trained-model cache keys)
 _EXECUTION_ONLY = ("share_stage1",)
 

@@ -33,6 +33,8 @@ def test_auc_matches_sklearn() -> None:
     assert auc_or_none(flag, -score) == pytest.approx(1 - roc_auc_score(flag, score))
     assert auc_or_none(np.zeros(5, bool), np.arange(5)) is None
     assert auc_or_none(np.ones(5, bool), np.arange(5)) is None
+    tied = np.round(score)  # many ties: each tied (positive, negative) pair counts 1/2
+    assert auc_or_none(flag, tied) == pytest.approx(roc_auc_score(flag, tied))
 
 
 def test_spearman_matches_scipy() -> None:
@@ -43,6 +45,8 @@ def test_spearman_matches_scipy() -> None:
     assert spearman_or_none(a, np.exp(a)) == pytest.approx(1.0)
     assert spearman_or_none(a, np.zeros(100)) is None
     assert spearman_or_none(a[:2], b[:2]) is None
+    ta, tb = np.round(a), np.round(b)  # ties share their average rank
+    assert spearman_or_none(ta, tb) == pytest.approx(spearmanr(ta, tb).statistic)
 
 
 def test_own_group_share_and_label_agreement_hand_built() -> None:

@@ -10,12 +10,11 @@ neighbour used) are ``None`` so that they serialise as JSON ``null``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from hardymer.conditions import MODALITIES, canonical_condition
 from hardymer.data.dataset import MultimodalDataset
+from hardymer.hardness.combine import average_ranks
 
 #: the keys ``hardness_diagnostics`` returns (in this order)
 DIAGNOSTIC_KEYS = (
@@ -30,25 +29,26 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def auc_or_none(flag: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC of ``score`` for the boolean ``flag`` (sklearn); ``None`` when only one class occurs."""
-    from sklearn.metrics import roc_auc_score
-
+    """ROC AUC of ``score`` for the boolean ``flag`` (Mann–Whitney U from average ranks, equal to
+    sklearn's ``roc_auc_score``); ``None`` when only one class occurs."""
     flag = np.asarray(flag, dtype=bool)
     if flag.all() or not flag.any():
         return None
-    return float(roc_auc_score(flag, np.asarray(score, dtype=np.float64)))
+    ranks = average_ranks(np.asarray(score, dtype=np.float64))
+    n_pos, n_neg = int(flag.sum()), int((~flag).sum())
+    return float((ranks[flag].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def spearman_or_none(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Spearman's rho (scipy); ``None`` for fewer than 3 values or a constant input."""
-    from scipy.stats import spearmanr
-
+    """Spearman's rho (Pearson r of average ranks, as scipy's ``spearmanr``); ``None`` for fewer
+    than 3 values or a constant input."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rho = spearmanr(a, b).statistic
+    ra, rb = average_ranks(a), average_ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = float(np.clip(np.dot(ra, rb) / np.sqrt(np.dot(ra, ra) * np.dot(rb, rb)), -1.0, 1.0))
     return _finite_or_none(rho)
 
 

@@ -76,6 +76,8 @@ def _plain(cfg) -> dict:
         d.pop("view_chunk", None)
     if d.get("precision") == "fp32":  # keys of fp32 runs are those from before the option
         d.pop("precision")
+    if not d.get("fast_dropout", True):  # likewise for runs without train.fast_dropout
+        d.pop("fast_dropout")
     return d
 
 

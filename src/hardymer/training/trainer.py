@@ -22,6 +22,7 @@ from hardymer.data.batching import Batch, GroupBatcher
 from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method, StepParts
+from hardymer.models.dropout import use_fast_dropout
 from hardymer.training.context import FitContext
 from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
@@ -183,6 +184,8 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     if cfg.select_on == "test":
         log.warning("selecting the epoch on TEST: optimistic protocol, only for comparison with published numbers")
     method.to(ctx.device)
+    if getattr(cfg, "fast_dropout", False):
+        use_fast_dropout(method)
     t0 = time.perf_counter()
     method.prepare(ctx)
     prep_seconds = time.perf_counter() - t0
