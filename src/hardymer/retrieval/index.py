@@ -101,7 +101,7 @@ class ModalityIndex:
     @classmethod
     def build_ivf(cls, modality: str, features: np.ndarray, rows: np.ndarray, metric: str = "l2",
                   ids: np.ndarray | None = None, pca_dim: int = 64, target_recall: float = 0.99,
-                  k: int = 8, sample: int = 500, seed: int = 0, chunk: int = 65_536,
+                  k: int = 8, sample: int = 500, seed: int = 0, chunk: int = 16_384,
                   k_factor: int = 8) -> "ModalityIndex":
         """PCA + IVF index over ``features[rows]`` (added in chunks, never copied whole), with
         ``nprobe`` raised until recall@``k`` on ``sample`` indexed rows reaches ``target_recall``.
@@ -116,7 +116,7 @@ class ModalityIndex:
         rng = np.random.default_rng(seed)
         nlist = int(max(1, min(4 * np.sqrt(n), n // 40)))
         train_rows = rows[np.sort(rng.choice(n, min(n, max(40 * nlist, 10_000)), replace=False))]
-        xt = _prep(features[train_rows], metric)
+        xt = _prep(features[train_rows], metric, owned=True)
         ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
         dr = min(pca_dim, d)
         quant = faiss.IndexFlatL2(dr) if metric == "l2" else faiss.IndexFlatIP(dr)
@@ -127,7 +127,7 @@ class ModalityIndex:
         index.train(xt)
         del xt
         for s in range(0, n, chunk):
-            index.add(_prep(features[rows[s : s + chunk]], metric))
+            index.add(_prep(features[rows[s : s + chunk]], metric, owned=True))
         out = cls(modality, metric, index, ids, kind="ivf", source=features, source_rows=rows)
         q_rows = rows[rng.choice(n, min(n, sample), replace=False)]
         q = features[q_rows]
@@ -210,13 +210,20 @@ def _l2n(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def _prep(x: np.ndarray, metric: str) -> np.ndarray:
+def _prep(x: np.ndarray, metric: str, owned: bool = False) -> np.ndarray:
+    """``x`` as contiguous float32, L2-normalised for cosine; ``owned``: ``x`` is a temporary copy
+    that may be normalised in place (no second copy)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
-    return _l2n(x).astype(np.float32) if metric == "cosine" else x
+    if metric != "cosine":
+        return x
+    if owned:
+        x /= np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+        return x
+    return _l2n(x).astype(np.float32, copy=False)
 
 
 def exact_search(features: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int, metric: str = "l2",
-                 chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+                 chunk: int = 16_384) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` over ``features[rows]`` for queries ``q``, scanning the rows in chunks
     (bounded memory); returns distances and positions into ``rows``."""
     faiss = _faiss()
@@ -225,7 +232,7 @@ def exact_search(features: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int, 
     best_r = np.zeros((len(q), 0), np.int64)
     ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     for s in range(0, len(rows), chunk):
-        xb = _prep(features[rows[s : s + chunk]], metric)
+        xb = _prep(features[rows[s : s + chunk]], metric, owned=True)
         d, r = faiss.knn(q, xb, min(k, len(xb)), metric=ftype)
         if metric == "cosine":
             d = 1.0 - d
@@ -247,9 +254,10 @@ def recall_at_k(exact: np.ndarray, approx: np.ndarray) -> float:
 
 
 def build_indexes(ds: MultimodalDataset, train_idx: np.ndarray, metrics: dict[str, str] | None = None,
-                  approximate: bool | str | None = None) -> dict[str, ModalityIndex]:
+                  approximate: bool | str | None = None, pca_dim: int = 64) -> dict[str, ModalityIndex]:
     """One index per modality over the training utterances where that modality is available
-    (kind per :func:`index_kind`: exact for small sets, ivf above APPROX_MIN_ROWS by default)."""
+    (kind per :func:`index_kind`: exact for small sets, ivf above APPROX_MIN_ROWS by default;
+    ``pca_dim``: the ivf kind's PCA dimension)."""
     metrics = {**DEFAULT_METRICS, **(metrics or {})}
     out = {}
     for j, m in enumerate(MODALITIES):
@@ -258,7 +266,7 @@ def build_indexes(ds: MultimodalDataset, train_idx: np.ndarray, metrics: dict[st
             continue
         kind = index_kind(approximate, len(rows))
         if kind == "ivf":
-            out[m] = ModalityIndex.build_ivf(m, ds.features[m], rows, metrics[m])
+            out[m] = ModalityIndex.build_ivf(m, ds.features[m], rows, metrics[m], pca_dim=pca_dim)
         else:
             out[m] = ModalityIndex.build(m, ds.features[m][rows], rows, metrics[m], kind)
     return out
