@@ -97,12 +97,15 @@ class _Timer:
 
 
 def run_size(n: int, conditions: list[str], K: int, critic_epochs: int, seed: int, pca_dim: int,
-             per_condition_search: bool, recall_sample: int) -> dict:
+             per_condition_search: bool, recall_sample: int, query_share: float = 1.0) -> dict:
     tm = _Timer()
     with tm("data"):
         ds = synthetic(n, seed)
     train = ds.folds[0].train
-    rec: dict = {"n": n, "dims": DIMS, "conditions": conditions, "K": K, "critic_epochs": critic_epochs,
+    # neighbours for every training utterance, or (query_share < 1) for a seeded sample of them
+    queries = (train if query_share >= 1.0 else
+               np.sort(np.random.default_rng(seed + 2).choice(train, int(round(query_share * len(train))), replace=False)))
+    rec: dict = {"n": n, "queries": len(queries), "dims": DIMS, "conditions": conditions, "K": K, "critic_epochs": critic_epochs,
                  "pca_dim": pca_dim, "per_condition_search": per_condition_search,
                  "feature_mb": sum(x.nbytes for x in ds.features.values()) / 2**20,
                  "rss_after_data_mb": peak_rss_mb(), "loadavg_start": loadavg()}
@@ -122,14 +125,14 @@ def run_size(n: int, conditions: list[str], K: int, critic_epochs: int, seed: in
     if per_condition_search:
         with tm("neighbours"):
             for c in conditions:
-                nbs[c] = retrieve_neighbours(ds, indexes, train, c, K)
+                nbs[c] = retrieve_neighbours(ds, indexes, queries, c, K)
         del indexes
     else:
         with tm("candidates"):
-            cands = search_candidates(ds, indexes, train, K)
+            cands = search_candidates(ds, indexes, queries, K)
         with tm("neighbours"):
             for c in conditions:
-                nbs[c] = retrieve_neighbours(ds, indexes, train, c, K, candidates=cands)
+                nbs[c] = retrieve_neighbours(ds, indexes, queries, c, K, candidates=cands)
         del indexes, cands
     rec["rss_after_neighbours_mb"] = peak_rss_mb()
     with tm("critics"):
@@ -143,6 +146,12 @@ def run_size(n: int, conditions: list[str], K: int, critic_epochs: int, seed: in
     rec["cpu_seconds"] = dict(tm.cpu)
     rec["cpu_seconds"]["precompute_total"] = sum(v for k, v in tm.cpu.items() if k not in ("data", "recall_check"))
     rec["cpu_seconds"]["neighbours_per_condition"] = tm.cpu["neighbours"] / len(conditions)
+    if len(queries) < len(train):  # search and merge cost per query: scaled to every training utterance
+        f = len(train) / len(queries)
+        rec["cpu_seconds_all_queries_extrapolated"] = {
+            "candidates": tm.cpu.get("candidates", 0.0) * f, "neighbours": tm.cpu["neighbours"] * f,
+            "precompute_total": rec["cpu_seconds"]["precompute_total"]
+            + (f - 1) * (tm.cpu.get("candidates", 0.0) + tm.cpu["neighbours"])}
     rec["wall_seconds"] = dict(tm.wall)
     rec["peak_rss_mb"] = peak_rss_mb()
     rec["loadavg_end"] = loadavg()
@@ -162,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="every condition searches its modalities itself (the former way) instead of shared candidates")
     p.add_argument("--recall-sample", type=int, default=200,
                    help="fresh rows for a held-out recall@8 check of each index (not in the precompute total; 0: none)")
+    p.add_argument("--query-share", type=float, default=1.0,
+                   help="retrieve neighbours for this share of the training utterances (a seeded sample; "
+                        "search and merge CPU seconds are also reported scaled to all of them)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="JSON file for the results")
     p.add_argument("-v", action="store_true")
@@ -172,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     res = {"machine": machine_info(), "runs": []}
     for n in [int(s) for s in args.sizes.split(",")]:
         r = run_size(n, args.conditions.split(","), args.K, args.critic_epochs, args.seed, args.pca_dim,
-                     args.per_condition_search, args.recall_sample)
+                     args.per_condition_search, args.recall_sample, args.query_share)
         res["runs"].append(r)
+        if "cpu_seconds_all_queries_extrapolated" in r:
+            sys.stdout.write(f"N={n}: neighbours for {r['queries']} queries; scaled to all: "
+                             + json.dumps({k: round(v, 1) for k, v in r["cpu_seconds_all_queries_extrapolated"].items()}) + "\n")
         s = r["cpu_seconds"]
         sys.stdout.write(
             f"N={n}: precompute {s['precompute_total']:.1f} CPU s (indexes {s['indexes']:.1f}, candidates "

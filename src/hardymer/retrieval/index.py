@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_METRICS = {"a": "l2", "t": "cosine", "v": "l2"}
 APPROX_MIN_ROWS = 50_000  #: above this many rows an index is approximate by default
 KINDS = ("exact", "hnsw", "ivf")
+PCA_TRAIN_ROWS = 32_768  #: the ivf kind's PCA is fit on at most about this many rows
 
 
 def _faiss() -> Any:
@@ -104,7 +105,7 @@ class ModalityIndex:
                   k: int = 8, sample: int = 500, seed: int = 0, chunk: int = 16_384,
                   k_factor: int = 8) -> "ModalityIndex":
         """PCA + IVF index over ``features[rows]`` (added in chunks, never copied whole), with
-        ``nprobe`` raised until recall@``k`` on ``sample`` indexed rows reaches ``target_recall``.
+        ``nprobe`` raised (×√2 steps) until recall@``k`` on ``sample`` indexed rows reaches ``target_recall``.
 
         The lists hold 4-bit PQ codes (one sub-quantizer per PCA dimension, faiss fast-scan); their
         best ``k_factor`` × k' candidates are re-ranked on the PCA vectors (kept flat, ``pca_dim``
@@ -116,16 +117,22 @@ class ModalityIndex:
         rng = np.random.default_rng(seed)
         nlist = int(max(1, min(4 * np.sqrt(n), n // 40)))
         train_rows = rows[np.sort(rng.choice(n, min(n, max(40 * nlist, 10_000)), replace=False))]
-        xt = _prep(features[train_rows], metric, owned=True)
         ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
         dr = min(pca_dim, d)
         quant = faiss.IndexFlatL2(dr) if metric == "l2" else faiss.IndexFlatIP(dr)
         ivf = faiss.IndexIVFPQFastScan(quant, dr, nlist, dr, 4, ftype)
+        ivf.by_residual = False  # one lookup table per query, not per (query, list): far cheaper at high nprobe
         refined = faiss.IndexRefineFlat(ivf)
         refined.k_factor = float(k_factor)
-        index = faiss.IndexPreTransform(faiss.PCAMatrix(d, dr), refined) if dr < d else refined
-        index.train(xt)
-        del xt
+        if dr < d:  # PCA fit on at most PCA_TRAIN_ROWS of the training rows; the lists on all, reduced in chunks
+            pca = faiss.PCAMatrix(d, dr)
+            pca.train(_prep(features[train_rows[:: max(1, len(train_rows) // PCA_TRAIN_ROWS)]], metric, owned=True))
+            refined.train(np.concatenate([pca.apply(_prep(features[train_rows[s : s + chunk]], metric, owned=True))
+                                          for s in range(0, len(train_rows), chunk)]))
+            index = faiss.IndexPreTransform(pca, refined)
+        else:
+            refined.train(_prep(features[train_rows], metric, owned=True))
+            index = refined
         for s in range(0, n, chunk):
             index.add(_prep(features[rows[s : s + chunk]], metric, owned=True))
         out = cls(modality, metric, index, ids, kind="ivf", source=features, source_rows=rows)
@@ -139,7 +146,7 @@ class ModalityIndex:
             out.recall = recall_at_k(exact, got)
             if out.recall >= target_recall or nprobe >= nlist:
                 break
-            nprobe = min(2 * nprobe, nlist)
+            nprobe = min(max(nprobe + 1, round(nprobe * 2**0.5)), nlist)  # steps of ×√2
         log.info("%s index: pca %d, ivf nlist %d nprobe %d over %d rows, recall@%d %.4f on %d sampled rows",
                  modality, dr, nlist, nprobe, n, k, out.recall, len(q_rows))
         return out
