@@ -414,3 +414,67 @@ def test_index_kind_threshold():
         index_kind("lsh", 10)
     ds = create_dataset("synthetic", size="tiny", seed=0)
     assert all(i.kind == "exact" for i in build_indexes(ds, ds.folds[0].train).values())
+
+
+# ------------------------------------------------------------------ shared per-modality candidates
+@pytest.mark.parametrize("merge", ["fused", "concat"])
+def test_shared_candidates_equal_per_condition_search(merge):
+    from hardymer.retrieval.index import search_candidates
+
+    rng = np.random.default_rng(11)
+    missing = [(int(r), int(j)) for r, j in zip(rng.integers(0, 60, 30), rng.integers(0, 3, 30))]
+    cases = [_dataset(seed=4), _dataset(seed=5, v_pairs=True, missing=missing),
+             create_dataset("synthetic", size="tiny", seed=1, missing_rate=0.3)]
+    for ds in cases:
+        train = ds.folds[0].train
+        indexes = build_indexes(ds, train)
+        assert all(i.kind == "exact" for i in indexes.values())
+        for q in (train, np.concatenate([ds.folds[0].val, ds.folds[0].test])):
+            for K in (1, 3):
+                cand = search_candidates(ds, indexes, q, K, distances=merge == "fused", chunk=13)
+                for cond in ("a", "t", "v", "at", "av", "tv", "atv"):
+                    today = retrieve_neighbours(ds, indexes, q, cond, K, merge)
+                    np.testing.assert_array_equal(_old_merge(ds, indexes, q, cond, K, merge), today)
+                    for chunk in (1024, 5):
+                        np.testing.assert_array_equal(
+                            retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk, candidates=cand), today)
+
+
+def test_shared_candidates_are_checked_against_the_queries():
+    from hardymer.retrieval.index import search_candidates
+
+    ds = _dataset(seed=6)
+    train = ds.folds[0].train
+    indexes = build_indexes(ds, train)
+    cand = search_candidates(ds, indexes, train, 2)
+    with pytest.raises(ValueError, match="depth"):
+        retrieve_neighbours(ds, indexes, train, "at", 3, candidates=cand)
+    with pytest.raises(ValueError, match="other queries"):
+        retrieve_neighbours(ds, indexes, train[:-1], "at", 2, candidates=cand)
+    only_a = search_candidates(ds, indexes, train, 2, modalities=["a"])
+    with pytest.raises(ValueError, match="modality"):
+        retrieve_neighbours(ds, indexes, train, "at", 2, candidates=only_a)
+    np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, train, "a", 2, candidates=only_a),
+                                  retrieve_neighbours(ds, indexes, train, "a", 2))
+
+
+def test_shared_candidates_with_ivf_indexes_and_their_recall():
+    """Approximate indexes: shared candidates give the per-condition result; recall is measured."""
+    from hardymer.retrieval.index import exact_search, recall_at_k, search_candidates
+
+    n = 4000
+    feats = {m: _clustered(n, d, seed=s) for s, (m, d) in enumerate({"a": 24, "t": 32, "v": 16}.items())}
+    idx = np.arange(n)
+    ds = MultimodalDataset(name="ivf", task="regression", features=feats, available=np.ones((n, 3), bool),
+                           labels=np.zeros(n, np.float32), groups=idx.astype(str), order=np.zeros(n, np.int64),
+                           utt_ids=idx.astype(str), folds=[Split("0", idx, np.array([], np.int64), np.array([], np.int64))])
+    indexes = build_indexes(ds, idx, approximate="ivf")
+    for m, index in indexes.items():
+        assert index.kind == "ivf" and index.recall >= 0.99
+        q = np.random.default_rng(2).choice(n, 300, replace=False)
+        exact = exact_search(feats[m], idx, feats[m][q], 8, DEFAULT_METRICS[m])[1]
+        assert recall_at_k(exact, index.search(feats[m][q], 8)[1]) >= 0.97
+    cand = search_candidates(ds, indexes, idx, 3)
+    for cond in ("a", "tv", "atv"):
+        np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, idx, cond, 3, candidates=cand),
+                                      retrieve_neighbours(ds, indexes, idx, cond, 3))

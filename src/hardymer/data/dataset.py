@@ -123,7 +123,9 @@ class MultimodalDataset:
                 raise DataError(f"expected shape [{n}, d], got {x.shape}", source=src, field=f"features.{m}")
             if x.dtype != np.float32:
                 self.features[m] = x = x.astype(np.float32)
-            bad = ~np.isfinite(x).all(axis=1)
+            bad = np.zeros(n, dtype=bool)  # checked in row blocks: no [N, d] temporary
+            for s in range(0, n, 65_536):
+                bad[s : s + 65_536] = ~np.isfinite(x[s : s + 65_536]).all(axis=1)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise DataError(

@@ -32,7 +32,7 @@ class Standardizer:
         return cls(mean, std)
 
     def transform_array(self, m: str, x: np.ndarray, available: np.ndarray | None = None) -> np.ndarray:
-        z = ((x - self.mean[m]) / self.std[m]).astype(np.float32)
+        z = ((x - self.mean[m]) / self.std[m]).astype(np.float32, copy=False)
         if available is not None:
             z[~available] = 0.0
         return z

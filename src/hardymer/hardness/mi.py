@@ -100,7 +100,7 @@ def _embed_chunked(critic: PairCritic, xm: np.ndarray, xn: np.ndarray, chunk: in
 
 @torch.no_grad()
 def pointwise_mi(critic: PairCritic, xm: np.ndarray, xn: np.ndarray, ref_m: np.ndarray | None = None,
-                 ref_n: np.ndarray | None = None, chunk: int = 2048) -> np.ndarray:
+                 ref_n: np.ndarray | None = None, chunk: int = 256) -> np.ndarray:
     """pmi_i = f(x_i^m, x_i^n) − log mean_j exp f(x_i^m, x_j^n), j over the reference set (both
     directions averaged). The reference set defaults to the queried rows themselves. Queries are
     processed in chunks: memory is O(chunk × reference size)."""

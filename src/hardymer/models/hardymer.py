@@ -38,7 +38,7 @@ from hardymer.hardness.diagnostics import hardness_diagnostics
 from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, pair_pmi, train_pair_critics
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec, StepParts
-from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours
+from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours, search_candidates
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ class Hardymer(Backbone):
                 train_feats = {m: ds.features[m][train] for m in MODALITIES}
                 pmi = pair_pmi(critics, train_feats)  # condition-independent: once, not per condition
             indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
+            cands = (search_candidates(ds, indexes, train, cfg.K, distances=cfg.merge == "fused")  # one search per modality
+                     if indexes is not None else None)
             enc = (self._teacher_encodings(teacher, ctx)
                    if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy" else None)
             rng = np.random.default_rng(ctx.seed)
@@ -214,7 +216,7 @@ class Hardymer(Backbone):
                 else:
                     k = neighbour_counts(h, cfg.K)
                 if cfg.neighbours == "faiss":
-                    nb = retrieve_neighbours(ds, indexes, train, c, cfg.K, merge=cfg.merge)  # type: ignore[arg-type]
+                    nb = retrieve_neighbours(ds, indexes, train, c, cfg.K, merge=cfg.merge, candidates=cands)  # type: ignore[arg-type]
                 elif cfg.neighbours == "random":
                     nb = np.stack([rng.choice(train[train != i], cfg.K, replace=False) for i in train])
                 else:
