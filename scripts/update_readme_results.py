@@ -176,6 +176,9 @@ def tuned_section() -> str:
             dcell = "(reference)"
         elif d is not None and "backbone" in res["methods"]:
             dcell = paired_cell(d, 2)
+        elif name == "default" and fixed and "backbone" in fixed["methods"]:  # default rows run elsewhere
+            d = paired_across(res, m, fixed, "backbone")
+            dcell = paired_cell(d, 2) if d else "–"
         else:
             dcell = "–"
         mae = fmt(*agg[(m, "mean6")]["mae"][:2], 3) if (m, "mean6") in agg else "–"
