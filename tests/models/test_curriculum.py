@@ -155,7 +155,9 @@ def prepared(ds):
     return m, ctx
 
 
-class _CountingAdamW(torch.optim.AdamW):
+class _CountingSteps:
+    """Mixin: counts ``step`` calls of a torch optimizer."""
+
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.n_steps = 0
@@ -165,14 +167,12 @@ class _CountingAdamW(torch.optim.AdamW):
         return super().step(closure)
 
 
-class _CountingSGD(torch.optim.SGD):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.n_steps = 0
+class _CountingAdamW(_CountingSteps, torch.optim.AdamW):
+    pass
 
-    def step(self, closure=None):
-        self.n_steps += 1
-        return super().step(closure)
+
+class _CountingSGD(_CountingSteps, torch.optim.SGD):
+    pass
 
 
 def _params(m):

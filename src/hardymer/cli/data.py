@@ -101,15 +101,20 @@ def _overview(cat: dict) -> None:
     console.print(t)
 
 
+def _options_table(header: str, options: dict) -> Table:
+    """Two columns: option name and its default."""
+    t = Table()
+    t.add_column(header)
+    t.add_column("default", justify="right")
+    for k, v in options.items():
+        t.add_row(k, str(v))
+    return t
+
+
 def _print_methods(rows: list) -> None:
     for m in rows:
         console.print(f"[bold]{m['name']}[/bold] — {escape(m['paper'])} (protocols: {', '.join(m['protocols'])})")
-        t = Table()
-        t.add_column("option (--method-opt)")
-        t.add_column("default", justify="right")
-        for k, v in m["options"].items():
-            t.add_row(k, str(v))
-        console.print(t)
+        console.print(_options_table("option (--method-opt)", m["options"]))
         if m["presets"]:
             console.print(f"  presets: {', '.join(m['presets'])}", markup=False)
 
@@ -124,12 +129,7 @@ def _print_presets(rows: list) -> None:
 def _print_datasets(rows: list) -> None:
     for d in rows:
         console.print(f"[bold]{d['name']}[/bold]" + (" (any further key is passed on)" if d["open_ended"] else ""))
-        t = Table()
-        t.add_column("option (--data-opt)")
-        t.add_column("default", justify="right")
-        for k, v in d["options"].items():
-            t.add_row(k, str(v))
-        console.print(t)
+        console.print(_options_table("option (--data-opt)", d["options"]))
 
 
 def _print_conditions(rows: list) -> None:
