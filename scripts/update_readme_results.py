@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 from hardymer._env import describe
 from hardymer.evaluation.metrics import LOWER_IS_BETTER
 from hardymer.evaluation.stats import MIN_SEEDS
-from hardymer.reporting.paired import paired_cell, paired_table
+from hardymer.reporting.paired import paired_cell, paired_table, paired_vs_reference
 from hardymer.reporting.tables import fmt, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +109,6 @@ def _paired_mean6(res: dict, method: str, metric: str) -> dict | None:
 def paired_across(res: dict, method: str, ref_res: dict, reference: str, metric: str = "acc2") -> dict | None:
     """Paired mean6 difference of ``method`` in ``res`` against ``reference`` in ``ref_res`` (two
     results files of the same split and protocol; pairs are the seeds both hold)."""
-    from hardymer.reporting.paired import paired_vs_reference
-
     runs = [dict(r, bench_method="__method") for r in res["runs"] if r.get("bench_method", r["method"]) == method]
     runs += [dict(r, bench_method="__reference") for r in ref_res["runs"]
              if r.get("bench_method", r["method"]) == reference]
@@ -205,8 +203,9 @@ def tuned_section() -> str:
 def _best_mean6(blocks: list[tuple[str, dict]]) -> tuple[float, float, str, str] | None:
     best = None
     for label, res in blocks:
+        agg = aggregated(res)
         for m in res["methods"]:
-            row = aggregated(res).get((m, "mean6"), {}).get("acc2")
+            row = agg.get((m, "mean6"), {}).get("acc2")
             if row and row[2] >= MIN_SEEDS and (best is None or row[0] > best[0]):
                 best = (row[0], row[1], m, label)
     return best
@@ -223,8 +222,13 @@ def summary() -> str:
         return ""
     label_of = {"fixed, default": "fixed protocol, default config", "unified, default": "unified protocol, default config"}
     best = _best_mean6([(label_of.get(k, k), r) for k, r in blocks])
-    means = sorted(aggregated(r)[(m, "mean6")]["acc2"][0] for _, r in blocks for m in r["methods"]
-                   if (m, "mean6") in aggregated(r))
+    aggs = [(aggregated(r), r["methods"]) for _, r in blocks]
+
+    def acc2_means(conds: tuple[str, ...]) -> list[float]:
+        """Mean acc2 of every (method, condition) of ``conds`` in every block, sorted."""
+        return sorted(agg[(m, c)]["acc2"][0] for agg, methods in aggs for m in methods for c in conds if (m, c) in agg)
+
+    means = acc2_means(("mean6",))
     diffs = []
     for label, res in blocks:
         if label in label_of or "hardymer" not in res["methods"] or "backbone" not in res["methods"]:
@@ -232,11 +236,8 @@ def summary() -> str:
         d = _paired_mean6(res, "hardymer", "acc2")
         if d is not None:
             diffs.append((label, d))
-    notext = max(aggregated(r)[(m, c)]["acc2"][0] for _, r in blocks for m in r["methods"] for c in ("a", "v", "av")
-                 if (m, c) in aggregated(r))
-    notext = float(np.ceil(notext * 10) / 10 + 0.1)
-    txt = sorted(aggregated(r)[(m, c)]["acc2"][0] for _, r in blocks for m in r["methods"]
-                 for c in ("t", "at", "tv", "atv") if (m, c) in aggregated(r))
+    notext = float(np.ceil(acc2_means(("a", "v", "av"))[-1] * 10) / 10 + 0.1)
+    txt = acc2_means(("t", "at", "tv", "atv"))
     lines = []
     if best:
         lines.append(f"On CMU-MOSI (test, selected on validation, ≥ {MIN_SEEDS} seeds) the best six-condition mean acc2 is "
