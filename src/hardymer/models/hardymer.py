@@ -314,13 +314,15 @@ class Hardymer(Backbone):
         sb = self._stage2_views(batch, ctx, epoch)
         B = batch.valid.shape[0]
         if self.config.view_steps == "stacked":  # one step, views in chunks of c: the stacked loss in parts
+            targets = self.recon_targets(sb)
             n_valid = max(int(sb.valid.sum()), 1)
-            n_recon = max(int(self.recon_targets(sb).sum()), 1)
+            n_recon = max(int(targets.sum()), 1)
 
             def part(lo: int, hi: int) -> torch.Tensor:
-                vb = view_slice(sb, lo * B, hi * B)
-                return self.stage2_loss(vb, task_scale=int(vb.valid.sum()) / n_valid,
-                                        recon_scale=int(self.recon_targets(vb).sum()) / n_recon)
+                rows = slice(lo * B, hi * B)
+                return self.stage2_loss(view_slice(sb, rows.start, rows.stop),
+                                        task_scale=int(sb.valid[rows].sum()) / n_valid,
+                                        recon_scale=int(targets[rows].sum()) / n_recon)
 
             yield StepParts([lambda lo=lo: part(lo, min(lo + c, V)) for lo in range(0, V, c)])
             return
