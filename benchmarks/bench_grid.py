@@ -6,7 +6,8 @@ Arms, run in the same process (1 torch thread, ``time.process_time``), each with
 * ``today``: ``train.share_stage1=false``, ``train.precision=fp32`` (every condition trains its
   teacher's and its student's stage 1 itself);
 * ``new``: ``share_stage1=true`` and ``precision=bf16`` (stage 1 trained once per model and reused);
-* ``new-bucket`` (``--arms``): ``new`` with length-bucketed training batches (``train.bucket``).
+* ``new-bucket`` (``--arms``): ``new`` with length-bucketed training batches (``train.bucket``);
+* ``new-fast`` (``--arms``): ``new-bucket`` with ``train.fast_dropout`` (cheaper dropout masks).
 
 ``--epochs-scale s1,s2`` shortens every schedule (student and teacher epochs times ``s``) so a
 reduced run can be measured on a busy machine; with two or more scales the cost of each run is
@@ -55,7 +56,9 @@ log = logging.getLogger("bench_grid")
 GRID = ["a", "t", "v", "at", "av", "tv", "atv"]
 ARMS = {"today": {"share_stage1": False, "precision": "fp32"}, "new": {"share_stage1": True, "precision": "bf16"},
         # also length-bucketed batches (less padding; changes batch composition, hence not bit-equal)
-        "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True}}
+        "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True},
+        # and dropout masks from random bits (another random stream, same p and expectation)
+        "new-fast": {"share_stage1": True, "precision": "bf16", "bucket": True, "fast_dropout": True}}
 
 
 def _scaled(n: int, scale: float) -> int:
