@@ -4,10 +4,13 @@ Each figure comes from a fresh child process (``os.wait4`` gives that child's ow
 and CPU seconds), with one torch thread:
 
 * import floor: ``import hardymer.cli``; ``import torch``; torch + one ``torch.optim.AdamW``
-  (its first ``add_param_group`` imports ``torch._dynamo``, and with it sympy); + faiss;
+  (its first ``add_param_group`` imports ``torch._dynamo``, and with it sympy); torch + one step
+  of ``hardymer.optim.Adam`` (the trainers' optimizer: torch's arithmetic, no ``torch._dynamo``);
+  + faiss;
 * ``hardymer train --dataset DATASET --root ROOT --method M --set cache_dir=null`` for every
   ``--methods`` entry (default config, one condition), and again with each ``--variant`` (extra
-  ``--set`` options, e.g. ``train.precision=bf16``).
+  ``--set`` options, e.g. ``train.precision=bf16``; an entry ``env:NAME=VALUE`` sets an
+  environment variable of that run instead, e.g. ``env:HARDYMER_MMAP_THRESHOLD=131072``).
 
     python benchmarks/bench_memory.py --root ../shared/data/mosi-poria
     python benchmarks/bench_memory.py --root ../shared/data/mosi-poria --methods hardymer \\
@@ -31,14 +34,18 @@ IMPORTS = {
     "import torch": "import torch",
     "torch + AdamW (imports torch._dynamo)": "import torch; torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())",
     "torch + AdamW + faiss": "import torch, faiss; torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())",
+    "torch + hardymer.optim.Adam step": ("import torch; from hardymer.optim import Adam; m = torch.nn.Linear(2, 2); "
+                                         "o = Adam(m.parameters()); m(torch.ones(1, 2)).sum().backward(); o.step()"),
+    "torch + hardymer.optim.Adam + faiss": ("import torch, faiss; from hardymer.optim import Adam; "
+                                            "Adam(torch.nn.Linear(2, 2).parameters())"),
 }
 #: libraries that ``import hardymer.cli`` must not pull in (imported lazily where needed)
 HEAVY = ("torch", "sklearn", "scipy", "matplotlib", "faiss", "pandas", "ray", "optuna")
 
 
-def measure(cmd: list[str]) -> dict:
-    """Peak RSS (MiB) and CPU seconds of one child process running ``cmd``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def measure(cmd: list[str], extra_env: dict[str, str] | None = None) -> dict:
+    """Peak RSS (MiB), CPU seconds (user + system) and system seconds of one child running ``cmd``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(extra_env or {})}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
     err = proc.stderr.read().decode(errors="replace")
@@ -46,7 +53,8 @@ def measure(cmd: list[str]) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return {"peak_rss_mib": round(ru.ru_maxrss / 1024, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 1)}
+    return {"peak_rss_mib": round(ru.ru_maxrss / 1024, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+            "sys_s": round(ru.ru_stime, 1)}
 
 
 def heavy_imports() -> list[str]:
@@ -72,15 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods.split(","):
             for variant in ["", *args.variant]:
-                sets = [s for v in variant.split(",") if v for s in ("--set", v)]
+                parts = [v for v in variant.split(",") if v]
+                env = dict(v[4:].split("=", 1) for v in parts if v.startswith("env:"))
+                sets = [s for v in parts if not v.startswith("env:") for s in ("--set", v)]
                 cmd = [sys.executable, "-m", "hardymer", "train", *data, "--method", method, "--set", "cache_dir=null",
                        *sets, "--out", str(Path(tmp) / f"{method}-{len(res['train'])}")]
-                res["train"].append({"method": method, "variant": variant or "default", **measure(cmd)})
+                res["train"].append({"method": method, "variant": variant or "default", **measure(cmd, env)})
     for k, v in res["imports"].items():
         print(f"{k:40s} {v['peak_rss_mib']:8.1f} MiB  {v['cpu_s']:6.1f} CPU s")
     print(f"heavy libraries after `import hardymer.cli`: {', '.join(res['heavy_after_import_cli']) or 'none'}")
     for r in res["train"]:
-        print(f"train {r['method']:10s} {r['variant']:45s} {r['peak_rss_mib']:8.1f} MiB  {r['cpu_s']:6.1f} CPU s")
+        print(f"train {r['method']:10s} {r['variant']:60s} {r['peak_rss_mib']:8.1f} MiB  {r['cpu_s']:6.1f} CPU s"
+              f" (system {r['sys_s']:.1f})")
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1))
     return 0

@@ -6,7 +6,6 @@ import json
 
 import optuna
 import pytest
-import torch
 from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
@@ -85,8 +84,9 @@ def test_attention_dropout_and_adam():
     m = Backbone(spec, BackboneConfig(hidden=8, depth=1, dropout=0.4))
     assert m.encoders["a"].encoder.layers[0].self_attn.dropout == 0.4
     train = load_config({"train": {"optimizer": "adam"}}).train
-    assert type(make_optimizer(m, train)) is torch.optim.Adam
-    assert type(make_optimizer(m, load_config().train)) is torch.optim.AdamW
+    adam, adamw = make_optimizer(m, train), make_optimizer(m, load_config().train)
+    assert not adam.param_groups[0]["decoupled_weight_decay"]  # the release's Adam: L2 in the gradient
+    assert adamw.param_groups[0]["decoupled_weight_decay"]
     with pytest.raises(ConfigError, match="optimizer"):
         make_optimizer(m, load_config({"train": {"optimizer": "sgd"}}).train)
 

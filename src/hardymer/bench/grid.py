@@ -107,9 +107,11 @@ def execute(spec: RunSpec, threads: int = 1, wait: bool = True) -> dict | None:
 def _execute(spec: RunSpec, threads: int) -> dict:
     import torch
 
+    from hardymer._memory import return_freed_memory
     from hardymer.config import load_config
     from hardymer.training.run import run_experiment
 
+    return_freed_memory()  # a spawned or Ray worker is a fresh process (acts only when asked)
     torch.set_num_threads(threads)
     out = Path(spec.out)
     handler = logging.FileHandler(out / "log.txt", mode="w")

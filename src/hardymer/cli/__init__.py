@@ -28,6 +28,9 @@ def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="traceback
           version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                        help="print the version and exit")) -> None:
     """Global options go before the command, e.g. hardymer -v train ..."""
+    from hardymer._memory import return_freed_memory
+
+    return_freed_memory()  # only with HARDYMER_MMAP_THRESHOLD set (fewer resident bytes, more CPU)
 
 # command modules register themselves on ``app`` / ``data_app``
 from hardymer.cli import bench, compare, data, info, predict, train, tune  # noqa: E402,F401

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardymer.conditions import MODALITIES, canonical_condition
+from hardymer.optim import Adam
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def train_pair_critics(features: dict[str, np.ndarray], epochs: int = 60, batch_
             continue
         xm, xk = torch.as_tensor(features[m]), torch.as_tensor(features[k])
         critic = PairCritic(xm.shape[1], xk.shape[1])
-        opt = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=1e-4)
+        opt = Adam(critic.parameters(), lr=lr, weight_decay=1e-4)
         for _ in range(epochs):
             perm = torch.randperm(n, generator=g)
             for s in range(0, n, batch_size):

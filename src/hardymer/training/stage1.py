@@ -30,6 +30,7 @@ from hardymer._io import atomic_torch_save
 from hardymer.data.batching import GroupBatcher
 from hardymer.hardness._cache import cache_key, cache_path
 from hardymer.models.base import Method
+from hardymer.optim import Adam
 from hardymer.training.context import FitContext
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def shared_stage1(method: Method, ctx: FitContext, s1_epochs: int, total_epochs:
     return SharedStage1(path=path, key=key, guard=_unshared_generators(ctx))
 
 
-def save_stage1(entry: SharedStage1, method: Method, opt: torch.optim.Optimizer, train_b: GroupBatcher,
+def save_stage1(entry: SharedStage1, method: Method, opt: Adam, train_b: GroupBatcher,
                 ctx: FitContext, history: list[dict], seconds: float) -> bool:
     """Write the end-of-stage-1 state (atomically); ``False`` (nothing written) when stage 1 moved
     a generator that the entry does not restore."""
@@ -127,7 +128,7 @@ def save_stage1(entry: SharedStage1, method: Method, opt: torch.optim.Optimizer,
     return True
 
 
-def restore_stage1(obj: dict, method: Method, opt: torch.optim.Optimizer, train_b: GroupBatcher,
+def restore_stage1(obj: dict, method: Method, opt: Adam, train_b: GroupBatcher,
                    ctx: FitContext) -> list[dict]:
     """Put ``method``, ``opt`` and the generators in the saved end-of-stage-1 state; the saved
     stage-1 history records."""

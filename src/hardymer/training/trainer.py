@@ -23,6 +23,7 @@ from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method, StepParts
 from hardymer.models.dropout import use_fast_dropout
+from hardymer.optim import Adam
 from hardymer.training.context import FitContext
 from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
@@ -94,7 +95,7 @@ def _select_value(metrics: dict, metric: str) -> float:
     return float(metrics[key][metric])
 
 
-def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: torch.optim.Optimizer,
+def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: Adam,
                 epoch: int) -> list[float]:
     """One pass over ``batches``: for each loss of ``method.training_losses`` (one by default),
     zero the gradients, backward, clip and take one optimizer step; the losses, one per step.
@@ -155,13 +156,14 @@ def _with_epochs(train_cfg, epochs: int):
 EpochCallback = Callable[[int, int, dict], None]
 
 
-def make_optimizer(method: Method, cfg) -> torch.optim.Optimizer:
-    """``train.optimizer``: ``adamw`` (default) or ``adam`` (the release), with lr and weight decay."""
+def make_optimizer(method: Method, cfg) -> Adam:
+    """``train.optimizer``: ``adamw`` (default) or ``adam`` (the release), with lr and weight decay
+    (:class:`hardymer.optim.Adam`: torch.optim's update without its import of ``torch._dynamo``)."""
     name = str(getattr(cfg, "optimizer", "adamw")).lower()
     if name == "adamw":
-        return torch.optim.AdamW(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return Adam(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
     if name == "adam":
-        return torch.optim.Adam(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return Adam(method.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     raise ConfigError(f"train.optimizer must be adamw or adam, got {name!r}")
 
 
