@@ -410,3 +410,48 @@ def test_invalid_options_raise(ds, name, value):
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     with pytest.raises(ValueError, match=name):
         create_method("hardymer", spec, **{**SMALL, name: value})
+
+
+def test_full_condition_trains_no_teacher_or_critics_and_scores_zero(tmp_path, ds, monkeypatch):
+    """Under ``atv`` nothing is missing: DH and IH are 0 by definition, so no teacher or critic is
+    trained, and the table is the one a trained teacher and critics would give (both exactly 0)."""
+    import hardymer.models.hardymer as hm
+    from hardymer.hardness.mi import critic_indirect_hardness, pair_pmi
+
+    fits, critic_fits = [], []
+    orig_fit, orig_critics = trainer_mod.fit, hm.train_pair_critics
+
+    def counting_fit(method, ctx, progress=False):
+        fits.append(type(method).__name__)
+        return orig_fit(method, ctx, progress)
+
+    def counting_critics(*a, **kw):
+        critic_fits.append(1)
+        return orig_critics(*a, **kw)
+
+    monkeypatch.setattr(trainer_mod, "fit", counting_fit)  # the teacher is fitted through the module attribute
+    monkeypatch.setattr(hm, "train_pair_critics", counting_critics)
+    cap = _Capture(monkeypatch)
+    run_experiment(_cfg(tmp_path / "atv", condition="atv"), ds=ds)
+    assert fits == [] and critic_fits == []
+    rows = _rows(tmp_path / "atv")
+    assert rows and all(r["dh"] == 0.0 and r["ih"] == 0.0 for r in rows)
+    assert len({r["k"] for r in rows}) == 1
+    # what the skipped work would have given: a trained teacher's DH and the critics' IH under atv
+    fold = ds.folds[0]
+    dsi = Standardizer.fit(ds, fold.train).transform(ds)
+    ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition("atv"), train=TrainConfig(epochs=2, patience=0),
+                     seed=SEED, device=torch.device("cpu"))
+    m = cap.methods[0]
+    teacher = m._train_teacher(ctx)
+    assert not m._direct_hardness(teacher, ctx, "atv").any()
+    train = fold.train
+    feats = {k: dsi.features[k][train] for k in MODALITIES}
+    critics = orig_critics(feats, epochs=1, seed=SEED)
+    assert critics  # pairs were trained
+    assert not critic_indirect_hardness(critics, feats, dsi.available[train], "atv", pmi=pair_pmi(critics, feats)).any()
+    # a condition with something missing still trains both
+    fits.clear()
+    critic_fits.clear()
+    run_experiment(_cfg(tmp_path / "t", condition="t"), ds=ds)
+    assert fits == ["Backbone"] and critic_fits == [1]

@@ -29,7 +29,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from hardymer.conditions import MODALITIES
+from hardymer.conditions import MODALITIES, canonical_condition
 from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError
 from hardymer.hardness._cache import cache_key, cache_path
@@ -166,7 +166,11 @@ class Hardymer(Backbone):
         if cfg.share is not None:  # keys of share=None runs are unchanged
             hkey = cache_key("hardness", hkey, {"share": cfg.share})
         hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
-        need_teacher = cfg.hardness == "model" and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
+        # DH and IH score what is missing: where no condition misses a modality (``atv``) both are 0
+        # by definition, so neither the teacher nor the critics are trained (same table, less work)
+        something_missing = any(set(MODALITIES) - set(canonical_condition(c)) for c in conditions)
+        scored = cfg.hardness == "model" and something_missing
+        need_teacher = scored and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
         if hpath is not None and hpath.is_file():
             z = np.load(hpath, allow_pickle=False)
             table = {k: z[k] for k in z.files}
@@ -175,7 +179,7 @@ class Hardymer(Backbone):
             teacher = self._train_teacher(ctx) if need_teacher else None
             object.__setattr__(self, "_teacher", teacher)
             critics = None
-            if cfg.hardness == "model" and cfg.use_indirect and cfg.mi_estimator == "critic":
+            if scored and cfg.use_indirect and cfg.mi_estimator == "critic":
                 have = [j for j, m in enumerate(MODALITIES) if m not in ds.absent_modalities]
                 full = train[ds.available[train][:, have].all(1)]
                 critics = train_pair_critics({MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have},
@@ -194,7 +198,7 @@ class Hardymer(Backbone):
                 ih = np.zeros(len(train))
                 if teacher is not None:
                     dh = self._direct_hardness(teacher, ctx, c)[train]
-                if cfg.hardness == "model" and cfg.use_indirect:
+                if scored and cfg.use_indirect and set(MODALITIES) - set(canonical_condition(c)):
                     if cfg.mi_estimator == "critic":
                         ih = critic_indirect_hardness(critics, train_feats, ds.available[train], c, pmi=pmi)
                     else:
