@@ -15,15 +15,16 @@ _GLIBC = sys.platform.startswith("linux") and bool(ctypes.util.find_library("c")
 # Free a 4 MiB block (glibc then serves blocks up to 4 MiB from the heap), allocate 60 x 2 MiB,
 # keep only the last one: from the heap, the 59 freed blocks below it stay resident.
 _PATTERN = """
-import os, sys, torch
+import os, sys
+import numpy as np
 if sys.argv[1] == "on":
     from hardymer._memory import return_freed_memory
     assert return_freed_memory(128 * 1024)
 def rss_mb():
     return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-x = torch.ones(1 << 20); del x
+x = np.ones(1 << 19); del x
 base = rss_mb()
-blocks = [torch.ones(1 << 19) for _ in range(60)]
+blocks = [np.ones(1 << 18) for _ in range(60)]
 last = blocks[-1]; del blocks
 print(rss_mb() - base)
 """
