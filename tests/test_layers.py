@@ -1,8 +1,8 @@
 """The package's layer order: imports only go downwards.
 
 data → hardness → retrieval → models → training → evaluation → reporting → bench / tuning /
-inference → cli; ``conditions``, ``config``, ``errors``, ``_io``, ``_registry``, ``_env`` are base
-modules every layer may use. Every import of a ``hardymer`` module counts, also those inside
+inference → cli; ``conditions``, ``config``, ``errors``, ``optim``, ``_io``, ``_registry``, ``_env``, ``_memory``
+are base modules every layer may use. Every import of a ``hardymer`` module counts, also those inside
 functions (lazy imports are real arrows); only ``if TYPE_CHECKING:`` blocks (annotations) do not.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hardymer"
 
-BASE = {"conditions", "config", "errors", "_io", "_registry", "_env"}
+BASE = {"conditions", "config", "errors", "optim", "_io", "_registry", "_env", "_memory"}
 LAYERS = {
     "data": 1, "extract": 1,  # feature extraction writes datasets (it reads data.npz)
     "hardness": 2, "retrieval": 3, "models": 4, "training": 5, "evaluation": 6, "reporting": 7,
