@@ -123,3 +123,24 @@ def test_cuda_run_end_to_end_bf16(tmp_path, ds):
     cfg.out, cfg.condition = str(tmp_path / "r2"), "t"
     second = run_experiment(cfg, ds=ds)
     assert not first["stage1_shared"] and second["stage1_shared"]
+
+
+def test_cpu_bf16_context_uses_the_math_attention_kernel_and_is_reusable():
+    """Under CPU bf16, attention without dropout takes the math kernel (the fused CPU kernel is
+    slower in bf16 at these lengths); the context can be entered again and again; fp32 is inert."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cfg = TrainConfig(precision="bf16")
+    amp = autocast(cfg, torch.device("cpu"))
+    q = torch.randn(2, 2, 7, 16)
+    for _ in range(2):  # sequential reuse, as the trainer does per forward
+        with profile(activities=[ProfilerActivity.CPU]) as prof, amp:
+            out = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+            assert torch.is_autocast_enabled("cpu")
+        names = {e.key for e in prof.key_averages()}
+        assert out.dtype == torch.bfloat16
+        assert not any("flash" in n for n in names) and any("_scaled_dot_product_attention_math" in n or "bmm" in n
+                                                           for n in names), sorted(names)
+    assert not torch.is_autocast_enabled("cpu")
+    with autocast(TrainConfig(), torch.device("cpu")):
+        assert not torch.is_autocast_enabled("cpu")

@@ -1,7 +1,10 @@
 """Numeric precision of forward passes: ``train.precision`` fp32 (default) or bf16.
 
 bf16 runs forward passes under ``torch.autocast(device_type, dtype=torch.bfloat16)`` on CPU and
-CUDA; parameters (master weights), gradients, optimizer state and losses stay fp32.
+CUDA; parameters (master weights), gradients, optimizer state and losses stay fp32. On CPU,
+attention under bf16 uses torch's math kernel: the fused CPU kernel (taken only when the
+attention dropout is 0, e.g. the release recipe) is about 2× slower in bf16 at these sequence
+lengths (forward + backward, 64 × 2 heads × 40 × 128: 26.4 vs 12.2 ms, ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -29,4 +32,20 @@ def autocast(train_cfg: Any, device: torch.device) -> AbstractContextManager:
     """The context forward passes run in: bf16 autocast on ``device``, or nothing for fp32."""
     if precision_of(train_cfg) == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if device.type != "cpu":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return _CpuBf16()
+
+
+class _CpuBf16:
+    """bf16 autocast on CPU with the math attention kernel; reusable (entered once per forward)."""
+
+    def __enter__(self) -> None:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(torch.autocast(device_type="cpu", dtype=torch.bfloat16))
+        self._stack.enter_context(sdpa_kernel(SDPBackend.MATH))
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return self._stack.__exit__(*exc)
