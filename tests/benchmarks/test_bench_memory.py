@@ -14,14 +14,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_hardymer_training_imports_no_heavy_library(tmp_path: Path) -> None:
     """A whole ``hardymer train`` run (teacher, critics, hardness diagnostics, retrieval) imports
-    neither sklearn, scipy, matplotlib nor pandas (faiss only when an index is built)."""
+    neither sklearn, scipy, matplotlib nor pandas (faiss only when an index is built), nor
+    ``torch._dynamo`` (the optimizers are ``hardymer.optim.Adam``)."""
     code = ("import sys; from hardymer.cli import app\n"
             "try:\n"
             f"    app(['train', '--dataset', 'synthetic', '--data-opt', 'size=tiny', '--method', 'hardymer', "
             f"'--condition', 'a', '--epochs', '2', '--set', 'cache_dir=null', '--out', {str(tmp_path)!r}], "
             "standalone_mode=False)\n"
             "except SystemExit:\n    pass\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'pandas'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'pandas'})"
+            " + [m for m in ('torch._dynamo',) if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
