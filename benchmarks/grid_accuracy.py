@@ -51,10 +51,11 @@ def load_reference(path: str, method: str) -> dict:
     return {(r["condition"], int(r["seed"])): r["test"] for r in res["runs"] if r["method"] == method}
 
 
-def _fmt(d) -> str:
+def _fmt(d, digits: int = 2) -> str:
+    """``mean [low, high]`` of a paired difference (``(n = 1)`` without an interval)."""
     if d.ci_low is None:
-        return f"{d.mean:+.2f} (n = 1)"
-    return f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}]"
+        return f"{d.mean:+.{digits}f} (n = 1)"
+    return f"{d.mean:+.{digits}f} [{d.ci_low:+.{digits}f}, {d.ci_high:+.{digits}f}]"
 
 
 def compare(new: dict, ref: dict) -> list[str]:
@@ -72,10 +73,9 @@ def compare(new: dict, ref: dict) -> list[str]:
             d = paired_differences(a, b)
             all_b = [v[metric] for (cc, _), v in ref.items() if cc == c]  # spread over every reference seed
             sd = float(np.std(all_b, ddof=1)) if len(all_b) > 1 else float("nan")
-            fmt = ".2f" if metric == "acc2" else ".4f"
-            diff = _fmt(d) if metric == "acc2" else (f"{d.mean:+.4f}" + (
-                f" [{d.ci_low:+.4f}, {d.ci_high:+.4f}]" if d.ci_low is not None else " (n = 1)"))
-            lines.append(f"| {c} | {metric} | {np.mean(b):{fmt}} | {np.mean(a):{fmt}} | {diff} | {sd:{fmt}} | "
+            digits = 2 if metric == "acc2" else 4
+            fmt = f".{digits}f"
+            lines.append(f"| {c} | {metric} | {np.mean(b):{fmt}} | {np.mean(a):{fmt}} | {_fmt(d, digits)} | {sd:{fmt}} | "
                          f"{','.join(map(str, seeds))} |")
     seeds = sorted({s for (_, s) in new} & {s for (_, s) in ref})
     seeds = [s for s in seeds if all((c, s) in new and (c, s) in ref for c in MISSING6)]

@@ -29,7 +29,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from hardymer.conditions import MODALITIES, canonical_condition
+from hardymer.conditions import MODALITIES, condition_mask
 from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError
 from hardymer.hardness._cache import cache_key, cache_path
@@ -168,8 +168,7 @@ class Hardymer(Backbone):
         hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
         # DH and IH score what is missing: where no condition misses a modality (``atv``) both are 0
         # by definition, so neither the teacher nor the critics are trained (same table, less work)
-        something_missing = any(set(MODALITIES) - set(canonical_condition(c)) for c in conditions)
-        scored = cfg.hardness == "model" and something_missing
+        scored = cfg.hardness == "model" and not all(condition_mask(c).all() for c in conditions)
         need_teacher = scored and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
         if hpath is not None and hpath.is_file():
             z = np.load(hpath, allow_pickle=False)
@@ -198,7 +197,7 @@ class Hardymer(Backbone):
                 ih = np.zeros(len(train))
                 if teacher is not None:
                     dh = self._direct_hardness(teacher, ctx, c)[train]
-                if scored and cfg.use_indirect and set(MODALITIES) - set(canonical_condition(c)):
+                if scored and cfg.use_indirect and not condition_mask(c).all():
                     if cfg.mi_estimator == "critic":
                         ih = critic_indirect_hardness(critics, train_feats, ds.available[train], c, pmi=pmi)
                     else:
