@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from hardymer.models.backbone import Backbone
     from hardymer.models.hardymer import Hardymer
     from hardymer.retrieval.index import ModalityIndex
-    from hardymer.training.context import FitContext
+    from hardymer.models.context import FitContext
 
 #: keys of the ``timings`` dict filled by :func:`release_style_stage2_epoch`
 PARTS = ("hardness", "retrieval", "views", "steps")

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from hardymer.models import hardymer as hardymer_module
+from hardymer.models import curriculum as curriculum_module
 from hardymer.models.backbone import Backbone
-from hardymer.training.context import FitContext
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import fit_teacher
 from hardymer.training.trainer import FitResult, train_epoch
 
 
@@ -59,30 +60,27 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
     """While active, ``student.prepare`` uses the already trained ``teacher`` and every part of it
     is timed; the critics and faiss indexes it builds are kept in ``timers.last``.
 
-    The real ``Hardymer.prepare`` runs unchanged: only the module-level helpers it calls (and two
-    of its methods, on this instance) are wrapped with timers.
+    The real ``Hardymer.prepare`` runs unchanged: only the module-level helpers it calls (and its
+    teacher, on this instance) are wrapped with timers.
     """
     names = ("train_pair_critics", "critic_indirect_hardness", "entropy_indirect_hardness", "build_indexes",
-             "retrieve_neighbours")
-    saved = {n: getattr(hardymer_module, n) for n in names}
+             "retrieve_neighbours", "direct_hardness", "install_views")
+    saved = {n: getattr(curriculum_module, n) for n in names}
     try:
         for n in names:
-            setattr(hardymer_module, n, timers.wrap(n, saved[n]))
+            setattr(curriculum_module, n, timers.wrap(n, saved[n]))
         student.__dict__["_train_teacher"] = lambda ctx: teacher
-        student.__dict__["_direct_hardness"] = timers.wrap("direct_hardness", student._direct_hardness)
-        student.__dict__["_install_views"] = timers.wrap("install_views", student._install_views)
         yield
     finally:
         for n, fn in saved.items():
-            setattr(hardymer_module, n, fn)
-        for n in ("_train_teacher", "_direct_hardness", "_install_views"):
-            student.__dict__.pop(n, None)
+            setattr(curriculum_module, n, fn)
+        student.__dict__.pop("_train_teacher", None)
 
 
 def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float, float]:
     """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    teacher, res = student.fit_teacher(ctx)
+    teacher, res = fit_teacher(student.spec, student._teacher_config(), ctx, student.config.teacher_epochs)
     return teacher, res, time.perf_counter() - t0, time.process_time() - c0
 
 

@@ -29,8 +29,9 @@ from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.dropout import bits_dropout, use_fast_dropout
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.trainer import make_optimizer, train_epoch
 
 
@@ -69,7 +70,7 @@ def epoch(args: argparse.Namespace) -> dict:
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     tc = OmegaConf.structured(TrainConfig(precision=args.precision))
     ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.condition), train=tc, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     torch.manual_seed(0)
     base = create_method("hardymer", spec, **{**_opt(args.method_opt), "hardness": "fixed"})
     base.prepare(ctx)

@@ -41,13 +41,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from hardymer.bench.recipes import recipe_overrides
+from hardymer.catalog.recipes import recipe_overrides
 from hardymer.conditions import canonical_condition
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.models import MethodSpec, create_method
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import make_optimizer, train_epoch
 
@@ -140,7 +141,7 @@ def stage2_epoch(args: argparse.Namespace, ds: Any, reps: int = 2) -> dict:
         for prec in ("fp32", "bf16"):
             cfg = run_config(args, "hardymer", args.conditions[0], Path("unused"), None, {"precision": prec}, args.recipe)
             ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.conditions[0]), train=cfg.train,
-                             seed=args.seed, device=torch.device(args.device))
+                             seed=args.seed, device=torch.device(args.device), teacher_provider=load_or_fit_teacher)
             torch.manual_seed(args.seed)
             m = create_method("hardymer", spec, **opts).to(ctx.device)
             m.prepare(ctx)

@@ -62,8 +62,9 @@ from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
 from hardymer.evaluation.metrics import default_select_metric, is_better
 from hardymer.models import MethodSpec, create_method
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.seeding import seed_everything
 from hardymer.training.trainer import evaluate, fit
 
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> dict:
     ctx = FitContext(ds=ds_in, fold=fold, conditions=FixedCondition(condition), train=train_cfg, seed=args.seed,
                      device=torch.device("cpu"),
                      run_key={"dataset": ds.name, "data": data_opts, "fold": fold.name, "condition": condition,
-                              "protocol": "fixed", "seed": args.seed, "dims": ds.dims, "n": len(ds)})
+                              "protocol": "fixed", "seed": args.seed, "dims": ds.dims, "n": len(ds)}, teacher_provider=load_or_fit_teacher)
     seed_everything(args.seed)
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     student = create_method("hardymer", spec, **method_opts)

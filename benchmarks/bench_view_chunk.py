@@ -34,12 +34,13 @@ def _vm(key: str) -> float:
 def child(args: argparse.Namespace) -> dict:
     import torch
 
-    from hardymer.bench.recipes import recipe_overrides
+    from hardymer.catalog.recipes import recipe_overrides
     from hardymer.config import load_config
     from hardymer.data import Standardizer, create_dataset
     from hardymer.models import MethodSpec, create_method
-    from hardymer.training.context import FitContext
-    from hardymer.training.protocol import FixedCondition
+    from hardymer.models.context import FitContext
+    from hardymer.training.teacher import load_or_fit_teacher
+    from hardymer.data.protocol import FixedCondition
     from hardymer.training.trainer import make_optimizer, train_epoch
 
     torch.set_num_threads(1)
@@ -50,7 +51,7 @@ def child(args: argparse.Namespace) -> dict:
     fold = ds.folds[0]
     dsi = Standardizer.fit(ds, fold.train).transform(ds)
     ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.condition), train=cfg.train, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     torch.manual_seed(0)
     m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), **opts)
     m.prepare(ctx)

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hardymer.bench.catalog import catalog, dataset_options, method_options
-from hardymer.bench.presets import load_presets
-from hardymer.bench.recipes import list_recipes
+from hardymer.catalog.listing import catalog, dataset_options, method_options
+from hardymer.catalog.presets import load_presets
+from hardymer.catalog.recipes import list_recipes
 from hardymer.cli import app
 from hardymer.conditions import CONDITIONS
 from hardymer.data import list_datasets
 from hardymer.errors import ConfigError
 from hardymer.models import list_methods
 from hardymer.models.backbone import BackboneConfig
-from hardymer.training.validation import dataset_option_names
+from hardymer.catalog.validation import dataset_option_names
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[1] / "src"

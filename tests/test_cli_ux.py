@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hardymer import __version__
-from hardymer.bench.presets import resolve_method
+from hardymer.catalog.presets import resolve_method
 from hardymer.cli import app
 
 runner = CliRunner()

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from hardymer._cache import train_key
 from hardymer.errors import ConfigError
 
 
@@ -68,29 +69,6 @@ class RunConfig:
     seed: int = 0
     out: str = "runs/default"
     cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
-
-
-_HASH_NEUTRAL_DEFAULTS = {"optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False,
-                          "bucket_batches": 1, "share_stage1": True, "precision": "fp32",
-                          "fast_dropout": False}
-#: keys that change how a model is trained but not what it becomes (dropped from trained-model cache keys)
-_EXECUTION_ONLY = ("share_stage1",)
-
-
-def hash_neutral_train(train: dict, drop_output_keys: bool = False) -> dict:
-    """``train`` without the keys added later when they are at their default (so older runs and
-    caches keep their hashes); with ``drop_output_keys`` also without ``evaluate_test``, which
-    changes what is reported but not what is trained, and without ``share_stage1``, which changes
-    how but not what is trained (for caches of trained models)."""
-    out = dict(train)
-    if drop_output_keys:
-        out.pop("evaluate_test", None)
-        for key in _EXECUTION_ONLY:
-            out.pop(key, None)
-    for key, default in _HASH_NEUTRAL_DEFAULTS.items():
-        if key in out and out[key] == default:
-            out.pop(key)
-    return out
 
 
 def default_config() -> Any:
@@ -153,8 +131,5 @@ def config_hash(cfg: Any) -> str:
     d = to_container(cfg) if not isinstance(cfg, dict) else json.loads(json.dumps(cfg))
     d.pop("out", None)
     d.pop("cache_dir", None)
-    tr = dict(d.get("train", {}))
-    tr.pop("device", None)
-    tr.pop("num_threads", None)
-    d["train"] = hash_neutral_train(tr)
+    d["train"] = train_key(d.get("train", {}), "run")
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -20,8 +20,9 @@ from hardymer.hardness.mi import train_pair_critics
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.retrieval.index import build_indexes
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "bench_speed.py"
@@ -77,7 +78,7 @@ def tiny_setup():
     indexes = build_indexes(ds, fold.train)
     train = OmegaConf.structured(TrainConfig(epochs=2, batch_size=4))
     ctx = FitContext(ds=ds, fold=fold, conditions=FixedCondition("a"), train=train, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     return student, teacher, critics, indexes, ctx
 
 

@@ -25,17 +25,18 @@ import pytest
 import torch
 
 import hardymer
-from hardymer.bench.presets import load_presets
+from hardymer.catalog.presets import load_presets
 from hardymer.conditions import CONDITIONS, MODALITIES, MODALITY_NAMES
 from hardymer.config import default_config
 from hardymer.data import Standardizer
 from hardymer.data.batching import GroupBatcher
-from hardymer.data.synthetic import make_synthetic
-from hardymer.models import _CONFIGS, create_method, list_methods
+from hardymer.data.loaders.synthetic import make_synthetic
+from hardymer.models import create_method, list_methods, method_config_class
 from hardymer.models.base import MethodSpec
 from hardymer.training.checkpoint import save_checkpoint
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import make_condition_sampler
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
 from hardymer.training.trainer import fit
 
@@ -60,7 +61,7 @@ def _fit(method: str, options: dict, task: str, seed: int = 0):
     fold = ds.folds[0]
     std = Standardizer.fit(ds, fold.train)
     ds_in = std.transform(ds)
-    fields = {f.name for f in dataclasses.fields(_CONFIGS[method])}
+    fields = {f.name for f in dataclasses.fields(method_config_class(method))}
     opts = {k: v for k, v in SMALL.items() if k in fields}
     opts.update(options)
     seed_everything(seed)
@@ -70,7 +71,7 @@ def _fit(method: str, options: dict, task: str, seed: int = 0):
     cfg.train.epochs, cfg.train.batch_size, cfg.train.patience = 2, 4, 0
     ctx = FitContext(ds=ds_in, fold=fold, conditions=make_condition_sampler("unified", "atv", seed), train=cfg.train,
                      seed=seed, device=torch.device("cpu"),
-                     run_key={"dataset": ds.name, "fold": fold.name, "seed": seed, "task": task})
+                     run_key={"dataset": ds.name, "fold": fold.name, "seed": seed, "task": task}, teacher_provider=load_or_fit_teacher)
     fit(model, ctx)
     model.eval()
     return ds, ds_in, std, model, cfg

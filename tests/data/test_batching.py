@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hardymer.data import GroupBatcher, MultimodalDataset, Split, Standardizer, group_index
-from hardymer.data.synthetic import make_synthetic
+from hardymer.data.loaders.synthetic import make_synthetic
 
 
 def _toy() -> MultimodalDataset:

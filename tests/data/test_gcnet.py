@@ -12,7 +12,7 @@ import pytest
 
 from hardymer.data import create_dataset
 from hardymer.data._unpickle import safe_load_pickle
-from hardymer.data.gcnet import load_gcnet
+from hardymer.data.loaders.gcnet import load_gcnet
 from hardymer.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -170,7 +170,7 @@ def test_iemocap6_counts_and_missing_files(iemocap_root):
 
 @pytest.mark.shared
 def test_iemocap_val_options(iemocap4):
-    from hardymer.data.gcnet import iemocap_folds
+    from hardymer.data.loaders.gcnet import iemocap_folds
 
     dialogues = sorted(set(iemocap4.groups.tolist()))
     same, _ = iemocap_folds(iemocap4.groups, dialogues, 0.1, 0, Path("x"))

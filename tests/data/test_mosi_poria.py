@@ -11,7 +11,7 @@ import pytest
 
 from hardymer.data import create_dataset, group_index
 from hardymer.data._unpickle import safe_load_pickle
-from hardymer.data.mosi_poria import LABEL_PICKLE, load_mosi_poria
+from hardymer.data.loaders.mosi_poria import LABEL_PICKLE, load_mosi_poria
 from hardymer.errors import DataError
 
 

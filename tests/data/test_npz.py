@@ -7,7 +7,7 @@ import pytest
 
 from hardymer.data import create_dataset
 from hardymer.data.dataset import MultimodalDataset, Split
-from hardymer.data.npz import load_npz, save_npz
+from hardymer.data.loaders.npz import load_npz, save_npz
 from hardymer.errors import DataError
 
 N = 12
@@ -213,6 +213,6 @@ def test_missing_and_corrupt_files(tmp_path):
 
 
 def test_unknown_arrays_warned(tmp_path, caplog):
-    with caplog.at_level("WARNING", logger="hardymer.data.npz"):
+    with caplog.at_level("WARNING", logger="hardymer.data.loaders.npz"):
         load_npz(_write(tmp_path, lables=np.zeros(N)))
     assert "lables" in caplog.text

@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from hardymer.data import create_dataset
-from hardymer.data.synthetic import CLASS_NAMES, SIZES, make_synthetic
+from hardymer.data.loaders.synthetic import CLASS_NAMES, SIZES, make_synthetic
 
 
 def _same(d1, d2) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
-from hardymer.data.synthetic import (
+from hardymer.data.loaders.synthetic import (
     PRIVATE_CLASS_EDGES,
     PRIVATE_SIZES,
     make_private_scenario,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from extract_helpers import read_report, write_manifest
 
-from hardymer.data.npz import load_npz
+from hardymer.data.loaders.npz import load_npz
 from hardymer.errors import ConfigError, DataError
 from hardymer.extract import FeatureCache, cache_key, extract, read_manifest
 from hardymer.extract.base import MissingExtraError, require

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from hardymer.data.mosi_poria import load_mosi_poria
+from hardymer.data.loaders.mosi_poria import load_mosi_poria
 from hardymer.errors import DataError
 
 

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from hardymer.config import load_config
-from hardymer.data.synthetic import make_synthetic
+from hardymer.data.loaders.synthetic import make_synthetic
 from hardymer.hardness.diagnostics import (
     DIAGNOSTIC_KEYS,
     anchor_split,

@@ -17,8 +17,8 @@ from hardymer.cli import app
 from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.errors import ConfigError
-from hardymer.evaluation.compat import check_modalities, trained_condition
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.compat import check_modalities, trained_condition
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.reporting.evaluation import evaluation_csv, evaluation_rows, write_evaluation
 from hardymer.training.run import run_experiment
 

@@ -9,9 +9,9 @@ import hardymer
 from hardymer.cli import app
 from hardymer.config import load_config
 from hardymer.data import create_dataset
-from hardymer.data.synthetic import CLASS_NAMES
+from hardymer.data.loaders.synthetic import CLASS_NAMES
 from hardymer.errors import DataError
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.evaluation.metrics import compute_metrics
 from hardymer.training.run import run_experiment
 

@@ -1,6 +1,4 @@
-import copy
 
-import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -10,8 +8,9 @@ from hardymer.config import TrainConfig
 from hardymer.data import GroupBatcher, create_dataset
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.trainer import fit
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64)
@@ -161,7 +160,7 @@ def test_recon_error_counts_missing_modalities_with_stored_features(missing_ds):
 def _ctx(ds, condition="a", **train):
     tc = OmegaConf.structured(TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 8, **train}))
     return FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition(condition), train=tc, seed=0,
-                      device=torch.device("cpu"))
+                      device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
 
 
 def _state(m):

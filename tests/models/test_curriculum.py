@@ -10,15 +10,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hardymer.bench.presets import load_presets, resolve_method
+from hardymer.catalog.presets import load_presets, resolve_method
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.hardymer import Hardymer, view_slice
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import train_epoch
 
@@ -147,7 +148,7 @@ def prepared(ds):
     dsi = std.transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=2, patience=0, batch_size=6))
     ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     torch.manual_seed(0)
     m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task),
                       **{**SMALL, "dropout": 0.0})

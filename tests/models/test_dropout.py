@@ -17,8 +17,9 @@ from hardymer.models.dropout import (
     keep_probability,
     use_fast_dropout,
 )
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.trainer import fit
 
 
@@ -94,7 +95,7 @@ def _fit(fast: bool) -> dict:
     m = create_method("backbone", spec, hidden=32, depth=1, decoder_hidden=64)
     tc = OmegaConf.structured(TrainConfig(epochs=4, patience=0, batch_size=8, fast_dropout=fast))
     ctx = FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition("at"), train=tc, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     torch.manual_seed(0)
     fit(m, ctx)
     return {k: v.clone() for k, v in m.state_dict().items()}

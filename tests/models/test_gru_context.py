@@ -5,14 +5,14 @@ import pytest
 import torch
 
 import hardymer
-from hardymer.bench.presets import resolve_method
+from hardymer.catalog.presets import resolve_method
 from hardymer.conditions import MODALITIES
 from hardymer.config import load_config
 from hardymer.data import GroupBatcher, create_dataset
 from hardymer.errors import ConfigError, DataError
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.evaluation.metrics import compute_metrics
-from hardymer.models import METHOD_INFO, MethodSpec, create_method, list_methods, method_config, method_info
+from hardymer.models import MethodSpec, create_method, list_methods, method_config, method_info
 from hardymer.models.gru_context import GruContext, GruContextConfig
 from hardymer.training.checkpoint import load_checkpoint
 from hardymer.training.run import run_experiment
@@ -39,8 +39,7 @@ def test_registered_with_config_and_metadata():
     assert resolve_method("gru-context") == ("gru-context", {})
     info = method_info("gru-context")
     assert "Poria" in info["paper"] and info["protocols"] == ["fixed", "unified"]
-    assert set(METHOD_INFO) == set(list_methods())
-    assert all(METHOD_INFO[m].get("paper") and METHOD_INFO[m].get("protocols") for m in list_methods())
+    assert all(method_info(m).get("paper") and method_info(m).get("protocols") for m in list_methods())
     with pytest.raises(ConfigError, match="no option 'depth'"):
         method_config("gru-context", depth=2)
     with pytest.raises(ConfigError, match="dropout"):

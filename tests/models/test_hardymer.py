@@ -10,13 +10,15 @@ import hardymer.training.trainer as trainer_mod
 from hardymer.conditions import MODALITIES
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.hardness.combine import combine, neighbour_counts, to_hardness
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
+from hardymer.models import curriculum
 from hardymer.models.hardymer import Hardymer
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition, RandomConditions
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64, critic_epochs=3)
@@ -198,7 +200,7 @@ def prepared(ds):
     dsi = std.transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=2, patience=0, batch_size=6))
     ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                     device=torch.device("cpu"))
+                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     torch.manual_seed(0)
     m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), **SMALL)
     m.prepare(ctx)
@@ -311,7 +313,7 @@ def test_linear_pacing_share_grows_over_stage2(prepared, monkeypatch):
     monkeypatch.setattr(m.config, "pacing", "linear")
     batch = _first_batch(ctx)
     tc = OmegaConf.structured(TrainConfig(epochs=6, patience=0))
-    ctx6 = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=tc, seed=0, device=ctx.device)
+    ctx6 = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=tc, seed=0, device=ctx.device, teacher_provider=load_or_fit_teacher)
     for epoch in range(6):
         m.training_loss(batch, ctx6, epoch)
     assert shares == pytest.approx([1 / 3, 2 / 3, 1.0])  # stage 1 = epochs 0-2 never builds views
@@ -415,7 +417,7 @@ def test_invalid_options_raise(ds, name, value):
 def test_full_condition_trains_no_teacher_or_critics_and_scores_zero(tmp_path, ds, monkeypatch):
     """Under ``atv`` nothing is missing: DH and IH are 0 by definition, so no teacher or critic is
     trained, and the table is the one a trained teacher and critics would give (both exactly 0)."""
-    import hardymer.models.hardymer as hm
+    import hardymer.models.curriculum as hm
     from hardymer.hardness.mi import critic_indirect_hardness, pair_pmi
 
     fits, critic_fits = [], []
@@ -441,10 +443,10 @@ def test_full_condition_trains_no_teacher_or_critics_and_scores_zero(tmp_path, d
     fold = ds.folds[0]
     dsi = Standardizer.fit(ds, fold.train).transform(ds)
     ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition("atv"), train=TrainConfig(epochs=2, patience=0),
-                     seed=SEED, device=torch.device("cpu"))
+                     seed=SEED, device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
     m = cap.methods[0]
     teacher = m._train_teacher(ctx)
-    assert not m._direct_hardness(teacher, ctx, "atv").any()
+    assert not curriculum.direct_hardness(teacher, ctx, "atv").any()
     train = fold.train
     feats = {k: dsi.features[k][train] for k in MODALITIES}
     critics = orig_critics(feats, epochs=1, seed=SEED)

@@ -6,12 +6,13 @@ from omegaconf import OmegaConf
 
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import GroupBatcher, create_dataset
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
 from hardymer.training.checkpoint import load_checkpoint, save_checkpoint
-from hardymer.training.context import FitContext
-from hardymer.training.protocol import FixedCondition
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import fit, predict
 
@@ -31,7 +32,7 @@ def _make(ds):
 def _ctx(ds, epochs=4):
     tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=0, batch_size=8))
     return FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition("at"), train=tc, seed=0,
-                      device=torch.device("cpu"))
+                      device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
 
 
 def test_router_only_in_stage2(ds, monkeypatch):

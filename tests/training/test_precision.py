@@ -11,11 +11,12 @@ from omegaconf import OmegaConf
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.errors import ConfigError
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method
-from hardymer.training.context import FitContext
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.precision import autocast, precision_of
-from hardymer.training.protocol import FixedCondition
+from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import make_optimizer, predict, train_epoch
 
@@ -31,7 +32,7 @@ def _ctx(ds, device: str, precision: str, epochs: int = 2) -> FitContext:
     dsi = Standardizer.fit(ds, ds.folds[0].train).transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=0, precision=precision, device=device))
     return FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                      device=torch.device(device))
+                      device=torch.device(device), teacher_provider=load_or_fit_teacher)
 
 
 def _method(ds, name="backbone"):

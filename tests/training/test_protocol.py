@@ -1,7 +1,6 @@
-import torch
 
 from hardymer.data import GroupBatcher, create_dataset
-from hardymer.training.protocol import FixedCondition, RandomConditions, make_condition_sampler
+from hardymer.data.protocol import FixedCondition, RandomConditions, make_condition_sampler
 
 
 def _batch():

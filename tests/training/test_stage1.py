@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import hardymer.training.trainer as trainer_mod
-from hardymer.config import config_hash, hash_neutral_train, load_config, to_container
+from hardymer._cache import train_key
+from hardymer.config import config_hash, load_config, to_container
 from hardymer.data import create_dataset
 from hardymer.training.run import run_experiment
 
@@ -110,4 +111,10 @@ def test_share_stage1_is_hash_neutral_at_its_default(tmp_path):
     assert config_hash(cfg) == config_hash(d)
     assert config_hash(_cfg("backbone", "a", tmp_path / "r", None, share=False)) != config_hash(cfg)
     # trained-model caches ignore it at any value (it changes how, not what, is trained)
-    assert hash_neutral_train({"lr": 1.0, "share_stage1": False}, drop_output_keys=True) == {"lr": 1.0}
+    assert train_key({"lr": 1.0, "share_stage1": False}, "model") == {"lr": 1.0}
+    assert train_key({"lr": 1.0, "share_stage1": False, "device": "cpu"}, "hardness") == {"lr": 1.0}
+    assert train_key({"lr": 1.0, "device": "cuda", "num_threads": 2}, "run") == {"lr": 1.0}
+    s1 = train_key({"lr": 1.0, "patience": 3, "precision": "bf16", "fast_dropout": False}, "stage1")
+    assert "patience" not in s1 and s1["precision"] == "bf16" and "fast_dropout" not in s1
+    with pytest.raises(ValueError, match="purpose"):
+        train_key({}, "everything")

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from hardymer.config import load_config
 from hardymer.data import create_dataset
-from hardymer.evaluation.evaluate import evaluate_checkpoint
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.training.checkpoint import load_checkpoint
 from hardymer.training.run import run_experiment
 

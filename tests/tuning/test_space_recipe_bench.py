@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
-from hardymer.bench.recipes import list_recipes
+from hardymer.catalog.recipes import list_recipes
 from hardymer.bench.tuned import tuned_config_path
 from hardymer.cli import app
 from hardymer.cli._common import build_config

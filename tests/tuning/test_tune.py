@@ -135,8 +135,9 @@ def test_tuner_unified_and_per_condition(tmp_path):
 
 def test_fit_on_epoch_callback_and_pruning_propagate(tmp_path):
     from hardymer.models import MethodSpec, create_method
-    from hardymer.training.context import FitContext
-    from hardymer.training.protocol import FixedCondition
+    from hardymer.models.context import FitContext
+    from hardymer.training.teacher import load_or_fit_teacher
+    from hardymer.data.protocol import FixedCondition
     from hardymer.training.trainer import fit
 
     ds = create_dataset("synthetic", size="tiny", seed=1)
@@ -146,7 +147,7 @@ def test_fit_on_epoch_callback_and_pruning_propagate(tmp_path):
 
     def make_ctx():
         return FitContext(ds=ds, fold=ds.fold(0), conditions=FixedCondition("at"), train=train, seed=0,
-                          device=torch.device("cpu"))
+                          device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
 
     res = fit(create_method("zero-fill", spec), make_ctx(), on_epoch=lambda e, s, rec: seen.append((e, s, rec)))
     assert [e for e, _, _ in seen] == [0, 1, 2] and res.test == {}

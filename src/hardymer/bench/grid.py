@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
-from hardymer.bench.presets import resolve_method
+from hardymer.catalog.presets import resolve_method
 from hardymer.config import config_hash, to_container
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class RunSpec:
 def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: list[int], folds: list[str],
               out: str | Path) -> list[RunSpec]:
     """Expand the grid into resolved run configs (each validated: nothing fails later for a knowable reason)."""
-    from hardymer.training.validation import check_out_dir, validate_config
+    from hardymer.catalog.validation import check_out_dir, validate_config
 
     check_out_dir(out, "--out")
     specs = []

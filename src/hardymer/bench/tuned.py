@@ -25,7 +25,7 @@ def tuned_source(tuned_dir: str | Path, method: str) -> str:
     top, so e.g. ``hardymer-random-h`` runs with hardymer's tuned config and ``hardness: random``)."""
     if (Path(tuned_dir) / method).is_dir():
         return method
-    from hardymer.bench.presets import resolve_method
+    from hardymer.catalog.presets import resolve_method
 
     base, _ = resolve_method(method)
     return base

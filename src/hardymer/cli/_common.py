@@ -93,12 +93,12 @@ def build_config(config_files: Optional[List[str]], *, protocol: str, data: dict
 
     from hardymer.config import load_config, omegaconf_message
     from hardymer.errors import ConfigError
-    from hardymer.training.validation import validate_config
+    from hardymer.catalog.validation import validate_config
 
     recipe_over = None
     if recipe:
-        from hardymer.bench.presets import resolve_method
-        from hardymer.bench.recipes import recipe_overrides
+        from hardymer.catalog.presets import resolve_method
+        from hardymer.catalog.recipes import recipe_overrides
         named = method if method is not None else str(load_config(*(config_files or [])).method.name)
         base_method = resolve_method(named)[0]
         recipe_over = recipe_overrides(recipe, base_method)

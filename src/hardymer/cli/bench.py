@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from hardymer.cli import app
 from hardymer.cli._common import (
     build_config,
     console,
@@ -21,7 +20,6 @@ from hardymer.cli._common import (
 from hardymer.errors import ConfigError, HardymerError
 
 
-@app.command()
 def bench(
     dataset: str = typer.Option("synthetic", help="dataset name"),
     root: Optional[str] = typer.Option(None, help="dataset folder or file"),
@@ -77,7 +75,7 @@ def bench(
         seed_list = parse_seeds(seeds, "--seeds")
         notes: list[str] = []
         if tuned is not None or recipe is not None:
-            from hardymer.bench.presets import resolve_method
+            from hardymer.catalog.presets import resolve_method
             from hardymer.bench.tuned import apply_tuned, tuned_config_path, tuned_note
 
             specs = []

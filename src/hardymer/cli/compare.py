@@ -8,11 +8,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from hardymer.cli import app
 from hardymer.cli._common import console, setup_logging
 
 
-@app.command()
 def compare(
     dirs: List[str] = typer.Argument(..., help="folders holding a results.json (bench --out or --report folders)"),
     metric: Optional[str] = typer.Option(None, help="metric to show (default: acc2 for regression, wa for classification)"),

@@ -7,11 +7,9 @@ import json
 import typer
 from rich.table import Table
 
-from hardymer.cli import app
 from hardymer.cli._common import console, setup_logging
 
 
-@app.command()
 def info(as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
     """Show library versions, the compute devices torch sees and the thread count."""
     setup_logging(False)

@@ -7,7 +7,6 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from hardymer.cli import app
 from hardymer.cli._common import build_config, console, fail, parse_kv, parse_seeds, setup_logging
 from hardymer.conditions import parse_conditions
 from hardymer.errors import HardymerError
@@ -27,7 +26,6 @@ def _fixed_keys(set_: Optional[List[str]], method_opt: Optional[List[str]], pres
     return keys
 
 
-@app.command()
 def tune(
     dataset: str = typer.Option("synthetic", help="dataset name"),
     root: Optional[str] = typer.Option(None, help="dataset folder or file"),
@@ -53,7 +51,7 @@ def tune(
 ) -> None:
     """Tune a method on validation with the same trial budget for every method; write best.yaml."""
     setup_logging(verbose)
-    from hardymer.bench.presets import resolve_method
+    from hardymer.catalog.presets import resolve_method
     from hardymer.tuning.tuner import TuneSettings
     from hardymer.tuning.tuner import tune as run_tune
 

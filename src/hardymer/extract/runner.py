@@ -273,7 +273,7 @@ def extract(manifest: str | Path, out: str | Path, *, audio_backend: str | None 
     atomic_numpy_save(out, **arrays)
     atomic_write_text(report_path, _report_text(res.problems))
     if m.labels is not None and m.split is not None:
-        from hardymer.data.npz import load_npz
+        from hardymer.data.loaders.npz import load_npz
 
         try:
             load_npz(out)

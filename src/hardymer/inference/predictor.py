@@ -25,7 +25,7 @@ from hardymer.data.batching import GroupBatcher
 from hardymer.data.dataset import MultimodalDataset, Split
 from hardymer.data.standardize import Standardizer
 from hardymer.errors import DataError
-from hardymer.evaluation.compat import check_modalities
+from hardymer.inference.compat import check_modalities
 from hardymer.training.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
 
     from hardymer._io import atomic_write_text
 
-    from hardymer.data.npz import open_npz
+    from hardymer.data.loaders.npz import open_npz
 
     p = Path(input_path)
     try:
@@ -189,7 +189,7 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
         raise
     except ValueError as exc:  # an object array under allow_pickle=False
         raise DataError(f"object arrays are refused ({exc})", source=str(p)) from exc
-    from hardymer.data.npz import KNOWN_KEYS
+    from hardymer.data.loaders.npz import KNOWN_KEYS
 
     unknown = sorted(set(arrays) - set(PREDICT_ARRAYS) - set(KNOWN_KEYS))
     if unknown:

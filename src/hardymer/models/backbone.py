@@ -22,6 +22,7 @@ from torch import nn
 
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
+from hardymer.models._api import register_method
 from hardymer.models.base import Method, MethodSpec
 
 
@@ -68,6 +69,9 @@ def run_masked(encoder: nn.Module, p: torch.Tensor, keep: torch.Tensor) -> torch
     return out * keep.unsqueeze(-1).to(out.dtype)
 
 
+@register_method("backbone", BackboneConfig,
+                 paper="Zuo et al. 2025, HARDY-MER backbone without MHE/RDCL (arXiv 2508.06800)",
+                 protocols=["fixed", "unified"])
 class Backbone(Method):
     stage1_fraction = 0.5
     uses_groups = True  # the encoders attend over the utterances of a group

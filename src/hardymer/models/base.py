@@ -12,7 +12,7 @@ from torch import nn
 from hardymer.data.batching import Batch
 
 if TYPE_CHECKING:
-    from hardymer.training.context import FitContext
+    from hardymer.models.context import FitContext
 
 
 class StepParts:

@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError, DataError
+from hardymer.models._api import register_method
 from hardymer.models.base import Method, MethodSpec
 
 
@@ -42,6 +43,9 @@ def group_lengths(valid: torch.Tensor) -> torch.Tensor:
     return lengths.to("cpu", torch.int64)
 
 
+@register_method("gru-context", GruContextConfig,
+                 paper="Poria et al. 2017, context-dependent sentiment analysis (bc-LSTM, ACL 2017)",
+                 protocols=["fixed", "unified"])
 class GruContext(Method):
     stage1_fraction = 0.0
     uses_groups = True  # the BiGRU runs over the utterances of a group

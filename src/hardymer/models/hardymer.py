@@ -1,17 +1,12 @@
 """``hardymer``: HARDY-MER = backbone student + Multi-view Hardness Evaluation (MHE) +
 Retrieval-based Dynamic Curriculum Learning (RDCL), computed once per (fold, condition).
 
-``prepare`` (before the student trains):
-1. gets a frozen teacher backbone (same data, fold, condition(s), seed, features) from the
-   training layer (``ctx.teacher``: trained there, or loaded from its cache);
-2. direct hardness DH = the teacher's reconstruction error of each training utterance's missing
-   modalities against the complete stored features;
-3. indirect hardness IH = −PMI between present and missing modalities (InfoNCE critics trained on
-   full-modality training data), or the release's entropy proxy;
-4. h = mapping(α1·DH̃ + α2·IH̃) over the training set, k_i = ⌊K·h_i⌋ + 1 (or, with ``share``, k_i
-   allocated so that mean(k)/(K+1) = share: ``hardness.combine.allocate_neighbours``);
-5. faiss retrieval over training utterances of the available modalities → K+1 views per utterance.
-Teacher, critics and hardness are cached on disk and reused by every run that shares their inputs.
+This module is the student. ``prepare`` (before it trains) gets a frozen teacher backbone (same
+data, fold, condition(s), seed, features) from the training layer (``ctx.teacher``: trained there,
+or loaded from its cache) and hands it to :mod:`hardymer.models.curriculum`, which scores direct
+and indirect hardness, maps it to neighbour counts and retrieves the neighbours; the resulting
+K+1 views per training utterance are installed here. Teacher, critics and hardness are cached on
+disk and reused by every run that shares their inputs.
 
 Stage 2 stacks all K+1 views of a batch into one forward/backward and one optimizer step
 (``view_steps=stacked``), or takes one optimizer step per view (``sequential``: K+1 steps). Every
@@ -29,16 +24,13 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from hardymer.conditions import MODALITIES, condition_mask
+from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError
-from hardymer.hardness._cache import cache_key, cache_path
-from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_counts, to_hardness
-from hardymer.hardness.diagnostics import hardness_diagnostics
-from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, pair_pmi, train_pair_critics
+import hardymer.models.curriculum as curriculum
+from hardymer.models._api import register_method
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec, StepParts
-from hardymer.retrieval.index import build_indexes, build_views, label_agreement, retrieve_neighbours, search_candidates
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +58,9 @@ class HardymerConfig(BackboneConfig):
     teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
 
 
-def _plain(cfg) -> dict:
-    from omegaconf import OmegaConf
-
-    d = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dataclasses.asdict(cfg)
-    for k in ("device", "num_threads", "stage2_steps", "share_stage1"):  # share_stage1: how, not what
-        d.pop(k, None)
-    if not d.get("view_chunk"):  # keys of unchunked runs are those from before the option
-        d.pop("view_chunk", None)
-    if d.get("precision") == "fp32":  # keys of fp32 runs are those from before the option
-        d.pop("precision")
-    if not d.get("fast_dropout", True):  # likewise for runs without train.fast_dropout
-        d.pop("fast_dropout")
-    return d
-
-
+@register_method("hardymer", HardymerConfig,
+                 paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)",
+                 protocols=["fixed", "unified"])
 class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
         super().__init__(spec, config)
@@ -115,159 +95,24 @@ class Hardymer(Backbone):
         base.update(self.config.teacher_options)
         return BackboneConfig(**base)
 
-    def fit_teacher(self, ctx):
-        """Train a fresh teacher backbone two-stage on ``ctx`` (no cache); return it frozen and its
-        FitResult. The fit is the training layer's (``ctx.fit_teacher``)."""
-        return ctx.fit_teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
+    def _keep_teacher(self, teacher: Backbone) -> Backbone:
+        object.__setattr__(self, "_teacher", teacher)
+        return teacher
 
     def _train_teacher(self, ctx) -> Backbone:
         """The frozen teacher for ``ctx``, handed by the training layer (on-disk cache, else trained)."""
         return ctx.teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
 
-    @torch.no_grad()
-    def _direct_hardness(self, teacher: Backbone, ctx, condition: str) -> np.ndarray:
-        """DH per dataset index (training rows filled): the teacher's reconstruction error of the
-        missing modalities under ``condition``."""
-        dh = np.zeros(len(ctx.ds))
-        for batch in ctx.batcher("train", shuffle=False):
-            b = batch.with_condition(condition)
-            err, _ = teacher.recon_error(b, teacher.forward_all(b)["recon"])
-            dh[b.idx[b.valid].cpu().numpy()] = err[b.valid].cpu().numpy()
-        return dh
-
-    @torch.no_grad()
-    def _teacher_encodings(self, teacher: Backbone, ctx) -> dict[str, np.ndarray]:
-        """Full-modality teacher encodings per dataset index (training rows filled); they do not
-        depend on the condition, so they are computed once (for the entropy proxy only)."""
-        n = len(ctx.ds)
-        enc = {m: np.zeros((n, self.config.hidden), np.float32) for m in MODALITIES}
-        for batch in ctx.batcher("train", shuffle=False):
-            h = teacher.encode(batch)
-            idx = batch.idx[batch.valid].cpu().numpy()
-            for m in MODALITIES:
-                enc[m][idx] = h[m][batch.valid].cpu().numpy()
-        return enc
-
     def prepare(self, ctx) -> None:  # type: ignore[override]
+        """MHE + RDCL once, before training: hardness and neighbours per condition (from the
+        on-disk cache when it holds them), then the K+1 views of every training utterance."""
         # the teacher and the critics reseed torch's global generator: fork it, so that the student
         # trains on the same random draws whether MHE/RDCL is computed now or loaded from the cache
         with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
-            self._prepare(ctx)
-
-    def _prepare(self, ctx) -> None:
-        cfg = self.config
-        ds, train = ctx.ds, ctx.fold.train
-        conditions = list(ctx.conditions.conditions)
-        hkey = cache_key("hardness", ctx.run_key, dataclasses.asdict(self._teacher_config()),
-                         {k: getattr(cfg, k) for k in ("K", "alpha1", "alpha2", "beta", "mapping", "mi_estimator",
-                                                       "use_direct", "use_indirect", "hardness", "neighbours",
-                                                       "merge", "approximate_index", "teacher_epochs", "critic_epochs")},
-                         conditions, _plain(ctx.train))
-        if cfg.share is not None:  # keys of share=None runs are unchanged
-            hkey = cache_key("hardness", hkey, {"share": cfg.share})
-        hpath = cache_path(ctx.cache_dir, "hardness", hkey, ".npz")
-        # DH and IH score what is missing: where no condition misses a modality (``atv``) both are 0
-        # by definition, so neither the teacher nor the critics are trained (same table, less work)
-        scored = cfg.hardness == "model" and not all(condition_mask(c).all() for c in conditions)
-        need_teacher = scored and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
-        if hpath is not None and hpath.is_file():
-            z = np.load(hpath, allow_pickle=False)
-            table = {k: z[k] for k in z.files}
-            log.info("hardness and neighbours loaded from cache %s", hpath.name)
-        else:
-            teacher = self._train_teacher(ctx) if need_teacher else None
-            object.__setattr__(self, "_teacher", teacher)
-            critics = None
-            if scored and cfg.use_indirect and cfg.mi_estimator == "critic":
-                have = [j for j, m in enumerate(MODALITIES) if m not in ds.absent_modalities]
-                full = train[ds.available[train][:, have].all(1)]
-                critics = train_pair_critics({MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have},
-                                             epochs=cfg.critic_epochs, seed=ctx.seed)
-                train_feats = {m: ds.features[m][train] for m in MODALITIES}
-                pmi = pair_pmi(critics, train_feats)  # condition-independent: once, not per condition
-            indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
-            cands = (search_candidates(ds, indexes, train, cfg.K, distances=cfg.merge == "fused")  # one search per modality
-                     if indexes is not None else None)
-            enc = (self._teacher_encodings(teacher, ctx)
-                   if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy" else None)
-            rng = np.random.default_rng(ctx.seed)
-            table = {"train_idx": train, "dh": [], "ih": [], "s": [], "h": [], "k": [], "neighbours": []}
-            for c in conditions:
-                dh = np.zeros(len(train))
-                ih = np.zeros(len(train))
-                if teacher is not None:
-                    dh = self._direct_hardness(teacher, ctx, c)[train]
-                if scored and cfg.use_indirect and not condition_mask(c).all():
-                    if cfg.mi_estimator == "critic":
-                        ih = critic_indirect_hardness(critics, train_feats, ds.available[train], c, pmi=pmi)
-                    else:
-                        ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES  # type: ignore[index]
-                                                        if m not in ds.absent_modalities}, c)
-                a1 = cfg.alpha1 if cfg.use_direct else 0.0
-                a2 = cfg.alpha2 if cfg.use_indirect else 0.0
-                s = combine(dh, ih, a1, a2)
-                if cfg.hardness == "model":
-                    h = to_hardness(s, cfg.mapping, cfg.beta)
-                elif cfg.hardness in ("fixed", "all"):
-                    h = np.full(len(train), 0.5 if cfg.hardness == "fixed" else 1.0)
-                else:
-                    h = rng.random(len(train))
-                if cfg.hardness == "all":
-                    k = np.full(len(train), cfg.K, dtype=np.int64)
-                elif cfg.share is not None:  # own generator: the other random draws do not move
-                    k = allocate_neighbours(h, cfg.K, cfg.share, np.random.default_rng((ctx.seed, 1, len(table["k"]))))
-                else:
-                    k = neighbour_counts(h, cfg.K)
-                if cfg.neighbours == "faiss":
-                    nb = retrieve_neighbours(ds, indexes, train, c, cfg.K, merge=cfg.merge, candidates=cands)  # type: ignore[arg-type]
-                elif cfg.neighbours == "random":
-                    nb = np.stack([rng.choice(train[train != i], cfg.K, replace=False) for i in train])
-                else:
-                    nb = np.full((len(train), cfg.K), -1, dtype=np.int64)
-                for name, arr in zip(("dh", "ih", "s", "h", "k", "neighbours"), (dh, ih, s, h, k, nb)):
-                    table[name].append(arr)
-            table = {k: np.stack(v) if isinstance(v, list) else v for k, v in table.items()}
-            if hpath is not None:
-                from hardymer._io import atomic_numpy_save
-
-                atomic_numpy_save(hpath, **table)
-        self._install_views(ctx, conditions, table)
-
-    def _install_views(self, ctx, conditions: list[str], table: dict) -> None:
-        ds, train, K = ctx.ds, table["train_idx"], self.config.K
-        n = len(ds)
-        views = np.repeat(np.arange(n, dtype=np.int64)[None, :, None], len(conditions), 0).repeat(K + 1, 2)
-        summary: dict = {"K": K, "mapping": self.config.mapping, "mi_estimator": self.config.mi_estimator,
-                         "conditions": {}}
-        rows = []
-        for ci, c in enumerate(conditions):
-            v = build_views(train, table["neighbours"][ci], table["k"][ci], K)
-            views[ci, train] = v
-            h, k = table["h"][ci], table["k"][ci]
-            summary["conditions"][c] = {
-                "hardness_mean": float(h.mean()), "hardness_std": float(h.std()),
-                "hardness_min": float(h.min()), "hardness_max": float(h.max()),
-                "k_hist": {str(i): int((k == i).sum()) for i in range(min(1, int(k.min())), K + 1)},
-                "neighbour_view_share": float((v != train[:, None]).mean()),
-                "dh_mean": float(table["dh"][ci].mean()), "ih_mean": float(table["ih"][ci].mean()),
-                "label_agreement_used": label_agreement(ds, train, table["neighbours"][ci], k),
-                "label_agreement_topK": label_agreement(ds, train, table["neighbours"][ci]),
-                "label_agreement_at_k": {str(kk): label_agreement(ds, train, table["neighbours"][ci][:, :kk])
-                                         for kk in range(1, K + 1)},
-            }
-            summary["conditions"][c].update(hardness_diagnostics(ds, c, train, table["dh"][ci], table["ih"][ci], h,
-                                                                 table["neighbours"][ci], k))
-            for r, i in enumerate(train):
-                rows.append({"utt_id": str(ds.utt_ids[i]), "condition": c, "dh": float(table["dh"][ci][r]),
-                             "ih": float(table["ih"][ci][r]), "s": float(table["s"][ci][r]),
-                             "h": float(h[r]), "k": int(k[r]),
-                             "neighbours": [str(ds.utt_ids[j]) for j in table["neighbours"][ci][r] if j >= 0]})
-        self.views = torch.as_tensor(views, device=ctx.device)
-        self.report = summary
-        ctx.extras["hardness_summary.json"] = summary
-        ctx.extras["hardness.json"] = rows
-        self._feats = {m: torch.as_tensor(ds.features[m], device=ctx.device) for m in MODALITIES}
-        self._avail = torch.as_tensor(ds.available, device=ctx.device)
+            table = curriculum.hardness_table(self.config, ctx, self._teacher_config(),
+                                              lambda: self._keep_teacher(self._train_teacher(ctx)))
+        self.views, self.report, self._feats, self._avail = curriculum.install_views(
+            self.config, ctx, list(ctx.conditions.conditions), table)
 
     # ------------------------------------------------------------------ stage 2 on views
     def view_batch(self, batch: Batch, cond_ids: torch.Tensor, masks: torch.Tensor, share: float = 1.0) -> Batch:

@@ -15,6 +15,7 @@ from torch import nn
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
 from hardymer.models.backbone import Backbone, BackboneConfig, run_masked
+from hardymer.models._api import register_method
 from hardymer.models.base import MethodSpec
 
 
@@ -23,6 +24,9 @@ class MoMKEConfig(BackboneConfig):
     router_temperature: float = 1.0
 
 
+@register_method("momke", MoMKEConfig,
+                 paper="Xu et al. 2024, MoMKE: mixture of modality knowledge experts (ACM MM 2024)",
+                 protocols=["fixed", "unified"])
 class MoMKE(Backbone):
     def __init__(self, spec: MethodSpec, config: MoMKEConfig) -> None:
         super().__init__(spec, config)

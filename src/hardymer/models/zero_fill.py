@@ -10,6 +10,7 @@ from torch import nn
 
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
+from hardymer.models._api import register_method
 from hardymer.models.base import Method, MethodSpec
 
 
@@ -21,6 +22,9 @@ class ZeroFillConfig:
     regression_loss: str = "l1"
 
 
+@register_method("zero-fill", ZeroFillConfig,
+                 paper="zero-imputation baseline (missing modalities set to 0, availability flags)",
+                 protocols=["fixed", "unified"])
 class ZeroFill(Method):
     def __init__(self, spec: MethodSpec, config: ZeroFillConfig) -> None:
         super().__init__(spec, config)

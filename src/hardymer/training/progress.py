@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hardymer._io import atomic_write_text
-from hardymer.training.trainer import is_better  # the selection rule fit uses
+from hardymer.evaluation.metrics import is_better  # the selection rule fit uses
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,13 @@ from hardymer.data.dataset import MultimodalDataset
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.training.checkpoint import save_checkpoint
-from hardymer.training.context import FitContext
+from hardymer.models.context import FitContext
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.progress import EpochLogger, chain, write_history_csv
-from hardymer.training.protocol import make_condition_sampler
+from hardymer.data.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
 from hardymer.training.trainer import EpochCallback, fit
-from hardymer.training.validation import validate_config
+from hardymer.catalog.validation import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         run_key={"dataset": ds.name, "data": to_container(cfg.data), "fold": fold.name, "condition": condition,
                  "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds),
                  **({"train_without_empty": dropped} if dropped else {})},
+        teacher_provider=load_or_fit_teacher,
     )
     log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
     epoch_log = EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}") if log_epochs else None

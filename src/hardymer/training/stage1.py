@@ -28,15 +28,14 @@ import torch
 
 from hardymer._io import atomic_torch_save
 from hardymer.data.batching import GroupBatcher
-from hardymer.hardness._cache import cache_key, cache_path
+from hardymer._cache import cache_key, cache_path, train_key
 from hardymer.models.base import Method
 from hardymer.optim import Adam
-from hardymer.training.context import FitContext
+from hardymer.models.context import FitContext
 
 log = logging.getLogger(__name__)
 
 #: training-config keys stage 1 depends on (epochs only through the stage-1 length)
-STAGE1_TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "grad_clip", "max_len", "optimizer", "precision", "fast_dropout")
 #: run-key entries that do not change stage 1
 _CONDITION_KEYS = ("condition", "protocol")
 
@@ -95,11 +94,7 @@ def shared_stage1(method: Method, ctx: FitContext, s1_epochs: int, total_epochs:
     sig = method.stage1_signature()
     if sig is None:
         return None
-    train = {k: getattr(cfg, k, None) for k in STAGE1_TRAIN_KEYS}
-    if train.get("precision") in (None, "fp32"):
-        train.pop("precision")
-    if not train.get("fast_dropout"):
-        train.pop("fast_dropout")
+    train = train_key(cfg, "stage1")
     run = {k: v for k, v in ctx.run_key.items() if k not in _CONDITION_KEYS}
     key = cache_key("stage1", run, sig, s1_epochs, train, ctx.seed, ctx.device.type,
                     _digest_tensors(method.state_dict()), _digest_tensors(_rng_states(ctx.device)))

@@ -1,7 +1,8 @@
 """Teacher fits: the frozen backbone a method (``hardymer``) scores hardness with.
 
-The training layer owns every fit. A method asks its :class:`~hardymer.training.context.FitContext`
-for a teacher (:meth:`FitContext.teacher`); this module trains it two-stage with
+The training layer owns every fit. A method asks its :class:`~hardymer.models.context.FitContext`
+for a teacher (:meth:`FitContext.teacher`), which calls the provider the training layer put there:
+:func:`load_or_fit_teacher`. This module trains it two-stage with
 :func:`hardymer.training.trainer.fit` (always selected on validation, epoch-based), freezes it and
 caches its weights on disk under a key of everything it depends on.
 """
@@ -15,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from hardymer._io import atomic_torch_save
-from hardymer.config import hash_neutral_train
-from hardymer.hardness._cache import cache_key, cache_path
+from hardymer._cache import cache_key, cache_path, train_key
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec
+from hardymer.models.context import FitContext
 from hardymer.training import trainer
 
 if TYPE_CHECKING:
-    from hardymer.training.context import FitContext
     from hardymer.training.trainer import FitResult
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,15 @@ def teacher_train_config(train: Any, epochs: int = 0) -> Any:
 
 def teacher_cache_key(ctx: FitContext, config: BackboneConfig, epochs: int = 0) -> str:
     """The on-disk key of the teacher for ``ctx`` (run, backbone config, training config)."""
-    from omegaconf import OmegaConf
 
     return cache_key("teacher", ctx.run_key, dataclasses.asdict(config),
-                     hash_neutral_train(OmegaConf.to_container(teacher_train_config(ctx.train, epochs)),
-                                        drop_output_keys=True))
+                     train_key(teacher_train_config(ctx.train, epochs), "model"))
 
 
 def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext,
                 epochs: int = 0) -> tuple[Backbone, FitResult]:
     """Train a fresh teacher backbone two-stage on ``ctx`` (no teacher cache); return it frozen
     and its :class:`~hardymer.training.trainer.FitResult`."""
-    from hardymer.training.context import FitContext
-
     teacher = Backbone(spec, config).to(ctx.device)
     torch.manual_seed(ctx.seed + TEACHER_SEED_OFFSET)
     sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=teacher_train_config(ctx.train, epochs),

@@ -24,7 +24,7 @@ from hardymer.evaluation.metrics import compute_metrics, default_select_metric, 
 from hardymer.models.base import Method, StepParts
 from hardymer.models.dropout import use_fast_dropout
 from hardymer.optim import Adam
-from hardymer.training.context import FitContext
+from hardymer.models.context import FitContext
 from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
 

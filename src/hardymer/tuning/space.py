@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from hardymer.bench.recipes import method_option_names
+from hardymer.catalog.recipes import method_option_names
 from hardymer.config import TrainConfig
 from hardymer.errors import ConfigError
 

@@ -26,7 +26,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hardymer._io import atomic_write_json, atomic_write_text
-from hardymer.bench.presets import resolve_method
+from hardymer.catalog.presets import resolve_method
 from hardymer.config import default_config, to_container, to_yaml
 from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import LOWER_IS_BETTER, default_select_metric

@@ -4,18 +4,15 @@ options, conditions and recipes, each with its defaults, as plain (JSON-ready) d
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any
 
-from hardymer.bench.presets import load_presets
-from hardymer.bench.recipes import list_recipes, load_recipe
+from hardymer.catalog.presets import load_presets
+from hardymer.catalog.recipes import list_recipes, load_recipe
 from hardymer.conditions import CONDITIONS, MISSING_CONDITIONS, MODALITY_NAMES
 from hardymer.models import list_methods, method_config, method_info
 
 #: the sections of the catalogue, in display order
 SECTIONS = ("methods", "presets", "datasets", "conditions", "recipes")
-#: shown for an option that has no default (the loader needs it, or the dataset sets it)
-NO_DEFAULT = "(required or set by the dataset)"
 
 
 def _plain(value: Any) -> Any:
@@ -54,26 +51,12 @@ def methods() -> list[dict]:
 
 
 def dataset_options(name: str) -> tuple[dict[str, Any], bool]:
-    """``({option: default}, open_ended)`` of a registered dataset: the keyword parameters of its
-    factory and of the loader it forwards to (without ``root``); options forwarded further
-    (``extra_options``, e.g. synthetic's private scenario) show as ``(scenario option)``;
-    ``open_ended`` when the loader takes any keyword."""
-    from hardymer.data import DATASETS, loader_of
+    """``({option: default}, open_ended)`` of a registered dataset (see
+    :func:`hardymer.data.registry.dataset_option_defaults`), defaults as JSON-ready data."""
+    from hardymer.data import dataset_option_defaults
 
-    opts: dict[str, Any] = {}
-    open_ended = False
-    for fn in (DATASETS.get(name), loader_of(name)):
-        if fn is None:
-            continue
-        params = inspect.signature(fn).parameters.values()
-        extra = getattr(fn, "extra_options", None)
-        open_ended = any(p.kind is p.VAR_KEYWORD for p in params) and extra is None
-        for p in params:
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "root" and p.name not in opts:
-                opts[p.name] = NO_DEFAULT if p.default is p.empty else _plain(p.default)
-        for n in extra or ():
-            opts.setdefault(n, "(scenario option)")
-    return opts, open_ended
+    opts, open_ended = dataset_option_defaults(name)
+    return {k: _plain(v) for k, v in opts.items()}, open_ended
 
 
 def datasets() -> list[dict]:

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
 from hardymer.errors import ConfigError, DataError
-from hardymer.evaluation.compat import check_modalities
+from hardymer.inference.compat import check_modalities
 from hardymer.training.checkpoint import load_checkpoint
 from hardymer.training.precision import autocast
 from hardymer.training.trainer import evaluate

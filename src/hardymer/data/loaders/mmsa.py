@@ -37,6 +37,7 @@ import numpy as np
 from hardymer.conditions import MODALITIES, MODALITY_NAMES, canonical_condition
 from hardymer.data._unpickle import safe_load_pickle
 from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -339,3 +340,13 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         features=features, available=available, labels=y_out, groups=groups, order=order, utt_ids=utt_ids,
         folds=[fold], class_names=class_names, label_range=range_out, meta=meta,
     )
+
+
+@register_dataset("mmsa", loader=load_mmsa)
+def _mmsa(root: str | Path | None = None, path: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+    if root is not None and path is not None and Path(root) != Path(path):
+        raise ValueError("mmsa: give the pickle as root or path=, not both")
+    file = path if path is not None else root
+    if file is None:
+        raise ValueError("mmsa needs --root: the MMSA pickle (e.g. unaligned_50.pkl) or its folder")
+    return load_mmsa(file, **kw)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,7 @@ import numpy as np
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
 from hardymer.data._unpickle import safe_load_pickle
 from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -457,3 +458,31 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
         speakers=speakers,
         meta=meta,
     )
+
+
+@register_dataset("gcnet", loader=load_gcnet)
+def _gcnet(root: str | Path | None = None, variant: str | None = None, **kw: Any) -> MultimodalDataset:
+    if variant is None:
+        raise ValueError("gcnet needs variant=iemocap4|iemocap6|mosi|mosei (or use the iemocap4, iemocap6, "
+                         "gcnet-mosi, gcnet-mosei datasets)")
+    if root is None:
+        raise ValueError("gcnet needs --root (the folder holding the label pickle and features/)")
+    return load_gcnet(root, variant, **kw)
+
+
+def _gcnet_fixed(variant: str) -> Callable[..., MultimodalDataset]:
+    def factory(root: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+        given = kw.pop("variant", None)
+        if given is not None and _variant(given) != _variant(variant):
+            raise ValueError(f"this dataset is the GCNet variant {variant!r}; got variant={given!r}")
+        if root is None:
+            raise ValueError(f"{variant} needs --root (the folder holding the label pickle and features/)")
+        return load_gcnet(root, variant, **kw)
+
+    factory.__name__ = f"_gcnet_{variant}"
+    return factory
+
+
+for _name, _variant_name in (("iemocap4", "iemocap4"), ("iemocap6", "iemocap6"), ("gcnet-mosi", "mosi"),
+                             ("gcnet-mosei", "mosei")):
+    register_dataset(_name, loader=load_gcnet)(_gcnet_fixed(_variant_name))

@@ -9,7 +9,6 @@ the place to add a rule for a new ``TrainConfig`` key; keys without a rule pass.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import os
 import types
@@ -109,7 +108,7 @@ def validate_config(cfg: Any, *, check_out: bool = True) -> None:
     from omegaconf import OmegaConf
 
     from hardymer.conditions import canonical_condition
-    from hardymer.training.protocol import PROTOCOLS
+    from hardymer.data.protocol import PROTOCOLS
 
     d = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
     train = d.get("train") or {}
@@ -146,11 +145,12 @@ def validate_config(cfg: Any, *, check_out: bool = True) -> None:
 
 def check_method_options(name: str, options: dict) -> None:
     """Known method, known option keys (listed when one is not), values of the field's type."""
-    from hardymer.models import _CONFIGS, list_methods
+    from hardymer.models import METHODS, list_methods, method_config_class
 
-    if name not in _CONFIGS:
-        raise ConfigError(f"--method {name}: unknown method; methods: {', '.join(list_methods())}")
-    cls = _CONFIGS[name]
+    if name not in METHODS:
+        raise ConfigError(f"--method {name}: unknown method; methods: {', '.join(list_methods())}"
+                          + METHODS.suggestion(name))
+    cls = method_config_class(name)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     try:
         hints = typing.get_type_hints(cls)
@@ -191,33 +191,22 @@ def _type_problem(value: Any, hint: Any) -> str | None:
 
 
 def dataset_option_names(name: str) -> list[str] | None:
-    """Options a registered dataset accepts (``None`` when its loader takes any keyword).
+    """Options a registered dataset accepts (``None`` when its loader takes any keyword)."""
+    from hardymer.data import dataset_option_defaults
 
-    A loader whose ``**options`` are forwarded to another function names that function's options in
-    an ``extra_options`` attribute (e.g. ``make_synthetic`` -> ``make_private_scenario``)."""
-    from hardymer.data import DATASETS, loader_of
-
-    factory = DATASETS.get(name)
-    names: list[str] = []
-    open_ended = False
-    for fn in (factory, loader_of(name)):
-        if fn is None:
-            continue
-        params = inspect.signature(fn).parameters.values()
-        extra = getattr(fn, "extra_options", None)
-        open_ended = any(p.kind is p.VAR_KEYWORD for p in params) and extra is None
-        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                  and p.name not in names]
-        names += [n for n in (extra or ()) if n not in names]
-    return None if open_ended else [n for n in names if n != "root"]
+    opts, open_ended = dataset_option_defaults(name)
+    return None if open_ended else list(opts)
 
 
 def check_dataset_options(name: str, options: dict) -> None:
     """Known dataset; every ``--data-opt`` key accepted by its loader (the valid ones listed)."""
     from hardymer.data import list_datasets
 
+    from hardymer.data import DATASETS
+
     if name not in list_datasets():
-        raise ConfigError(f"--dataset {name}: unknown dataset; datasets: {', '.join(list_datasets())}")
+        raise ConfigError(f"--dataset {name}: unknown dataset; datasets: {', '.join(list_datasets())}"
+                          + DATASETS.suggestion(name))
     valid = dataset_option_names(name)
     if valid is None:
         return

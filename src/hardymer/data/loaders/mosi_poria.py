@@ -15,12 +15,14 @@ other 21 videos.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hardymer.data._csv import read_matrix, read_rows
 from hardymer.data._unpickle import safe_load_pickle
 from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.registry import register_dataset
 from hardymer.errors import DataError
 
 LABEL_PICKLE = "CMUMOSI_features_raw_2way.pkl"
@@ -83,7 +85,7 @@ def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, n
 
     Returns ``(features [N, d] float32, available [N] bool)``.
     """
-    from hardymer.data.npz import open_npz
+    from hardymer.data.loaders.npz import open_npz
 
     path = Path(path)
     try:
@@ -207,3 +209,10 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
         label_range=(-3.0, 3.0),
         meta={"root": str(root), "labels": str(label_path), "val_videos": sorted(val_videos), **meta_extra},
     )
+
+
+@register_dataset("mosi-poria", loader=load_mosi_poria)
+def _mosi_poria(root: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+    if root is None:
+        raise ValueError("mosi-poria needs --root (the folder holding transcripts.csv), e.g. ../shared/data/mosi-poria")
+    return load_mosi_poria(root, **kw)

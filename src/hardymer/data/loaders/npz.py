@@ -34,6 +34,7 @@ import numpy as np
 
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
 from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.registry import register_dataset
 from hardymer.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -351,3 +352,13 @@ def save_npz(ds: MultimodalDataset, path: str | Path, compress: bool = False) ->
             pass
         raise
     return path
+
+
+@register_dataset("npz", loader=load_npz)
+def _npz(root: str | Path | None = None, path: str | Path | None = None, **kw: Any) -> MultimodalDataset:
+    if root is not None and path is not None and Path(root) != Path(path):
+        raise ValueError("npz: give the file as root or path=, not both")
+    file = path if path is not None else root
+    if file is None:
+        raise ValueError("npz needs --root (or path=) pointing at the .npz file")
+    return load_npz(file, **kw)

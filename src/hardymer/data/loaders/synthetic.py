@@ -20,6 +20,7 @@ import numpy as np
 
 from hardymer.conditions import MODALITIES
 from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError
 
 SIZES = {"tiny": 24, "small": 240, "medium": 800, "mosei": 3200}
@@ -287,5 +288,9 @@ def make_private_scenario(
 
 
 #: options ``make_synthetic`` forwards to ``make_private_scenario`` (checked before any data is made)
-make_synthetic.extra_options = tuple(  # type: ignore[attr-defined]
-    n for n in inspect.signature(make_private_scenario).parameters if n != "seed")
+_PRIVATE_OPTIONS = tuple(n for n in inspect.signature(make_private_scenario).parameters if n != "seed")
+
+
+@register_dataset("synthetic", loader=make_synthetic, extra_options=_PRIVATE_OPTIONS)
+def _synthetic(root: str | None = None, **kw: Any) -> MultimodalDataset:
+    return make_synthetic(**kw)

@@ -1,21 +1,26 @@
 """What a method sees while it is fitted: data of one fold, protocol, config, seed, device.
 
-It is also how a method gets what the training layer fits for it: :meth:`FitContext.teacher`
-returns a frozen teacher backbone (cached on disk), so methods never call the trainer themselves.
+It is also how a method gets what the training layer fits for it: the ``teacher`` field is a
+callable the training layer fills (``training.teacher.load_or_fit_teacher``) that returns a frozen
+teacher backbone (cached on disk), so methods never import or call the trainer themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from hardymer.data.batching import GroupBatcher
 from hardymer.data.dataset import MultimodalDataset, Split
-from hardymer.training.protocol import FixedCondition, RandomConditions
+from hardymer.data.protocol import FixedCondition, RandomConditions
+
+
+#: ``teacher(spec, backbone_config, ctx, epochs)`` -> a frozen backbone trained on ``ctx``
+TeacherProvider = Callable[[Any, Any, "FitContext", int], Any]
 
 
 @dataclass
@@ -30,6 +35,8 @@ class FitContext:
     cache_dir: Path | None = None
     run_key: dict = field(default_factory=dict)  # identifies (dataset, fold, condition, seed, features)
     extras: dict = field(default_factory=dict)  # outputs methods want written (hardness, neighbours...)
+    #: fits (or loads) a frozen teacher; filled by the training layer, ``None`` where no method needs one
+    teacher_provider: TeacherProvider | None = None
 
     def batcher(self, part: str, shuffle: bool = False, indices: np.ndarray | None = None,
                 batch_size: int | None = None) -> GroupBatcher:
@@ -41,13 +48,8 @@ class FitContext:
 
     def teacher(self, spec: Any, config: Any, epochs: int = 0) -> Any:
         """A frozen teacher ``Backbone(spec, config)`` trained on this context (``epochs``: 0 = the
-        student's), from the on-disk cache when ``cache_dir`` holds it."""
-        from hardymer.training.teacher import load_or_fit_teacher
-
-        return load_or_fit_teacher(spec, config, self, epochs)
-
-    def fit_teacher(self, spec: Any, config: Any, epochs: int = 0) -> tuple[Any, Any]:
-        """Train a fresh teacher on this context (no teacher cache); the frozen teacher and its FitResult."""
-        from hardymer.training.teacher import fit_teacher
-
-        return fit_teacher(spec, config, self, epochs)
+        student's), from the provider the training layer handed in."""
+        if self.teacher_provider is None:
+            raise RuntimeError("this FitContext has no teacher_provider; the training layer passes "
+                               "hardymer.training.teacher.load_or_fit_teacher")
+        return self.teacher_provider(spec, config, self, epochs)

@@ -1,0 +1,56 @@
+"""``hardymer evaluate``: a saved checkpoint on a split of its dataset under given condition(s)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from hardymer.cli._common import (
+    console,
+    fail,
+    parse_condition_option,
+    setup_logging,
+)
+from hardymer.errors import HardymerError
+
+
+def evaluate(
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
+    condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
+    split: str = typer.Option("test", help="train, val or test"),
+    root: Optional[str] = typer.Option(None, help="override the dataset folder stored in the checkpoint"),
+    out: Optional[str] = typer.Option(None, help="also write the metrics to FILE.json or FILE.csv"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON (for scripts) instead of a table"),
+    strict: bool = typer.Option(False, help="refuse conditions a fixed-protocol model was not trained on (default: warn)"),
+) -> None:
+    """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
+    setup_logging(False)
+    from hardymer.inference.evaluate import evaluate_checkpoint
+    from hardymer.reporting.compare import check_out_file
+    from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
+
+    try:
+        if out is not None:
+            check_out_file(out, EVALUATION_SUFFIXES)
+        res = evaluate_checkpoint(checkpoint, parse_condition_option(condition), split=split, root=root, strict=strict)
+        if out is not None:
+            write_evaluation(res, out, {"checkpoint": checkpoint, "split": split})
+    except (HardymerError, ValueError, KeyError) as exc:
+        fail(exc)
+        return
+    if as_json:
+        console.print_json(json.dumps(res))
+        return
+    metrics, rows = evaluation_rows(res)
+    table = Table(title=f"{checkpoint}: {split} split")
+    table.add_column("condition")
+    for k in metrics:
+        table.add_column(k, justify="right")
+    for cond, mets in rows:
+        table.add_row(cond, *[format_metric(k, mets[k]) if k in mets else "–" for k in metrics])
+    console.print(table)
+    if out is not None:
+        console.print(f"metrics written to {out}", markup=False)

@@ -1,0 +1,1 @@
+"""Built-in dataset loaders, one module per format; each registers itself on import."""
