@@ -109,23 +109,14 @@ def _execute(spec: RunSpec, threads: int) -> dict:
 
     from hardymer._memory import return_freed_memory
     from hardymer.config import load_config
-    from hardymer.training.run import run_experiment
+    from hardymer.training.run import run_experiment, run_log
 
     return_freed_memory()  # a spawned or Ray worker is a fresh process (acts only when asked)
     torch.set_num_threads(threads)
     out = Path(spec.out)
-    handler = logging.FileHandler(out / "log.txt", mode="w")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("hardymer")
-    root.addHandler(handler)
-    prev = root.level
-    root.setLevel(logging.INFO)
-    try:
-        metrics = run_experiment(load_config(spec.config))
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(prev)
-        handler.close()
+    out.mkdir(parents=True, exist_ok=True)
+    with run_log(out):  # also what happens before and around the run (config errors, failures)
+        metrics = run_experiment(load_config(spec.config), log_epochs=True, log_file=False)
     metrics["bench_method"] = spec.method
     return metrics
 

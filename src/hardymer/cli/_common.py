@@ -27,8 +27,14 @@ log = logging.getLogger("hardymer")
 
 
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
+    if sys.stderr.isatty():  # a terminal: rich's aligned, coloured records
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False)
+        fmt = "%(message)s"
+    else:  # a file or CI: one plain line per record, never wrapped
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format=fmt, handlers=[handler],
+                        force=True)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)  # other libraries' INFO chatter stays quiet
     # faiss's loader logs six INFO lines on import (which SIMD build it tried): only with -v
     logging.getLogger("faiss.loader").setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -126,7 +126,7 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
     atomic_write_text(out_dir / "paired.csv", paired_csv(paired))
     atomic_write_json(out_dir / "results.json", {
         "dataset": dataset, "protocol": runs[0]["protocol"], "select_on": runs[0]["select_on"],
-        "optimistic": runs[0]["select_on"] == "test",
+        "optimistic": runs[0]["select_on"] == "test", "epoch_numbering": "1-based",
         "seeds": sorted({r["seed"] for r in runs}), "methods": list(methods),
         "summary": [{"method": m, "condition": c, **{k: {"mean": v[0], "std": v[1], "n": v[2]} for k, v in mets.items()}}
                     for (m, c), mets in sorted(agg.items())],

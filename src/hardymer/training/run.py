@@ -1,13 +1,17 @@
 """One run end to end: load data, standardise on the fold's train part, fit, write outputs.
 
 Outputs in ``out``: ``metrics.json``, ``config.yaml`` (resolved), ``checkpoint.pt``, ``history.json``,
-``history.csv`` (every metric per epoch) and whatever the method adds (hardness, neighbours). Every file is written atomically.
+``history.csv`` (per epoch, numbered from 1: stage, loss, optimizer steps and the selection metric),
+``log.txt`` and whatever the method adds (hardness, neighbours). Every file is written atomically.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +41,67 @@ def load_run_dataset(cfg: Any) -> MultimodalDataset:
     return create_dataset(cfg.data.name, root=cfg.data.root, **dict(cfg.data.options))
 
 
+@contextmanager
+def run_log(out: Path) -> Iterator[None]:
+    """While active, the ``hardymer`` loggers' INFO records also go to ``out/log.txt`` (one line each)."""
+    handler = logging.FileHandler(out / "log.txt", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("hardymer")
+    prev = root.level
+    root.addHandler(handler)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(prev)
+        handler.close()
+
+
+def check_split_sizes(ds: MultimodalDataset, fold: Any) -> None:
+    """Warn when a split is too small to measure anything (fewer utterances than classes, or < 10)."""
+    for part in ("val", "test"):
+        n = len(fold.part(part))
+        if n == 0:
+            continue
+        small = n < 10 or (ds.task == "classification" and n < ds.output_dim)
+        if small:
+            what = f" for {ds.output_dim} classes" if ds.task == "classification" else ""
+            log.warning("%s fold %s: the %s split has %d utterance(s)%s; its metrics measure little",
+                        ds.name, fold.name, part, n, what)
+
+
 def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False,
                    save_checkpoint_file: bool = True, on_epoch: EpochCallback | None = None,
-                   log_epochs: bool = False) -> dict:
+                   log_epochs: bool = False, log_file: bool = True) -> dict:
     """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json.
 
     ``save_checkpoint_file=False`` skips ``checkpoint.pt`` (tuning trials); ``on_epoch`` is passed
     to :func:`~hardymer.training.trainer.fit`; ``log_epochs`` adds one INFO log line per epoch (stage,
-    loss, selection metric, best so far, ETA; for output that is not a terminal). With ``train.evaluate_test`` false the test split
-    is never touched.
+    loss, selection metric, best so far, ETA; for output that is not a terminal); ``log_file`` writes
+    the run's log lines to ``out/log.txt``. With ``train.evaluate_test`` false the test split is never
+    touched. Interrupted (Ctrl-C), a run folder this call created and that holds no finished run is
+    removed (the on-disk cache keeps what it finished) and the interrupt propagates.
     """
+    out = Path(cfg.out)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with run_log(out) if log_file else nullcontext():
+            return _run(cfg, ds, progress, save_checkpoint_file, on_epoch, log_epochs)
+    except KeyboardInterrupt:
+        if created and not (out / "metrics.json").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            log.warning("interrupted: removed the unfinished run folder %s (finished teachers, stage-1 states "
+                        "and hardness tables stay in the cache and are reused)", out)
+        else:
+            log.warning("interrupted: %s keeps what it held before this run", out)
+        raise
+
+
+def _run(cfg: Any, ds: MultimodalDataset | None, progress: bool, save_checkpoint_file: bool,
+         on_epoch: EpochCallback | None, log_epochs: bool) -> dict:
     t0 = time.perf_counter()
     validate_config(cfg)
     if cfg.train.num_threads:
@@ -68,13 +123,13 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         log.warning("%s fold %s: %d training utterances have no modality at all; they are not trained on "
                     "(kept in validation and test)", ds.name, fold.name, dropped)
     ds.check_conditions(make_condition_sampler(cfg.protocol, cfg.condition, seed).eval_conditions)
+    check_split_sizes(ds, fold)
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
     seed_everything(seed)
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     method = create_method(cfg.method.name, spec, **dict(cfg.method.options))
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = torch.device(resolve_device(cfg.train.device))
     ctx = FitContext(
         ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
@@ -94,7 +149,7 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
                         dataset={"name": ds.name, "task": ds.task, "class_names": ds.class_names,
                                  "label_range": list(ds.label_range) if ds.label_range else None,
                                  "fold": fold.name, "dims": ds.dims},
-                        extra={"best_epoch": res.best_epoch})
+                        extra={"best_epoch": res.best_epoch + 1})
     metrics = {
         "method": cfg.method.name,
         "dataset": ds.name,
@@ -105,7 +160,8 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
         "select_on": res.select_on,
         "select_metric": res.select_metric,
         "optimistic": res.select_on == "test",
-        "best_epoch": res.best_epoch,
+        "best_epoch": res.best_epoch + 1,  # 1-based, as in history.csv and the log
+        "epoch_numbering": "1-based",
         "val": res.val,
         "test": res.test,
         "train_seconds": res.train_seconds,
@@ -123,7 +179,8 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     }
     for name, obj in ctx.extras.items():
         atomic_write_json(out / name, obj)
-    atomic_write_json(out / "history.json", res.history)
-    write_history_csv(out / "history.csv", res.history)
+    history = [{**r, "epoch": r["epoch"] + 1} for r in res.history]  # 1-based for people
+    atomic_write_json(out / "history.json", history)
+    write_history_csv(out / "history.csv", history)
     atomic_write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
     return metrics

@@ -61,7 +61,8 @@ def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext,
     sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=teacher_train_config(ctx.train, epochs),
                      seed=ctx.seed, device=ctx.device, run_key=ctx.run_key, cache_dir=ctx.cache_dir)
     res = trainer.fit(teacher, sub)  # through the module attribute (tests count fits there)
-    log.info("teacher trained: best epoch %d, val %s", res.best_epoch, res.val)
+    log.info("teacher trained: best epoch %d, validation %s", res.best_epoch + 1,
+             ", ".join(f"{k} {v:.4f}" for k, v in sorted(_headline(res.val).items())))
     teacher.eval().requires_grad_(False)
     return teacher, res
 
@@ -79,3 +80,11 @@ def load_or_fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContex
     if path is not None:
         atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
     return teacher
+
+
+def _headline(val: dict) -> dict[str, float]:
+    """The metrics of the ``atv``/mean entry of an evaluation dict (``{condition: {metric: value}}``)
+    or the dict itself when it is flat; non-numbers left out."""
+    inner = next(iter(val.values()), None) if val else None
+    flat = val.get("mean") or val.get("atv") or inner if isinstance(inner, dict) else val
+    return {k: float(v) for k, v in (flat or {}).items() if isinstance(v, (int, float))}

@@ -25,6 +25,7 @@ from hardymer.models.base import Method, StepParts
 from hardymer.models.dropout import use_fast_dropout
 from hardymer.optim import Adam
 from hardymer.models.context import FitContext
+from hardymer.training.progress import LiveProgress, chain, format_seconds
 from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
 
@@ -189,8 +190,18 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     if getattr(cfg, "fast_dropout", False):
         use_fast_dropout(method)
     t0 = time.perf_counter()
-    method.prepare(ctx)
+    live = LiveProgress(0, label=type(method).__name__.lower()) if progress else None
+    if live is not None:
+        live.start("preparing (teacher, critics, neighbours where the method has them)")
+    try:
+        method.prepare(ctx)
+    except BaseException:
+        if live is not None:
+            live.stop()
+        raise
     prep_seconds = time.perf_counter() - t0
+    if prep_seconds >= 1.0:
+        log.info("prepared %s in %s", type(method).__name__, format_seconds(prep_seconds))
     train_b = ctx.batcher("train", shuffle=True)
     val_b = ctx.batcher("val")
     test_b = ctx.batcher("test") if eval_test else None
@@ -220,17 +231,14 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
         history = restore_stage1(saved, method, opt, train_b, ctx)
         start = s1_epochs
         log.info("stage 1 (%d epochs) restored from %s", s1_epochs, shared.path.name)  # type: ignore[union-attr]
-    prog = None
-    if progress:
-        from rich.progress import Progress
-
-        prog = Progress(transient=True)
-        prog.start()
-        task_id = prog.add_task("epochs", total=epochs, completed=start)
+    if live is not None:
+        live.total = epochs
+        live.begin_epochs(start)
+    callback = chain(live, on_epoch)
     try:
         for rec in history:
-            if on_epoch is not None:
-                on_epoch(rec["epoch"], rec["stage"], rec)
+            if callback is not None:
+                callback(rec["epoch"], rec["stage"], {**rec, "restored": True})
         for epoch in range(start, epochs):
             stage = method.stage(epoch, epochs)
             if stage != current_stage:
@@ -254,18 +262,16 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
                     since_best += 1
             history.append(rec)
             log.debug("epoch %s", rec)
-            if prog is not None:
-                prog.update(task_id, advance=1)
-            if on_epoch is not None:
-                on_epoch(epoch, stage, rec)
+            if callback is not None:
+                callback(epoch, stage, {**rec, "seconds": time.perf_counter() - te})
             if shared is not None and saved is None and epoch == s1_epochs - 1:
                 save_stage1(shared, method, opt, train_b, ctx, history, stage_seconds["stage1"])
             if stage == 2 and cfg.patience and since_best >= cfg.patience:
-                log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
+                log.info("early stop after epoch %d (best: epoch %d)", epoch + 1, best_epoch + 1)
                 break
     finally:
-        if prog is not None:
-            prog.stop()
+        if live is not None:
+            live.stop()
     if best_state is None:
         raise RuntimeError("no stage-2 epoch was run: increase epochs")
     method.load_state_dict(best_state)
