@@ -215,3 +215,12 @@ def test_pickle_written_by_numpy_1_loads(tmp_path: Path) -> None:
     path.write_bytes(legacy)
     ds = create_dataset("mmsa", root=path)
     assert len(ds) == 18 and ds.dims == {"a": 5, "t": 768, "v": 20}
+
+
+def test_dataset_named_after_the_corpus_folder(tmp_path):
+    from hardymer.data.loaders.mmsa import corpus_name, load_mmsa
+
+    path = write_mmsa(tmp_path / "SIMS" / "Processed" / "unaligned_39.pkl", seed=3, videos=6, clips=2)
+    assert corpus_name(path) == "SIMS"
+    assert load_mmsa(path).name == "mmsa-SIMS"
+    assert corpus_name(tmp_path / "MOSEI" / "aligned_50.pkl") == "MOSEI"

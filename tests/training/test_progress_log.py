@@ -87,8 +87,11 @@ def test_interrupt_removes_the_unfinished_run_folder(tmp_path, tiny, monkeypatch
 
 def test_a_tiny_split_warns(tmp_path, caplog) -> None:
     ds = create_dataset("synthetic", size="tiny", seed=3)
+    fold = ds.fold(0)
+    small_fold = type(fold)(fold.name, fold.train, fold.val, fold.test[:2])  # 2 test items, 4 classes
+    ds.folds = [small_fold]
     with caplog.at_level(logging.WARNING, logger="hardymer.training.run"):
         run_experiment(_cfg(tmp_path, epochs=2), ds=ds, save_checkpoint_file=False)
     small = [r.getMessage() for r in caplog.records if "measure little" in r.getMessage()]
-    n_val = len(ds.fold(0).part("val"))
-    assert (n_val < 10) == any("val split" in m for m in small)
+    assert any("test split has 2 utterance(s) for 4 classes" in m for m in small), small
+    assert not any("val split" in m for m in small)

@@ -1,6 +1,6 @@
 """hardymer: multimodal emotion and sentiment recognition with missing modalities.
 
-Commands: train, evaluate, bench, compare, tune, predict, extract, data info / fetch, list, info.
+Commands: train, evaluate, bench, compare, tune, predict, extract, data info / fetch, cache info / clean, list, info.
 Start with `hardymer list` (methods, presets, datasets, conditions, recipes) and `hardymer info` (versions, devices).
 """
 
@@ -10,6 +10,7 @@ import typer
 
 from hardymer.cli._common import HardymerTyper
 from hardymer.cli.bench import bench
+from hardymer.cli.cache import cache_clean, cache_info
 from hardymer.cli.compare import compare
 from hardymer.cli.data import data_fetch, data_info
 from hardymer.cli.evaluate import evaluate
@@ -23,6 +24,9 @@ from hardymer.cli.tune import tune
 app = HardymerTyper(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 data_app = HardymerTyper(no_args_is_help=True, help="Inspect and download datasets.", pretty_exceptions_enable=False)
 app.add_typer(data_app, name="data")
+cache_app = HardymerTyper(no_args_is_help=True, help="See and clean the on-disk cache of teachers, stage-1 states "
+                          "and hardness tables.", pretty_exceptions_enable=False)
+app.add_typer(cache_app, name="cache")
 
 
 def _print_version(value: bool) -> None:
@@ -55,6 +59,8 @@ app.command("list")(list_)
 app.command("info")(info)
 data_app.command("info")(data_info)
 data_app.command("fetch")(data_fetch)
+cache_app.command("info")(cache_info)
+cache_app.command("clean")(cache_clean)
 
 
 def main() -> None:  # pragma: no cover

@@ -163,6 +163,20 @@ def _valid_frames(part: _Part, m: str, x: np.ndarray, text_mask: np.ndarray | No
     return np.abs(x).sum(2) > 0
 
 
+#: folder names of MMSA's layout that do not name the corpus (``MOSI/Processed/unaligned_50.pkl``)
+_GENERIC_FOLDERS = {"processed", "data", "dataset", "datasets", "features", "feature", "pkl", "pickles", "raw", "mmsa"}
+
+
+def corpus_name(pickle_path: str | Path) -> str:
+    """The corpus a pickle belongs to, from its folders: the nearest parent that is not a generic
+    name of MMSA's layout (``MOSI/Processed/unaligned_50.pkl`` -> ``MOSI``), else the file stem."""
+    p = Path(pickle_path).resolve()
+    for parent in p.parents:
+        if parent.name and parent.name.lower() not in _GENERIC_FOLDERS:
+            return parent.name
+    return p.stem
+
+
 def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean", task: str = "regression",
               drop: Any = None, text_key: str = "text", name: str | None = None,
               label_range: Any = None) -> MultimodalDataset:
@@ -175,7 +189,8 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         task: ``regression`` (``regression_labels``) or ``classification`` (``classification_labels``).
         drop: modalities to treat as absent (e.g. ``"v"``): unavailable for every utterance, one zero column.
         text_key: the text feature array (``text``); ``text_bert`` holds token ids, not features.
-        name: dataset name (default ``mmsa-<folder name>``).
+        name: dataset name (default ``mmsa-<corpus folder>``, e.g. ``mmsa-MOSI`` for
+            ``MOSI/Processed/unaligned_50.pkl``; see :func:`corpus_name`).
         label_range: bounds of regression scores, e.g. ``"-1,1"`` (default [-3, 3]).
     """
     path = Path(root)
@@ -335,7 +350,7 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         meta["unimodal_labels"] = {s: np.concatenate(v)[rows_arr].tolist() for s, v in uni.items()
                                    if len(np.concatenate(v)) == n_all}
     return MultimodalDataset(
-        name=name or f"mmsa-{path.parent.name or path.stem}",
+        name=name or f"mmsa-{corpus_name(path)}",
         task=task,  # type: ignore[arg-type]
         features=features, available=available, labels=y_out, groups=groups, order=order, utt_ids=utt_ids,
         folds=[fold], class_names=class_names, label_range=range_out, meta=meta,
