@@ -188,7 +188,8 @@ def predict_file(checkpoint: str | Path, input_path: str | Path, out_csv: str | 
     except DataError:
         raise
     except ValueError as exc:  # an object array under allow_pickle=False
-        raise DataError(f"object arrays are refused ({exc})", source=str(p)) from exc
+        raise DataError("object arrays are refused: store numbers, or fixed-width strings "
+                        "(np.array(list_of_str, dtype=str))", source=str(p)) from exc
     from hardymer.data.loaders.npz import KNOWN_KEYS
 
     unknown = sorted(set(arrays) - set(PREDICT_ARRAYS) - set(KNOWN_KEYS))

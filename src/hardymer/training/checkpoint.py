@@ -43,8 +43,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise DataError("checkpoint not found", source=str(path))
     try:
         ckpt: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise DataError(f"not a readable checkpoint ({type(exc).__name__}: {exc})", source=str(path)) from exc
+    except Exception as exc:  # torch's own text would suggest an unsafe load: say what the file is not
+        raise DataError(unreadable_checkpoint(path), source=str(path)) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise DataError("not a hardymer checkpoint", source=str(path), field="format")
     check_structure(ckpt, str(path))
@@ -58,6 +58,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     method.load_state_dict(ckpt["state_dict"])
     method.to(device).eval()
     return method, ckpt
+
+
+def unreadable_checkpoint(path: Path) -> str:
+    """Why ``path`` is not a checkpoint, in our words (never a library's advice to load unsafely)."""
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        return "not a checkpoint: the file is empty"
+    if not zipfile.is_zipfile(path):
+        head = path.read_bytes()[:512]
+        kind = "text" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
+        return (f"not a checkpoint: a checkpoint is the zip archive `hardymer train` writes (checkpoint.pt); "
+                f"this file is {size} bytes of {kind}")
+    return ("not a readable checkpoint: the archive holds something other than tensors and plain values "
+            "(damaged, or not written by `hardymer train`)")
 
 
 #: top-level keys and the types every checkpoint has

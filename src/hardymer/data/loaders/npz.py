@@ -24,14 +24,13 @@ Files are read with ``allow_pickle=False``: object arrays are refused.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hardymer._io import atomic_savez
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
 from hardymer.data.dataset import MultimodalDataset, Split
 from hardymer.data.registry import register_dataset
@@ -66,8 +65,8 @@ class _Reader:
         try:
             arr = self.npz[key]
         except ValueError as exc:  # object arrays with allow_pickle=False
-            raise self.err(f"refused: object array (pickled Python objects are not loaded; store numbers or "
-                           f"fixed-width strings, e.g. np.array(list_of_str, dtype=str)) [{exc}]", key) from exc
+            raise self.err("refused: object array (pickled Python objects are not loaded; store numbers or "
+                           "fixed-width strings, e.g. np.array(list_of_str, dtype=str))", key) from exc
         except Exception as exc:
             raise self.err(f"unreadable array ({type(exc).__name__}: {exc})", key) from exc
         if arr.dtype.hasobject:
@@ -121,10 +120,19 @@ def open_npz(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head.startswith(b"\x93NUMPY"):
+        raise DataError("not an .npz archive (numpy.savez), got a single .npy array", source=str(path))
+    if not zipfile.is_zipfile(path):  # never numpy's text, which suggests loading pickles
+        kind = "text" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
+        raise DataError(f"not an .npz archive: expected a zip of .npy arrays (numpy.savez); this file is "
+                        f"{path.stat().st_size} bytes of {kind}" if head else "not an .npz archive: the file is empty",
+                        source=str(path))
     try:
         npz = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(path)) from exc
+        raise DataError(f"damaged .npz archive ({type(exc).__name__})", source=str(path)) from exc
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DataError("not an .npz archive (numpy.savez), got a single .npy array", source=str(path))
     return npz
@@ -309,7 +317,7 @@ def _load(r: _Reader, name: str | None) -> MultimodalDataset:
 
 
 def save_npz(ds: MultimodalDataset, path: str | Path, compress: bool = False) -> Path:
-    """Write ``ds`` to ``path`` in the ``npz`` format, atomically (temp file + ``os.replace``).
+    """Write ``ds`` to ``path`` in the ``npz`` format, atomically (:func:`hardymer._io.atomic_savez`).
 
     ``meta`` is not written. The path is used as given (no ``.npz`` is appended).
     """
@@ -336,22 +344,7 @@ def save_npz(ds: MultimodalDataset, path: str | Path, compress: bool = False) ->
     arrays["fold_names"] = np.array([s.name for s in ds.folds], dtype=str)
     arrays["folds"] = folds
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            (np.savez_compressed if compress else np.savez)(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_savez(path, arrays, compress=compress)
 
 
 @register_dataset("npz", loader=load_npz)
