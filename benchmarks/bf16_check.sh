@@ -24,7 +24,7 @@ import torch
 from hardymer._io import atomic_write_json
 from hardymer.config import load_config
 from hardymer.data import create_dataset
-from hardymer.evaluation.stats import paired_differences
+from hardymer.evaluation.stats import format_interval, paired_differences
 from hardymer.training.run import run_experiment
 
 root, methods, seeds, conds, epochs, out, device = sys.argv[1:8]
@@ -69,7 +69,7 @@ for method in methods:
             a = [r["test"][metric] for r in runs if (r["method"], r["condition"], r["precision"]) == (method, c, "bf16")]
             b = [r["test"][metric] for r in runs if (r["method"], r["condition"], r["precision"]) == (method, c, "fp32")]
             d = paired_differences(a, b)
-            ci = f"{d.mean:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]" if d.ci_low is not None else f"{d.mean:+.4f}"
+            ci = format_interval(d, 4, mark="")
             sd = float(np.std(b, ddof=1)) if len(b) > 1 else float("nan")
             lines.append(f"| {method} | {c} | {metric} | {np.mean(b):.4f} | {np.mean(a):.4f} | {ci} | {sd:.4f} | {d.n} |")
 table = "\n".join(lines)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardymer.evaluation.stats import paired_differences
+from hardymer.evaluation.stats import format_interval, paired_differences
 
 
 def summarise(runs: list[dict]) -> str:
@@ -45,15 +45,15 @@ def summarise(runs: list[dict]) -> str:
         cpu = {p: sum(r["cpu_s"] for r in runs if r["method"] == m and r["precision"] == p) for p in ("fp32", "bf16")}
         (a, b, d), (am, bm, dm) = row["acc2"], row["mae"]
         lines.append(f"| {m} | {np.mean(b):.2f} ± {np.std(b, ddof=1):.2f} | {np.mean(a):.2f} ± {np.std(a, ddof=1):.2f} | "
-                     f"{d.mean:+.2f} [{d.ci_low:+.2f}, {d.ci_high:+.2f}] | {np.mean(bm):.4f} | {np.mean(am):.4f} | "
-                     f"{dm.mean:+.4f} [{dm.ci_low:+.4f}, {dm.ci_high:+.4f}] | {cpu['fp32']:.0f} / {cpu['bf16']:.0f} |")
+                     f"{format_interval(d, 2, mark='')} | {np.mean(bm):.4f} | {np.mean(am):.4f} | "
+                     f"{format_interval(dm, 4, mark='')} | {cpu['fp32']:.0f} / {cpu['bf16']:.0f} |")
         for c in conds:
             for k in ("acc2", "mae"):
                 fp = [test(m, c, s, "fp32", k) for s in seeds]
                 dd = paired_differences([test(m, c, s, "bf16", k) for s in seeds], fp)
                 cells += 1
-                if dd.ci_low is not None and (dd.ci_low > 0 or dd.ci_high < 0):
-                    excl.append(f"{m} {c} {k} {dd.mean:+.4f} [{dd.ci_low:+.4f}, {dd.ci_high:+.4f}]")
+                if dd.excludes_zero:
+                    excl.append(f"{m} {c} {k} {format_interval(dd, 4, mark='')}")
                 beyond_sd += abs(dd.mean) > float(np.std(fp, ddof=1))
     lines += ["", f"{cells} (method, condition, metric) cells: 95 % interval excludes 0 in {len(excl)}"
               + (f" ({'; '.join(excl)})" if excl else "") + f"; |mean difference| > fp32 seed sd in {beyond_sd}."]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardymer.evaluation.stats import paired_differences
+from hardymer.evaluation.stats import format_interval, paired_differences
 
 MISSING6 = ["a", "t", "v", "at", "av", "tv"]
 
@@ -52,10 +52,8 @@ def load_reference(path: str, method: str) -> dict:
 
 
 def _fmt(d, digits: int = 2) -> str:
-    """``mean [low, high]`` of a paired difference (``(n = 1)`` without an interval)."""
-    if d.ci_low is None:
-        return f"{d.mean:+.{digits}f} (n = 1)"
-    return f"{d.mean:+.{digits}f} [{d.ci_low:+.{digits}f}, {d.ci_high:+.{digits}f}]"
+    """``mean [low, high]`` of a paired difference, unmarked (``(n=2, no interval)`` where not estimable)."""
+    return format_interval(d, digits, mark="")
 
 
 def compare(new: dict, ref: dict) -> list[str]:

@@ -17,6 +17,8 @@ import csv
 import sys
 from pathlib import Path
 
+from hardymer._io import atomic_write
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     out_rows = [[u, video, order[i], label, text] for i, (u, text, video, label) in enumerate(parsed)]
     seen = by_video
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "group", "order", "label", "text"])
-        w.writerows(out_rows)
-    tmp.replace(out)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "group", "order", "label", "text"])
+            w.writerows(out_rows)
+
+    atomic_write(out, write)
     print(f"{len(out_rows)} utterances, {len(seen)} videos -> {out}")
     return 0
 

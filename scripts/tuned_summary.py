@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from hardymer._io import atomic_write_text
-from hardymer.evaluation.metrics import LOWER_IS_BETTER
+from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals
+from hardymer.reporting.tables import fmt
 
 CONFIGS = ("default", "tuned", "release", "default-unified", "tuned-unified")
 
@@ -66,8 +67,7 @@ def build(report: Path, tuned: Path, default_results: list[Path] = (), tuned_uni
             s = summ.get((m, "mean6"))
             if s is None:
                 continue
-            cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in ("mae", "corr") else
-                     f"{s[k]['mean']:.2f} ± {s[k]['std']:.2f}" for k in metrics]
+            cells = [fmt(s[k]["mean"], s[k]["std"], metric_decimals(k)) for k in metrics]
             lines.append(f"| {m} | {c} | " + " | ".join(cells) + " |")
     lower = ", ".join(k for k in metrics if k in LOWER_IS_BETTER)
     lines += ["", f"Lower is better for: {lower or 'none'}.", ""]

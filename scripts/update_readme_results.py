@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from hardymer._env import describe
-from hardymer.evaluation.metrics import LOWER_IS_BETTER
-from hardymer.evaluation.stats import MIN_SEEDS
-from hardymer.reporting.paired import paired_cell, paired_table, paired_vs_reference
+from hardymer._io import atomic_write_text
+from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals
+from hardymer.evaluation.stats import MIN_SEEDS, PairedDifference
+from hardymer.reporting.paired import paired_cell, paired_note, paired_table, paired_vs_reference
 from hardymer.reporting.tables import fmt, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +30,6 @@ def load(name: str) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def digits(metric: str) -> int:
-    return 3 if metric in ("mae", "corr") else 2
-
-
 def aggregated(res: dict) -> dict:
     """results.json's summary as ``{(method, condition): {metric: (mean, std, n)}}`` (reporting.tables' form)."""
     return {(r["method"], r["condition"]): {k: (v["mean"], v["std"], v["n"]) for k, v in r.items() if isinstance(v, dict)}
@@ -41,7 +38,7 @@ def aggregated(res: dict) -> dict:
 
 def table(res: dict, metric: str, methods: list[str], conds: list[str]) -> str:
     return markdown_table(aggregated(res), metric, methods, conds, lower_is_better=metric in LOWER_IS_BETTER,
-                          digits=digits(metric))
+                          digits=metric_decimals(metric))
 
 
 def mean6_table(res: dict, methods: list[str], metrics: list[str]) -> str:
@@ -49,7 +46,7 @@ def mean6_table(res: dict, methods: list[str], metrics: list[str]) -> str:
     out = "| variant | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     for m in methods:
         row = agg.get((m, "mean6"), {})
-        cells = [fmt(*row[k][:2], digits(k)) if k in row else "–" for k in metrics]
+        cells = [fmt(*row[k][:2], metric_decimals(k)) if k in row else "–" for k in metrics]
         out += f"| {m} | " + " | ".join(cells) + " |\n"
     return out
 
@@ -61,7 +58,7 @@ def paired(res: dict, metric: str, conds: list[str]) -> str:
         return ""
     lower = " (lower is better)" if metric in LOWER_IS_BETTER else ""
     return (f"\n**{metric}: paired difference vs {p['reference']}**{lower}\n\n"
-            + paired_table(p, metric, res["methods"], conds, digits=digits(metric)))
+            + paired_table(p, metric, res["methods"], conds, digits=metric_decimals(metric)))
 
 
 def paired_mean6_table(res: dict, metrics: list[str]) -> str:
@@ -73,14 +70,9 @@ def paired_mean6_table(res: dict, metrics: list[str]) -> str:
     rows = [m for m in res["methods"] if m != p["reference"] and any((m, k) in cells for k in metrics)]
     out = f"| variant − {p['reference']} (mean6) | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     for m in rows:
-        out += f"| {m} | " + " | ".join(paired_cell(cells[(m, k)], digits(k)) if (m, k) in cells else "–"
+        out += f"| {m} | " + " | ".join(paired_cell(cells[(m, k)], metric_decimals(k)) if (m, k) in cells else "–"
                                         for k in metrics) + " |\n"
-    ns = sorted({d["n"] for d in cells.values()})
-    out += (f"\nPer-seed paired differences, mean and 95 % Student-t interval over n = {', '.join(map(str, ns))} "
-            "seeds; \\* = the interval excludes 0.")
-    if ns and ns[0] < MIN_SEEDS:
-        out += f" Fewer than {MIN_SEEDS} seeds: the intervals are rough."
-    return out + "\n"
+    return out + "\nPer-seed paired differences, " + paired_note(list(cells.values()), p.get("level", 0.95)) + "\n"
 
 
 def environment_note(results: list[dict]) -> str:
@@ -134,13 +126,13 @@ def unified_rows(conds: list[str]) -> str:
     out = ""
     for m, name, res in rows:
         agg = aggregated(res)
-        cells = [fmt(*agg[(m, c)]["acc2"][:2], 2) if (m, c) in agg else "–" for c in conds]
+        cells = [fmt(*agg[(m, c)]["acc2"][:2], metric_decimals("acc2")) if (m, c) in agg else "–" for c in conds]
         if m == "backbone" and name == "default":
             dcell = "(reference)"
         else:
             d = paired_across(res, m, base, "backbone") if base and "backbone" in base["methods"] else None
-            dcell = paired_cell(d, 2) if d else "–"
-        mae = fmt(*agg[(m, "mean6")]["mae"][:2], 3) if (m, "mean6") in agg else "–"
+            dcell = paired_cell(d, metric_decimals("acc2")) if d else "–"
+        mae = fmt(*agg[(m, "mean6")]["mae"][:2], metric_decimals("mae")) if (m, "mean6") in agg else "–"
         seeds = ", ".join(map(str, res["seeds"]))
         out += f"| {m} | unified, {name} (seeds {seeds}) | " + " | ".join(cells) + f" | {dcell} | {mae} |\n"
     return out
@@ -168,18 +160,18 @@ def tuned_section() -> str:
            + "---|" * (len(conds) + 2) + "\n")
     for m, name, res in rows:
         agg = aggregated(res)
-        cells = [fmt(*agg[(m, c)]["acc2"][:2], 2) if (m, c) in agg else "–" for c in conds]
+        cells = [fmt(*agg[(m, c)]["acc2"][:2], metric_decimals("acc2")) if (m, c) in agg else "–" for c in conds]
         d = _paired_mean6(res, m, "acc2")
         if m == (res.get("paired") or {}).get("reference"):
             dcell = "(reference)"
         elif d is not None and "backbone" in res["methods"]:
-            dcell = paired_cell(d, 2)
+            dcell = paired_cell(d, metric_decimals("acc2"))
         elif name == "default" and fixed and "backbone" in fixed["methods"]:  # default rows run elsewhere
             d = paired_across(res, m, fixed, "backbone")
-            dcell = paired_cell(d, 2) if d else "–"
+            dcell = paired_cell(d, metric_decimals("acc2")) if d else "–"
         else:
             dcell = "–"
-        mae = fmt(*agg[(m, "mean6")]["mae"][:2], 3) if (m, "mean6") in agg else "–"
+        mae = fmt(*agg[(m, "mean6")]["mae"][:2], metric_decimals("mae")) if (m, "mean6") in agg else "–"
         seeds = ", ".join(map(str, res["seeds"]))
         out += f"| {m} | fixed, {name} (seeds {seeds}) | " + " | ".join(cells) + f" | {dcell} | {mae} |\n"
     out += unified_rows(conds)
@@ -235,7 +227,7 @@ def summary() -> str:
             continue
         d = _paired_mean6(res, "hardymer", "acc2")
         if d is not None:
-            diffs.append((label, d))
+            diffs.append((label, PairedDifference.from_dict(d)))
     notext = float(np.ceil(acc2_means(("a", "v", "av"))[-1] * 10) / 10 + 0.1)
     txt = acc2_means(("t", "at", "tv", "atv"))
     lines = []
@@ -245,8 +237,8 @@ def summary() -> str:
                      f"span {means[0]:.2f}–{means[-1]:.2f}; no method reaches {notext:.1f} acc2 on any condition without text "
                      f"(a, v, av), where the conditions with text score {txt[0]:.0f}–{txt[-1]:.0f}.")
     if diffs:
-        held = [lbl for lbl, d in diffs if d.get("excludes_zero")]
-        cells = "; ".join(f"{lbl} {paired_cell(d, 2)}" + (f" (n = {d['n']})" if d["ci_low"] is not None else "")
+        held = [lbl for lbl, d in diffs if d.excludes_zero]
+        cells = "; ".join(f"{lbl} {paired_cell(d, metric_decimals('acc2'))}" + (f" (n = {d.n})" if d.estimable else "")
                           for lbl, d in diffs)
         lines.append(f"HARDY-MER − backbone, paired by seed: {cells}; "
                      + ("no interval excludes 0." if not held else f"the interval excludes 0 for {', '.join(held)}."))
@@ -325,16 +317,12 @@ def main() -> None:
     text, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", lambda _: new, text, flags=re.S)
     if n != 1:
         raise SystemExit("README.md has no results markers")
-    tmp = readme.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(readme)
+    atomic_write_text(readme, text)
     index = ROOT / "docs" / "results.md"
     body = build().replace("](docs/", "](")
-    tmp = index.with_suffix(".md.tmp")
-    tmp.write_text("# Results\n\nGenerated by `python scripts/update_readme_results.py` from the outputs of "
+    atomic_write_text(index, "# Results\n\nGenerated by `python scripts/update_readme_results.py` from the outputs of "
                    "`bash scripts/reproduce_mosi.sh` (each folder under `docs/results/` names its exact "
                    "`hardymer bench` command, dataset, split, protocol, selection rule and seeds).\n\n" + body)
-    tmp.replace(index)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hardymer._io import atomic_write_text
-from hardymer.evaluation.stats import MIN_SEEDS, paired_differences
+from hardymer._io import atomic_write, atomic_write_text
+from hardymer.evaluation.metrics import metric_decimals
+from hardymer.evaluation.stats import MIN_SEEDS, format_interval, no_interval_note, paired_differences
 
 log = logging.getLogger("verdict")
 MISSING6 = ("a", "t", "v", "at", "av", "tv")
+#: decimals of the per-condition acc2 cells of the (wide) CMU-MOSI table
+COMPACT_DECIMALS = 1
 
 
 # ----------------------------------------------------------------------------- loading
@@ -98,13 +101,9 @@ def no_gain(d) -> bool | None:
     return None if d is None or d.ci_low is None else not gain(d)
 
 
-def fmt(d, digits: int = 2) -> str:
-    if d is None:
-        return "not run"
-    if d.ci_low is None:
-        return f"{d.mean:+.{digits}f} (n = 1)"
-    mark = " *" if d.excludes_zero else ""
-    return f"{d.mean:+.{digits}f} [{d.ci_low:+.{digits}f}, {d.ci_high:+.{digits}f}]{mark}"
+def fmt(d, digits: int = metric_decimals("acc2")) -> str:
+    """A paired difference as a cell (:func:`hardymer.evaluation.stats.format_interval`); ``not run`` for None."""
+    return "not run" if d is None else format_interval(d, digits)
 
 
 def held_txt(h: bool | None) -> str:
@@ -223,7 +222,7 @@ def mosi_section(results: list[tuple[Path, dict]]) -> tuple[list[str], dict]:
             for c in conds:
                 s = [x for x in seeds if (m, c, x) in by and ("backbone", c, x) in by]
                 d = paired_differences([by[(m, c, x)]["acc2"] for x in s], [by[("backbone", c, x)]["acc2"] for x in s]) if s else None
-                cells_txt.append(fmt(d, 1))
+                cells_txt.append(fmt(d, COMPACT_DECIMALS))
             s6 = [x for x in seeds if all((m, c, x) in by and ("backbone", c, x) in by for c in MISSING6)]
             d6 = None
             if s6:
@@ -231,7 +230,7 @@ def mosi_section(results: list[tuple[Path, dict]]) -> tuple[list[str], dict]:
                 b = [np.mean([by[("backbone", c, x)]["acc2"] for c in MISSING6]) for x in s6]
                 d6 = paired_differences(a, b)
             facts[(str(path), m)] = d6
-            lines.append(f"| {m} | " + " | ".join(cells_txt) + f" | {fmt(d6, 2)} |")
+            lines.append(f"| {m} | " + " | ".join(cells_txt) + f" | {fmt(d6)} |")
     return lines, facts
 
 
@@ -255,10 +254,10 @@ def plot(rows: list[Row], out_png: Path) -> Path | None:
     ax.set_yticks(y, [f"{r.prediction}: {r.comparison} | {r.where}".replace("`", "") for r in rows], fontsize=7)
     ax.set_xlabel("paired acc2 difference, test (95 % interval over seeds)")
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    return out_png
+    try:
+        return atomic_write(out_png, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- text
@@ -332,7 +331,7 @@ def build(runs_dir: Path, out: Path, mosi_paths: list[Path]) -> tuple[str, list[
           "agreement on non-zero labels.",
           f"- Seeds {', '.join(map(str, seeds)) or '—'} (paired: same data, same seed), test metrics of the epoch "
           "selected on validation MAE; differences are `a − b` per seed, mean and 95 % Student-t interval; `*` = "
-          "interval excludes 0. MAE differences: negative is better.",
+          "interval excludes 0. " + no_interval_note("`*`") + " MAE differences: negative is better.",
           "- Configs: `backbone` and `hardymer` tuned with the same budget (" + ("; ".join(tuned) or "not run")
           + ") on the testbed's validation split (β = 1.5, ρ = 0.4, small, conditions a + at); every preset runs "
           "with hardymer's tuned config plus the preset's options (configs/methods.yaml).",
@@ -342,7 +341,8 @@ def build(runs_dir: Path, out: Path, mosi_paths: list[Path]) -> tuple[str, list[
           "| | comparison | cell | n | Δ acc2 [95 % CI] | Δ MAE [95 % CI] | held? | rule |",
           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        md.append(f"| {r.prediction} | {r.comparison} | {r.where} | {r.n} | {fmt(r.d_acc2)} | {fmt(r.d_mae, 3)} | "
+        d_mae = fmt(r.d_mae, metric_decimals("mae"))
+        md.append(f"| {r.prediction} | {r.comparison} | {r.where} | {r.n} | {fmt(r.d_acc2)} | {d_mae} | "
                   f"{held_txt(r.held) if r.prediction != 'variant' else '—'} | {r.rule} |")
     md += ["", "P5 — does the hardness estimate find the hard samples? (hardymer, condition `a`; held if AUC of h ≥ 0.7 "
            f"in every cell with β > 0): {held_txt(p5)}", "", *est_lines, ""]

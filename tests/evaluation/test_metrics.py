@@ -4,7 +4,10 @@ from scipy.stats import pearsonr
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, recall_score
 
 from hardymer.evaluation.metrics import (
-    classification_metrics, compute_metrics, is_better, regression_metrics,
+    classification_metrics,
+    compute_metrics,
+    is_better,
+    regression_metrics,
 )
 
 
@@ -102,3 +105,22 @@ def test_training_imports_neither_sklearn_nor_scipy():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'faiss'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_metric_has_display_decimals():
+    from hardymer.evaluation.metrics import (
+        CLASSIFICATION_METRICS,
+        DEFAULT_DECIMALS,
+        METRIC_DECIMALS,
+        REGRESSION_METRICS,
+        format_metric,
+        metric_decimals,
+    )
+
+    assert set(METRIC_DECIMALS) == set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
+    assert metric_decimals("mae") == metric_decimals("corr") == 3 and metric_decimals("acc2") == 2
+    assert metric_decimals("loss") == DEFAULT_DECIMALS
+    assert format_metric("mae", 0.12345) == "0.123" and format_metric("wa", 61.239) == "61.24"
+    with pytest.raises(TypeError):
+        METRIC_DECIMALS["mae"] = 4  # type: ignore[index]  # one table, read-only
+

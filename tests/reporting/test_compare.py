@@ -19,6 +19,7 @@ from hardymer.reporting.compare import (
     comparison_csv,
     comparison_markdown,
     default_metric,
+    diff_cell,
     load_bench_results,
     write_comparison,
 )
@@ -189,3 +190,25 @@ def test_compare_committed_reports():
         assert (got["mean"], got["ci_low"], got["ci_high"]) == (
             pytest.approx(want["mean"]), pytest.approx(want["ci_low"]), pytest.approx(want["ci_high"]))
     assert cmp.paired["gru-context@default"]["mean6"]["n"] == 5
+
+
+def test_equal_differences_on_two_seeds_are_not_starred(tmp_path):
+    """A row exactly 4.25 acc2 below the reference on both shared seeds: no interval, no star."""
+    base = _runs(["backbone"], (0, 1))
+    shifted = [{**r, "method": "x", "bench_method": "x", "test": {**r["test"], "acc2": r["test"]["acc2"] - 4.25}}
+               for r in base]
+    a = _folder(tmp_path / "a", base, ["backbone"])
+    b = _folder(tmp_path / "b", shifted, ["x"])
+    cmp = compare_results([load_bench_results(a), load_bench_results(b)])
+    d = cmp.paired["x@b"]["a"]
+    assert d["n"] == 2 and d["mean"] == pytest.approx(-4.25) and d["ci_low"] is None and not d["excludes_zero"]
+    assert diff_cell(d, 2) == "-4.25 (n=2, no interval)"
+    md = comparison_markdown(cmp)
+    row = [line for line in md.splitlines() if line.startswith("| x@b |")][-1]  # the difference table's row
+    assert "*" not in row and row.count("(n=2, no interval)") == len(cmp.columns)
+    assert "No interval (and no \\*) where fewer than 3 seeds" in md
+    for columns in ("250", "60"):  # full cells, and the means-only cells of a narrow terminal
+        r = runner.invoke(app, ["compare", str(a), str(b)], env={"COLUMNS": columns})
+        assert r.exit_code == 0, r.output
+        assert "-4.25" in r.output and "-4.25 [" not in r.output and "-4.25*" not in r.output
+        assert ("-4.25 (n=2, no interval)" in r.output) == (columns == "250")

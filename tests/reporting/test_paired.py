@@ -107,7 +107,35 @@ def test_one_seed_has_no_interval():
     runs = _wa("backbone", (0,), 0.0) + _wa("m", (0,), 1.5)
     paired = paired_vs_reference(runs, ["backbone", "m"], "backbone")
     table = paired_table(paired, "wa", ["backbone", "m"], ["a", "mean6"])
-    assert "| m | +1.50 (n=1) | +1.50 (n=1) |" in table and "Fewer than 5 seeds" in table
+    assert "| m | +1.50 (n=1, no interval) | +1.50 (n=1, no interval) |" in table and "Fewer than 5 seeds" in table
+    assert "No interval (and no \\*) where fewer than 3 seeds" in table
+
+
+def test_two_seeds_with_equal_differences_are_not_marked(tmp_path):
+    # m is exactly 4.25 below the backbone on both seeds: the interval is degenerate, never "significant"
+    runs = _wa("backbone", (0, 1), 0.0) + _wa("m", (0, 1), -4.25)
+    paired = paired_vs_reference(runs, ["backbone", "m"], "backbone")
+    d = next(d for d in paired["differences"] if (d["method"], d["condition"], d["metric"]) == ("m", "a", "wa"))
+    assert d["diffs"] == pytest.approx([-4.25, -4.25]) and d["ci_low"] is None and not d["excludes_zero"]
+    assert d["estimable"] is False
+    table = paired_table(paired, "wa", ["backbone", "m"], ["a", "t"])
+    assert "| m | -4.25 (n=2, no interval) | -4.25 (n=2, no interval) |" in table
+    assert "\\*" not in table.split("\n")[2]
+    md = write_results(runs, tmp_path, "synthetic", ["backbone", "m"]).read_text()
+    assert "-4.25 [" not in md and "-4.25 (n=2, no interval)" in md
+    rows = csv.DictReader((tmp_path / "paired.csv").open())
+    row = next(r for r in rows if (r["method"], r["condition"], r["metric"]) == ("m", "a", "wa"))
+    assert row["ci_low"] == row["ci_high"] == "" and row["excludes_zero"] == "0"
+
+
+def test_results_notes_survive_a_rebuild(tmp_path):
+    runs = _grid(seeds=(0, 1, 2))
+    write_results(runs, tmp_path, "synthetic", ["backbone", "m"], notes=["tuned configs from somewhere"])
+    before = (tmp_path / "results.md").read_text()
+    assert "- tuned configs from somewhere" in before
+    rebuild_results(tmp_path / "results.json")
+    assert (tmp_path / "results.md").read_text() == before
+    assert json.loads((tmp_path / "results.json").read_text())["notes"] == ["tuned configs from somewhere"]
 
 
 def test_environment_line_when_runs_did_not_record_it(tmp_path):

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from hardymer.conditions import CONDITIONS, MISSING_CONDITIONS
-from hardymer.reporting.plots import (plot_condition_bars, plot_hardness_histograms, plot_label_agreement,
-                                      write_plots)
+from hardymer.reporting.plots import plot_condition_bars, plot_hardness_histograms, plot_label_agreement, write_plots
 from hardymer.reporting.results import summarise, write_results
 from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table
 

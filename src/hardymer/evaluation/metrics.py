@@ -9,12 +9,22 @@ Regression (MOSI/MOSEI): ``acc2``/``f1`` on non-zero labels (sign agreement, lab
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 
 CLASSIFICATION_METRICS = ("wa", "ua", "wf1")
 REGRESSION_METRICS = ("acc2", "f1", "acc2_has0", "f1_has0", "acc7", "mae", "corr")
 #: metrics where lower is better (model selection direction)
 LOWER_IS_BETTER = frozenset({"mae", "loss"})
+#: decimals every report shows a metric with (percentages 2, ``mae``/``corr`` 3); see :func:`metric_decimals`
+METRIC_DECIMALS: Mapping[str, int] = MappingProxyType({
+    "wa": 2, "ua": 2, "wf1": 2,
+    "acc2": 2, "f1": 2, "acc2_has0": 2, "f1_has0": 2, "acc7": 2, "mae": 3, "corr": 3,
+})
+#: decimals of a metric missing from :data:`METRIC_DECIMALS`
+DEFAULT_DECIMALS = 2
 
 
 def _check(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,3 +133,14 @@ def is_better(metric: str, new: float, best: float | None) -> bool:
 
 def metric_names(task: str) -> tuple[str, ...]:
     return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+
+
+def metric_decimals(metric: str) -> int:
+    """Decimals ``metric`` is shown with in tables and reports (:data:`METRIC_DECIMALS`, else
+    :data:`DEFAULT_DECIMALS`)."""
+    return METRIC_DECIMALS.get(metric, DEFAULT_DECIMALS)
+
+
+def format_metric(metric: str, value: float) -> str:
+    """``value`` rounded to the decimals of ``metric`` (:func:`metric_decimals`)."""
+    return f"{value:.{metric_decimals(metric)}f}"

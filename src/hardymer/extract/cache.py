@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from hardymer._io import atomic_npy_save
+
 
 def cache_key(config_json: str, content_sha256: str) -> str:
     """sha256 of the backend's configuration and the input's content hash."""
-    return hashlib.sha256(f"{config_json}\0{content_sha256}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{config_json}\0{content_sha256}".encode()).hexdigest()
 
 
 class FeatureCache:
@@ -30,6 +30,7 @@ class FeatureCache:
         return self.dir / modality / key[:2] / f"{key}.npy"
 
     def get(self, modality: str, key: str, dim: int) -> np.ndarray | None:
+        """The cached ``(dim,)`` float32 vector of ``key``, or ``None`` (a miss)."""
         if self.dir is None:
             return None
         p = self._path(modality, key)
@@ -44,16 +45,7 @@ class FeatureCache:
         return v
 
     def put(self, modality: str, key: str, vec: np.ndarray) -> None:
+        """Store ``vec`` as float32 under ``key`` (atomically: a crash leaves no partial file)."""
         if self.dir is None:
             return
-        p = self._path(modality, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.asarray(vec, dtype=np.float32))
-            os.replace(tmp, p)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_npy_save(self._path(modality, key), np.asarray(vec, dtype=np.float32))

@@ -12,17 +12,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import CONDITIONS
 from hardymer.errors import ConfigError, DataError
-from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_names
-from hardymer.evaluation.stats import MIN_SEEDS, paired_differences
+from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals, metric_names
+from hardymer.evaluation.stats import (
+    MIN_SEEDS,
+    PairedDifference,
+    format_interval,
+    no_interval_note,
+    paired_differences,
+)
 from hardymer.reporting.paired import per_seed_values
 from hardymer.reporting.results import DEFAULT_REFERENCE, summarise
 
@@ -53,8 +59,8 @@ class BenchResults:
 
 
 def metric_digits(metric: str) -> int:
-    """Decimals a metric is shown with (3 for ``mae``/``corr``, else 2: percentages)."""
-    return 3 if metric in ("mae", "corr") else 2
+    """Decimals a metric is shown with: :func:`hardymer.evaluation.metrics.metric_decimals`."""
+    return metric_decimals(metric)
 
 
 def default_metric(task: str) -> str:
@@ -261,31 +267,29 @@ def value_cell(cell: tuple[float, float, int], digits: int) -> str:
 
 
 def diff_cell(d: dict, digits: int, star: str = "*") -> str:
-    """``+m [+lo, +hi]`` with ``star`` where the interval excludes 0; ``+m (n=1)`` without an interval."""
-    if d["ci_low"] is None:
-        return f"{d['mean']:+.{digits}f} (n={d['n']})"
-    s = f"{d['mean']:+.{digits}f} [{d['ci_low']:+.{digits}f}, {d['ci_high']:+.{digits}f}]"
-    return f"{s} {star}" if d["excludes_zero"] else s
+    """``+m [+lo, +hi]`` with ``star`` where the interval excludes 0; ``+m (n=2, no interval)`` where
+    the interval is not estimable (:func:`hardymer.evaluation.stats.format_interval`)."""
+    return format_interval(d, digits, star)
 
 
 def comparison_note(cmp: Comparison) -> str:
     """What the difference cells mean, in one line."""
     if cmp.reference is None:
         return ""
-    ns = sorted({d["n"] for cols in cmp.paired.values() for d in cols.values()})
-    level = round(100 * 0.95)
-    if cmp.paired:
-        first = next((d for cols in cmp.paired.values() for d in cols.values()), None)
-        if first is not None:
-            level = round(100 * first["level"])
+    diffs = [d for cols in cmp.paired.values() for d in cols.values()]
+    ns = sorted({d["n"] for d in diffs})
+    level = round(100 * (diffs[0]["level"] if diffs else 0.95))
     lower = " (lower is better)" if cmp.lower_is_better else ""
-    return (f"Δ {cmp.metric}{lower}: per-seed paired difference row − {cmp.reference} on the seeds both share "
+    note = (f"Δ {cmp.metric}{lower}: per-seed paired difference row − {cmp.reference} on the seeds both share "
             f"(n = {', '.join(map(str, ns)) or '–'}), mean and {level} % Student-t interval; * = the interval excludes 0.")
+    if any(not PairedDifference.from_dict(d).estimable for d in diffs):
+        note += " " + no_interval_note()
+    return note
 
 
 def comparison_markdown(cmp: Comparison) -> str:
     """Markdown: the values table, the difference table and the notes."""
-    dg = metric_digits(cmp.metric)
+    dg = metric_decimals(cmp.metric)
     lower = " — lower is better" if cmp.lower_is_better else ""
     out = f"## {cmp.metric} (test){lower}\n\n| row | " + " | ".join(cmp.columns) + " |\n|---|" + "---|" * len(cmp.columns) + "\n"
     for r in cmp.rows:
@@ -296,7 +300,7 @@ def comparison_markdown(cmp: Comparison) -> str:
         for name, cols in cmp.paired.items():
             out += f"| {name} | " + " | ".join(diff_cell(cols[c], dg, "\\*") if c in cols else "–"
                                                for c in cmp.columns) + " |\n"
-        out += "\n" + comparison_note(cmp).replace("* =", "\\* =") + "\n"
+        out += "\n" + comparison_note(cmp).replace("*", "\\*") + "\n"
     out += "".join(f"\n- {n}" for n in cmp.notes) + ("\n" if cmp.notes else "")
     return out
 

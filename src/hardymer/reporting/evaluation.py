@@ -8,7 +8,8 @@ from pathlib import Path
 
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import CONDITIONS
-from hardymer.reporting.compare import check_out_file, metric_digits
+from hardymer.evaluation.metrics import format_metric as format_metric  # re-exported: the CLI's table cells
+from hardymer.reporting.compare import check_out_file
 
 #: the files ``write_evaluation`` writes, by suffix
 EVALUATION_SUFFIXES = (".json", ".csv")
@@ -23,11 +24,6 @@ def evaluation_rows(res: dict[str, dict[str, float]]) -> tuple[list[str], list[t
     for _, mets in rows:
         metrics += [k for k in mets if k not in metrics]
     return metrics, rows
-
-
-def format_metric(metric: str, value: float) -> str:
-    """A metric rounded as the reports show it (3 decimals for ``mae``/``corr``, else 2)."""
-    return f"{value:.{metric_digits(metric)}f}"
 
 
 def evaluation_csv(res: dict[str, dict[str, float]]) -> str:

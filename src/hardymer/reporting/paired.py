@@ -2,18 +2,26 @@
 
 For every method, condition (and ``mean6``, the per-seed mean over the six missing conditions)
 and metric: the per-seed differences ``method - reference``, their mean and a 95 % Student-t
-interval over seeds (:func:`hardymer.evaluation.stats.paired_differences`).
+interval over seeds (:func:`hardymer.evaluation.stats.paired_differences`; no interval, and no
+mark, where it is not estimable: fewer than three seeds or all differences equal).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from hardymer.conditions import CONDITIONS
-from hardymer.evaluation.stats import MIN_SEEDS, paired_differences
+from hardymer.evaluation.metrics import metric_decimals
+from hardymer.evaluation.stats import (
+    MIN_SEEDS,
+    PairedDifference,
+    format_interval,
+    no_interval_note,
+    paired_differences,
+)
 from hardymer.reporting.tables import per_condition
 
 #: the metrics a report shows paired-difference tables for
@@ -63,32 +71,43 @@ def paired_vs_reference(runs: Sequence[dict], methods: Sequence[str], reference:
     return {"reference": reference, "part": part, "level": level, "differences": diffs}
 
 
-def paired_cell(d: dict, digits: int) -> str:
-    """``+m [+lo, +hi]``, marked ``*`` where the interval excludes 0; ``+m (n=1)`` without an interval."""
-    if d["ci_low"] is None:
-        return f"{d['mean']:+.{digits}f} (n={d['n']})"
-    s = f"{d['mean']:+.{digits}f} [{d['ci_low']:+.{digits}f}, {d['ci_high']:+.{digits}f}]"
-    return f"{s} \\*" if d["excludes_zero"] else s
+def paired_cell(d: dict | PairedDifference, digits: int) -> str:
+    """Markdown cell ``+m [+lo, +hi]``, marked ``\\*`` where the interval excludes 0; ``+m (n=2, no
+    interval)`` where it is not estimable (:func:`hardymer.evaluation.stats.format_interval`)."""
+    return format_interval(d, digits, "\\*")
 
 
-def paired_table(paired: dict, metric: str, methods: Sequence[str], columns: Sequence[str], digits: int = 2) -> str:
+def paired_note(diffs: Sequence[dict | PairedDifference], level: float = 0.95) -> str:
+    """The sentence under a markdown difference table: interval, seeds, the mark, and what a missing
+    interval or few seeds mean."""
+    pds = [d if isinstance(d, PairedDifference) else PairedDifference.from_dict(d) for d in diffs]
+    ns = sorted({d.n for d in pds})
+    note = (f"mean and {round(100 * level)} % Student-t interval over n = {', '.join(map(str, ns))} seeds; "
+            "\\* = the interval excludes 0.")
+    if any(not d.estimable for d in pds):
+        note += " " + no_interval_note("\\*")
+    if ns and ns[0] < MIN_SEEDS:
+        note += f" Fewer than {MIN_SEEDS} seeds: the intervals are rough."
+    return note
+
+
+def paired_table(paired: dict, metric: str, methods: Sequence[str], columns: Sequence[str],
+                 digits: int | None = None) -> str:
     """Markdown: methods (less the reference) as rows, ``columns`` as columns, cells ``mean [95 % CI]``
-    of ``method - reference``, marked ``*`` where the interval excludes 0; then a note."""
+    of ``method - reference``, marked ``*`` where the interval excludes 0; then a note. ``digits``
+    defaults to :func:`hardymer.evaluation.metrics.metric_decimals` of ``metric``."""
     ref = paired["reference"]
     if "skipped" in paired:
         return f"No paired differences: {paired['skipped']}.\n"
-    cells = {(d["method"], d["condition"]): d for d in paired["differences"] if d["metric"] == metric}
+    cells = {(d["method"], d["condition"]): PairedDifference.from_dict(d)
+             for d in paired["differences"] if d["metric"] == metric}
     rows = [m for m in methods if m != ref and any((m, c) in cells for c in columns)]
     if not rows:
         return f"No paired differences for {metric}: no seed shared with {ref!r}.\n"
+    digits = metric_decimals(metric) if digits is None else digits
     out = "| method − " + ref + " | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
     for m in rows:
         out += f"| {m} | " + " | ".join(paired_cell(cells[(m, c)], digits) if (m, c) in cells else "–"
                                         for c in columns) + " |\n"
-    ns = sorted({d["n"] for d in cells.values()})
-    level = round(100 * paired.get("level", 0.95))
-    note = (f"\nPer-seed paired differences (same split, same seed), mean and {level} % Student-t interval "
-            f"over n = {', '.join(map(str, ns))} seeds; \\* = the interval excludes 0.")
-    if ns[0] < MIN_SEEDS:
-        note += f" Fewer than {MIN_SEEDS} seeds: the intervals are rough."
-    return out + note + "\n"
+    note = paired_note(list(cells.values()), paired.get("level", 0.95))
+    return out + "\nPer-seed paired differences (same split, same seed), " + note + "\n"

@@ -1,7 +1,7 @@
 """Figures of a bench grid: per-condition bars, hardness histograms, neighbour label agreement.
 
 Matplotlib is used through the Agg canvas directly (no pyplot, no global backend switch), and
-every PNG is written atomically (a temporary file in the same folder, then ``os.replace``).
+every PNG is written atomically (:func:`hardymer._io.atomic_write`).
 
     >>> from hardymer.reporting.plots import write_plots
     >>> write_plots(runs, "runs/bench", ["zero-fill", "hardymer"], run_dirs)  # doctest: +SKIP
@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from hardymer._io import _atomic
+from hardymer._io import atomic_write
 from hardymer.conditions import CONDITIONS
 from hardymer.evaluation.metrics import LOWER_IS_BETTER
 from hardymer.reporting.results import summarise
@@ -40,8 +40,7 @@ def _figure(width: float, height: float):
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def _task_of(run: dict) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hardymer._env import describe, environment
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.conditions import CONDITIONS
 from hardymer.errors import ConfigError, DataError
-from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_names
+from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals, metric_names
 from hardymer.reporting.paired import MAIN_METRICS, paired_table, paired_vs_reference
 from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table, per_condition
 
@@ -44,7 +44,8 @@ def header(runs: Sequence[dict], dataset: str, title: str | None = None, notes: 
             f"- dataset: `{dataset}`, fold(s): {', '.join(folds)}\n"
             f"- protocol: `{r0['protocol']}`; reported split: test\n"
             f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
-            f"- seeds: {', '.join(map(str, seeds))} (mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
+            f"- seeds: {', '.join(map(str, seeds))} "
+            f"(mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
             f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
             + "".join(f"- {n}\n" for n in notes))
 
@@ -82,10 +83,6 @@ def paired_csv(paired: dict) -> str:
     return buf.getvalue()
 
 
-def _digits(metric: str) -> int:
-    return 3 if metric in ("mae", "corr") else 2
-
-
 def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, methods: Sequence[str],
                   title: str | None = None, command: str | None = None,
                   reference: str = DEFAULT_REFERENCE, notes: Sequence[str] = ()) -> Path:
@@ -110,11 +107,11 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
     for metric in metric_names(task):
         md += f"\n## {metric} (test){' — lower is better' if metric in LOWER_IS_BETTER else ''}\n\n"
         md += markdown_table(agg, metric, methods, columns, lower_is_better=metric in LOWER_IS_BETTER,
-                             digits=_digits(metric))
+                             digits=metric_decimals(metric))
     for metric in MAIN_METRICS[task]:
         lower = " — lower is better" if metric in LOWER_IS_BETTER else ""
         md += f"\n## paired difference vs {reference}: {metric} (test){lower}\n\n"
-        md += paired_table(paired, metric, methods, columns, digits=_digits(metric))
+        md += paired_table(paired, metric, methods, columns, digits=metric_decimals(metric))
     atomic_write_text(out_dir / "results.md", md)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -145,7 +142,8 @@ def rebuild_results(results_json: str | Path, out_dir: str | Path | None = None,
     """Rewrite results.md / .csv / .json and paired.csv from a results.json (its per-run metrics), e.g. after the
     report format changed, without the run folders. ``title`` and ``command`` (when given)
     replace the stored ones; ``select_metric`` fills in what older results.json files did not
-    store; the reference defaults to the stored one, else :data:`DEFAULT_REFERENCE`. Returns the .md path (next to the JSON unless ``out_dir``)."""
+    store; the stored header notes are kept; the reference defaults to the stored one, else
+    :data:`DEFAULT_REFERENCE`. Returns the .md path (next to the JSON unless ``out_dir``)."""
     path = Path(results_json)
     try:
         js = json.loads(path.read_text())
@@ -165,4 +163,5 @@ def rebuild_results(results_json: str | Path, out_dir: str | Path | None = None,
     ref = reference or (js.get("paired") or {}).get("reference") or DEFAULT_REFERENCE
     return write_results(runs, out_dir if out_dir is not None else path.parent, js["dataset"], js["methods"],
                          title=title if title is not None else js.get("title"),
-                         command=command if command is not None else js.get("command"), reference=ref)
+                         command=command if command is not None else js.get("command"), reference=ref,
+                         notes=js.get("notes") or ())

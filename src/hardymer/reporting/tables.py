@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from hardymer.conditions import CONDITIONS
+from hardymer.evaluation.metrics import metric_decimals
 
 
 def per_condition(run: dict, part: str = "test") -> dict[str, dict[str, float]]:
@@ -52,12 +53,15 @@ def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> 
 
 
 def fmt(mean: float, std: float, digits: int = 2) -> str:
+    """``mean ± std`` with ``digits`` decimals (see :func:`hardymer.evaluation.metrics.metric_decimals`)."""
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def markdown_table(agg: dict, metric: str, methods: Sequence[str], columns: Sequence[str],
-                   lower_is_better: bool = False, digits: int = 2) -> str:
-    """Methods as rows, conditions as columns, ``mean ± std``; best per column in bold."""
+                   lower_is_better: bool = False, digits: int | None = None) -> str:
+    """Methods as rows, conditions as columns, ``mean ± std``; best per column in bold. ``digits``
+    defaults to :func:`hardymer.evaluation.metrics.metric_decimals` of ``metric``."""
+    digits = metric_decimals(metric) if digits is None else digits
     header = "| method | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
     best: dict[str, float] = {}
     for c in columns:

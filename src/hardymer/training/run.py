@@ -19,20 +19,20 @@ import torch
 
 from hardymer._env import environment, resolve_device
 from hardymer._io import atomic_write_json, atomic_write_text
+from hardymer.catalog.validation import validate_config
 from hardymer.conditions import canonical_condition
 from hardymer.config import config_hash, to_container, to_yaml
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
+from hardymer.data.protocol import make_condition_sampler
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
-from hardymer.training.checkpoint import save_checkpoint
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
+from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.progress import EpochLogger, chain, write_history_csv
-from hardymer.data.protocol import make_condition_sampler
 from hardymer.training.seeding import seed_everything
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import EpochCallback, fit
-from hardymer.catalog.validation import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ def run_log(out: Path) -> Iterator[None]:
         handler.close()
 
 
-def check_split_sizes(ds: MultimodalDataset, fold: Any) -> None:
+def check_split_sizes(ds: MultimodalDataset, fold: Any, parts: tuple[str, ...] = ("val", "test")) -> None:
     """Warn when a split is too small to measure anything: fewer utterances than classes, or fewer
     than :data:`MIN_SPLIT` (one utterance more or less moves accuracy by > 20 points)."""
-    for part in ("val", "test"):
+    for part in parts:
         n = len(fold.part(part))
         if n == 0:
             continue
@@ -128,7 +128,7 @@ def _run(cfg: Any, ds: MultimodalDataset | None, progress: bool, save_checkpoint
         log.warning("%s fold %s: %d training utterances have no modality at all; they are not trained on "
                     "(kept in validation and test)", ds.name, fold.name, dropped)
     ds.check_conditions(make_condition_sampler(cfg.protocol, cfg.condition, seed).eval_conditions)
-    check_split_sizes(ds, fold)
+    check_split_sizes(ds, fold, ("val", "test") if cfg.train.evaluate_test else ("val",))
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
     seed_everything(seed)

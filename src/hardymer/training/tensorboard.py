@@ -28,7 +28,7 @@ def check_log_backend(name: str) -> str:
 
 class TensorBoardLogger:
     """``on_epoch(epoch, stage, record)`` callback: one scalar per numeric key of ``record``
-    (``stage``, ``loss``, ``steps``, ``val_<metric>``) at step ``epoch``, flushed each epoch;
+    (``stage``, ``loss``, ``steps``, ``val_<metric>``) at step ``epoch + 1`` (1-based, as in history.csv), flushed each epoch;
     :meth:`close` when the run ends."""
 
     def __init__(self, log_dir: str | Path) -> None:
@@ -39,10 +39,10 @@ class TensorBoardLogger:
 
     def __call__(self, epoch: int, stage: int, record: dict) -> None:
         for key, value in record.items():
-            if key == "epoch" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in ("epoch", "seconds") or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             if math.isfinite(float(value)):
-                self.writer.add_scalar(key, float(value), epoch)
+                self.writer.add_scalar(key, float(value), epoch + 1)  # 1-based, as in history.csv
         self.writer.flush()
 
     def close(self) -> None:

@@ -6,10 +6,11 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from hardymer._io import atomic_write_text
+from hardymer._io import atomic_write, atomic_write_text
 
 
 def write_trials_csv(trials: Sequence[Any], path: str | Path) -> None:
@@ -32,8 +33,6 @@ def write_history_png(trials: Sequence[Any], path: str | Path, direction: str, m
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hardymer._io import _atomic
-
     done = [(t.number, float(t.value)) for t in trials if t.state.name == "COMPLETE" and t.value is not None]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if done:
@@ -49,6 +48,7 @@ def write_history_png(trials: Sequence[Any], path: str | Path, direction: str, m
     ax.set_ylabel(f"validation {metric}")
     ax.set_title("optimisation history")
     fig.tight_layout()
-    _atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
-    return Path(path)
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
