@@ -27,11 +27,11 @@ from omegaconf import OmegaConf
 
 from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
-from hardymer.models import MethodSpec, create_method
-from hardymer.models.dropout import bits_dropout, use_fast_dropout
-from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.data.protocol import FixedCondition
+from hardymer.models import MethodSpec, create_method
+from hardymer.models.context import FitContext
+from hardymer.models.dropout import bits_dropout, use_fast_dropout
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import make_optimizer, train_epoch
 
 
@@ -48,12 +48,15 @@ def micro(shapes: list[tuple[int, ...]], p: float, reps: int, calls: int = 10) -
     out = {}
     for shape in shapes:
         x = torch.randn(shape, requires_grad=True)
-        arms = {"torch_fwd": lambda x=x: F.dropout(x, p, True), "bits_fwd": lambda x=x: bits_dropout(x, p, True),
-                "torch_fwd_bwd": lambda x=x: F.dropout(x, p, True).sum().backward(),
-                "bits_fwd_bwd": lambda x=x: bits_dropout(x, p, True).sum().backward()}
+        arms = {
+            "torch_fwd": lambda x=x: F.dropout(x, p, True),
+            "bits_fwd": lambda x=x: bits_dropout(x, p, True),
+            "torch_fwd_bwd": lambda x=x: F.dropout(x, p, True).sum().backward(),
+            "bits_fwd_bwd": lambda x=x: bits_dropout(x, p, True).sum().backward(),
+        }
         tot = dict.fromkeys(arms, 0.0)
         for r in range(reps):
-            for k, fn in (list(arms.items()) if r % 2 == 0 else list(arms.items())[::-1]):
+            for k, fn in list(arms.items()) if r % 2 == 0 else list(arms.items())[::-1]:
                 t = time.process_time()
                 for _ in range(calls):
                     fn()
@@ -69,8 +72,15 @@ def epoch(args: argparse.Namespace) -> dict:
     dsi = Standardizer.fit(ds, fold.train).transform(ds)
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     tc = OmegaConf.structured(TrainConfig(precision=args.precision))
-    ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.condition), train=tc, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=dsi,
+        fold=fold,
+        conditions=FixedCondition(args.condition),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     torch.manual_seed(0)
     base = create_method("hardymer", spec, **{**_opt(args.method_opt), "hardness": "fixed"})
     base.prepare(ctx)
@@ -85,7 +95,7 @@ def epoch(args: argparse.Namespace) -> dict:
         train_epoch(m, ctx.batcher("train", shuffle=True), ctx, opt, s2)
     secs: dict = {k: [] for k in arms}
     for r in range(args.reps):
-        for name in (("torch", "bits") if r % 2 == 0 else ("bits", "torch")):
+        for name in ("torch", "bits") if r % 2 == 0 else ("bits", "torch"):
             m, opt = arms[name]
             batches = ctx.batcher("train", shuffle=True)
             torch.manual_seed(r)
@@ -93,8 +103,12 @@ def epoch(args: argparse.Namespace) -> dict:
             train_epoch(m, batches, ctx, opt, s2)
             secs[name].append(time.process_time() - c0)
     mean = {k: sum(v) / len(v) for k, v in secs.items()}
-    return {"seconds": secs, "mean": mean, "ratio_torch_over_bits": mean["torch"] / mean["bits"],
-            "batches": len(ctx.batcher("train", shuffle=False))}
+    return {
+        "seconds": secs,
+        "mean": mean,
+        "ratio_torch_over_bits": mean["torch"] / mean["bits"],
+        "batches": len(ctx.batcher("train", shuffle=False)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,21 +45,24 @@ from hardymer.catalog.recipes import recipe_overrides
 from hardymer.conditions import canonical_condition
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import make_optimizer, train_epoch
 
 log = logging.getLogger("bench_grid")
 
 GRID = ["a", "t", "v", "at", "av", "tv", "atv"]
-ARMS = {"today": {"share_stage1": False, "precision": "fp32"}, "new": {"share_stage1": True, "precision": "bf16"},
-        # also length-bucketed batches (less padding; changes batch composition, hence not bit-equal)
-        "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True},
-        # and dropout masks from random bits (another random stream, same p and expectation)
-        "new-fast": {"share_stage1": True, "precision": "bf16", "bucket": True, "fast_dropout": True}}
+ARMS = {
+    "today": {"share_stage1": False, "precision": "fp32"},
+    "new": {"share_stage1": True, "precision": "bf16"},
+    # also length-bucketed batches (less padding; changes batch composition, hence not bit-equal)
+    "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True},
+    # and dropout masks from random bits (another random stream, same p and expectation)
+    "new-fast": {"share_stage1": True, "precision": "bf16", "bucket": True, "fast_dropout": True},
+}
 
 
 def _scaled(n: int, scale: float) -> int:
@@ -67,8 +70,16 @@ def _scaled(n: int, scale: float) -> int:
     return max(2, 2 * round(n * scale / 2))
 
 
-def run_config(args: argparse.Namespace, method: str, condition: str, out: Path, cache: Path | None,
-               train: dict, recipe: str | None, scale: float | None = None) -> Any:
+def run_config(
+    args: argparse.Namespace,
+    method: str,
+    condition: str,
+    out: Path,
+    cache: Path | None,
+    train: dict,
+    recipe: str | None,
+    scale: float | None = None,
+) -> Any:
     """The resolved config of one run (recipe, scaled schedule, arm settings)."""
     over: dict = {"train": {}, "method": {"options": {}}}
     if recipe:
@@ -80,9 +91,17 @@ def run_config(args: argparse.Namespace, method: str, condition: str, out: Path,
     if opts.get("teacher_epochs"):
         opts["teacher_epochs"] = _scaled(int(opts["teacher_epochs"]), scale)
     tr.update(train, device=args.device, num_threads=1)
-    return load_config({"data": {"name": args.dataset, "root": args.root, "options": dict(args.data_opt)},
-                        "method": {"name": method, "options": opts}, "condition": condition, "seed": args.seed,
-                        "cache_dir": str(cache) if cache else None, "out": str(out), "train": tr})
+    return load_config(
+        {
+            "data": {"name": args.dataset, "root": args.root, "options": dict(args.data_opt)},
+            "method": {"name": method, "options": opts},
+            "condition": condition,
+            "seed": args.seed,
+            "cache_dir": str(cache) if cache else None,
+            "out": str(out),
+            "train": tr,
+        }
+    )
 
 
 def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> dict:
@@ -97,9 +116,18 @@ def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> di
             c0, w0 = time.process_time(), time.perf_counter()
             m = run_experiment(cfg, ds=ds, save_checkpoint_file=False)
             cpu = time.process_time() - c0
-            rows.append({"condition": c, "cpu_s": cpu, "wall_s": time.perf_counter() - w0, "stage1_shared": m["stage1_shared"],
-                         "test": m["test"], "val": m["val"], "epochs": cfg.train.epochs,
-                         "teacher_epochs": dict(cfg.method.options).get("teacher_epochs", 0)})
+            rows.append(
+                {
+                    "condition": c,
+                    "cpu_s": cpu,
+                    "wall_s": time.perf_counter() - w0,
+                    "stage1_shared": m["stage1_shared"],
+                    "test": m["test"],
+                    "val": m["val"],
+                    "epochs": cfg.train.epochs,
+                    "teacher_epochs": dict(cfg.method.options).get("teacher_epochs", 0),
+                }
+            )
             log.info("x%s %s %s: %.1f CPU s (stage 1 shared: %s)", scale, arm, c, cpu, m["stage1_shared"])
         res[arm] = rows
     return res
@@ -139,9 +167,18 @@ def stage2_epoch(args: argparse.Namespace, ds: Any, reps: int = 2) -> dict:
     out: dict = {"fp32": [], "bf16": []}
     for _ in range(reps):
         for prec in ("fp32", "bf16"):
-            cfg = run_config(args, "hardymer", args.conditions[0], Path("unused"), None, {"precision": prec}, args.recipe)
-            ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.conditions[0]), train=cfg.train,
-                             seed=args.seed, device=torch.device(args.device), teacher_provider=load_or_fit_teacher)
+            cfg = run_config(
+                args, "hardymer", args.conditions[0], Path("unused"), None, {"precision": prec}, args.recipe
+            )
+            ctx = FitContext(
+                ds=dsi,
+                fold=fold,
+                conditions=FixedCondition(args.conditions[0]),
+                train=cfg.train,
+                seed=args.seed,
+                device=torch.device(args.device),
+                teacher_provider=load_or_fit_teacher,
+            )
             torch.manual_seed(args.seed)
             m = create_method("hardymer", spec, **opts).to(ctx.device)
             m.prepare(ctx)
@@ -164,21 +201,30 @@ def time_to_accuracy(args: argparse.Namespace, ds: Any, work: Path) -> dict:
         if name in res:
             continue
         marks: list[tuple[float, dict]] = []
-        cfg = run_config(args, args.method, args.conditions[0], work / f"tta-{name}", work / f"cache-tta-{name}",
-                         {}, recipe)
+        cfg = run_config(
+            args, args.method, args.conditions[0], work / f"tta-{name}", work / f"cache-tta-{name}", {}, recipe
+        )
         if recipe is None:  # the default config keeps its own schedule (scaled by --tta-scale only)
             cfg.train.epochs = max(2, round(TrainConfig().epochs * args.tta_scale))
         c0 = time.process_time()
-        m = run_experiment(cfg, ds=ds, save_checkpoint_file=False,
-                           on_epoch=lambda e, s, rec, marks=marks, c0=c0: marks.append((time.process_time() - c0,
-                                                                                        dict(rec))))
+        m = run_experiment(
+            cfg,
+            ds=ds,
+            save_checkpoint_file=False,
+            on_epoch=lambda e, s, rec, marks=marks, c0=c0: marks.append((time.process_time() - c0, dict(rec))),
+        )
         metric = m["select_metric"]
         target = args.tta_mae if metric == "mae" else args.tta_wa
         better = (lambda v, t=target: v <= t) if metric == "mae" else (lambda v, t=target: v >= t)
         reached = next((t for t, rec in marks if f"val_{metric}" in rec and better(rec[f"val_{metric}"])), None)
-        res[name] = {"metric": metric, "target": target, "cpu_s_to_target": reached,
-                     "cpu_s_total": time.process_time() - c0,
-                     "best_val": m["val"].get(metric), "epochs": cfg.train.epochs}
+        res[name] = {
+            "metric": metric,
+            "target": target,
+            "cpu_s_to_target": reached,
+            "cpu_s_total": time.process_time() - c0,
+            "best_val": m["val"].get(metric),
+            "epochs": cfg.train.epochs,
+        }
     return res
 
 
@@ -191,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="hardymer")
     p.add_argument("--recipe", default="release")
     p.add_argument("--conditions", default=",".join(GRID), help="comma-separated (default: the 7 of the grid)")
-    p.add_argument("--epochs-scale", default="1.0",
-                   help="scale every schedule; comma-separated scales fit fixed + per-epoch cost (extrapolated to 1)")
+    p.add_argument(
+        "--epochs-scale",
+        default="1.0",
+        help="scale every schedule; comma-separated scales fit fixed + per-epoch cost (extrapolated to 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--stage2-epoch", action="store_true", help="also time one stage-2 epoch fp32 vs bf16")
@@ -224,35 +273,56 @@ def main(argv: list[str] | None = None) -> int:
             out["tta"] = time_to_accuracy(args, ds, work)
     lines = []
     if "grid" in out:
-        lines += [(f"grid: {args.method}, recipe {args.recipe}, conditions {','.join(args.conditions)}, "
-                   f"device {args.device}; CPU s per run (teacher + student)"),
-                  "| epochs scale | arm | " + " | ".join(args.conditions) + " | sum |",
-                  "|---:|---|" + "---:|" * (len(args.conditions) + 1)]
+        lines += [
+            (
+                f"grid: {args.method}, recipe {args.recipe}, conditions {','.join(args.conditions)}, "
+                f"device {args.device}; CPU s per run (teacher + student)"
+            ),
+            "| epochs scale | arm | " + " | ".join(args.conditions) + " | sum |",
+            "|---:|---|" + "---:|" * (len(args.conditions) + 1),
+        ]
         for scale, arms in out["grid"].items():
             for arm, rows in arms.items():
-                lines.append(f"| {scale} | {arm} | " + " | ".join(f"{r['cpu_s']:.1f}" for r in rows)
-                             + f" | {sum(r['cpu_s'] for r in rows):.1f} |")
+                lines.append(
+                    f"| {scale} | {arm} | "
+                    + " | ".join(f"{r['cpu_s']:.1f}" for r in rows)
+                    + f" | {sum(r['cpu_s'] for r in rows):.1f} |"
+                )
                 if args.device != "cpu":  # on an accelerator the cost is wall time, not process CPU time
-                    lines.append(f"| {scale} | {arm} (wall s) | " + " | ".join(f"{r['wall_s']:.1f}" for r in rows)
-                                 + f" | {sum(r['wall_s'] for r in rows):.1f} |")
+                    lines.append(
+                        f"| {scale} | {arm} (wall s) | "
+                        + " | ".join(f"{r['wall_s']:.1f}" for r in rows)
+                        + f" | {sum(r['wall_s'] for r in rows):.1f} |"
+                    )
         for arm in args.arms:
             ext, how = extrapolate({s: a[arm] for s, a in out["grid"].items()}, arm)
             out.setdefault("extrapolated", {})[arm] = ext
             lines.append(f"extrapolated, 7 conditions at the full schedule ({how}): {arm} {ext:.0f} CPU s")
         metric = "mae" if ds.task == "regression" else "wa"
         for scale, arms in out["grid"].items():
-            lines.append(f"x{scale} test {metric} per condition ({' / '.join(args.arms)}): " + ", ".join(
-                f"{rows[0]['condition']} " + "/".join(f"{r['test'][metric]:.3f}" for r in rows)
-                for rows in zip(*(arms[a] for a in args.arms))))
+            lines.append(
+                f"x{scale} test {metric} per condition ({' / '.join(args.arms)}): "
+                + ", ".join(
+                    f"{rows[0]['condition']} " + "/".join(f"{r['test'][metric]:.3f}" for r in rows)
+                    for rows in zip(*(arms[a] for a in args.arms))
+                )
+            )
     if "stage2_epoch" in out:
         s = out["stage2_epoch"]
-        lines.append(f"stage-2 epoch {'CPU' if args.device == 'cpu' else 'wall'} s: fp32 " + ", ".join(f"{x:.2f}" for x in s["fp32"] if x is not None)
-                     + " | bf16 " + ", ".join(f"{x:.2f}" for x in s["bf16"] if x is not None))
+        unit = "CPU" if args.device == "cpu" else "wall"
+        lines.append(
+            f"stage-2 epoch {unit} s: fp32 "
+            + ", ".join(f"{x:.2f}" for x in s["fp32"] if x is not None)
+            + " | bf16 "
+            + ", ".join(f"{x:.2f}" for x in s["bf16"] if x is not None)
+        )
     if "tta" in out:
         for name, r in out["tta"].items():
             got = "not reached" if r["cpu_s_to_target"] is None else f"{r['cpu_s_to_target']:.1f} CPU s"
-            lines.append(f"time to val {r['metric']} {r['target']}: {name}: {got} "
-                         f"(best {r['best_val']}, {r['epochs']} epochs, {r['cpu_s_total']:.1f} CPU s in all)")
+            lines.append(
+                f"time to val {r['metric']} {r['target']}: {name}: {got} "
+                f"(best {r['best_val']}, {r['epochs']} epochs, {r['cpu_s_total']:.1f} CPU s in all)"
+            )
     text = "\n".join(lines)
     sys.stdout.write(text + "\n")
     if args.json:

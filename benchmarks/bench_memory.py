@@ -34,10 +34,13 @@ IMPORTS = {
     "import torch": "import torch",
     "torch + AdamW (imports torch._dynamo)": "import torch; torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())",
     "torch + AdamW + faiss": "import torch, faiss; torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())",
-    "torch + hardymer.optim.Adam step": ("import torch; from hardymer.optim import Adam; m = torch.nn.Linear(2, 2); "
-                                         "o = Adam(m.parameters()); m(torch.ones(1, 2)).sum().backward(); o.step()"),
-    "torch + hardymer.optim.Adam + faiss": ("import torch, faiss; from hardymer.optim import Adam; "
-                                            "Adam(torch.nn.Linear(2, 2).parameters())"),
+    "torch + hardymer.optim.Adam step": (
+        "import torch; from hardymer.optim import Adam; m = torch.nn.Linear(2, 2); "
+        "o = Adam(m.parameters()); m(torch.ones(1, 2)).sum().backward(); o.step()"
+    ),
+    "torch + hardymer.optim.Adam + faiss": (
+        "import torch, faiss; from hardymer.optim import Adam; Adam(torch.nn.Linear(2, 2).parameters())"
+    ),
 }
 #: libraries that ``import hardymer.cli`` must not pull in (imported lazily where needed)
 HEAVY = ("torch", "sklearn", "scipy", "matplotlib", "faiss", "pandas", "ray", "optuna")
@@ -53,8 +56,11 @@ def measure(cmd: list[str], extra_env: dict[str, str] | None = None) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return {"peak_rss_mib": round(ru.ru_maxrss / 1024, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
-            "sys_s": round(ru.ru_stime, 1)}
+    return {
+        "peak_rss_mib": round(ru.ru_maxrss / 1024, 1),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+        "sys_s": round(ru.ru_stime, 1),
+    }
 
 
 def heavy_imports() -> list[str]:
@@ -73,25 +79,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny synthetic data, 2 epochs (smoke run)")
     p.add_argument("--out", default=None, help="JSON file")
     args = p.parse_args(argv)
-    res: dict = {"imports": {k: measure([sys.executable, "-c", c]) for k, c in IMPORTS.items()},
-                 "heavy_after_import_cli": heavy_imports(), "train": []}
-    data = (["--dataset", "synthetic", "--data-opt", "size=tiny", "--epochs", "2"] if args.quick
-            else ["--dataset", args.dataset, "--root", args.root])
+    res: dict = {
+        "imports": {k: measure([sys.executable, "-c", c]) for k, c in IMPORTS.items()},
+        "heavy_after_import_cli": heavy_imports(),
+        "train": [],
+    }
+    data = (
+        ["--dataset", "synthetic", "--data-opt", "size=tiny", "--epochs", "2"]
+        if args.quick
+        else ["--dataset", args.dataset, "--root", args.root]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods.split(","):
             for variant in ["", *args.variant]:
                 parts = [v for v in variant.split(",") if v]
                 env = dict(v[4:].split("=", 1) for v in parts if v.startswith("env:"))
                 sets = [s for v in parts if not v.startswith("env:") for s in ("--set", v)]
-                cmd = [sys.executable, "-m", "hardymer", "train", *data, "--method", method, "--set", "cache_dir=null",
-                       *sets, "--out", str(Path(tmp) / f"{method}-{len(res['train'])}")]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "hardymer",
+                    "train",
+                    *data,
+                    "--method",
+                    method,
+                    "--set",
+                    "cache_dir=null",
+                    *sets,
+                    "--out",
+                    str(Path(tmp) / f"{method}-{len(res['train'])}"),
+                ]
                 res["train"].append({"method": method, "variant": variant or "default", **measure(cmd, env)})
     for k, v in res["imports"].items():
         print(f"{k:40s} {v['peak_rss_mib']:8.1f} MiB  {v['cpu_s']:6.1f} CPU s")
     print(f"heavy libraries after `import hardymer.cli`: {', '.join(res['heavy_after_import_cli']) or 'none'}")
     for r in res["train"]:
-        print(f"train {r['method']:10s} {r['variant']:60s} {r['peak_rss_mib']:8.1f} MiB  {r['cpu_s']:6.1f} CPU s"
-              f" (system {r['sys_s']:.1f})")
+        print(
+            f"train {r['method']:10s} {r['variant']:60s} {r['peak_rss_mib']:8.1f} MiB  {r['cpu_s']:6.1f} CPU s"
+            f" (system {r['sys_s']:.1f})"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1))
     return 0

@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 import torch
-from _machine import loadavg, machine_info, peak_rss_mb  # benchmarks/ is on sys.path when run as a script
+from _lib.machine import loadavg, machine_info, peak_rss_mb  # benchmarks/ is on sys.path when run as a script
 
 from hardymer.conditions import CONDITIONS, MODALITIES
 from hardymer.data.dataset import MultimodalDataset, Split
@@ -70,9 +70,16 @@ def synthetic(n: int, seed: int = 0, latent: int = 16, noise: float = 0.5, block
         feats[m] = x
     idx = np.arange(n)
     return MultimodalDataset(
-        name=f"scale{n}", task="regression", features=feats, available=np.ones((n, 3), bool),
-        labels=np.clip(z[:, 0], -3, 3).astype(np.float32), groups=(idx // 20).astype(str), order=idx % 20,
-        utt_ids=idx.astype(str), folds=[Split("0", idx, np.array([], np.int64), np.array([], np.int64))])
+        name=f"scale{n}",
+        task="regression",
+        features=feats,
+        available=np.ones((n, 3), bool),
+        labels=np.clip(z[:, 0], -3, 3).astype(np.float32),
+        groups=(idx // 20).astype(str),
+        order=idx % 20,
+        utt_ids=idx.astype(str),
+        folds=[Split("0", idx, np.array([], np.int64), np.array([], np.int64))],
+    )
 
 
 class _Timer:
@@ -96,24 +103,50 @@ class _Timer:
         return _Part()
 
 
-def run_size(n: int, conditions: list[str], K: int, critic_epochs: int, seed: int, pca_dim: int,
-             per_condition_search: bool, recall_sample: int, query_share: float = 1.0) -> dict:
+def run_size(
+    n: int,
+    conditions: list[str],
+    K: int,
+    critic_epochs: int,
+    seed: int,
+    pca_dim: int,
+    per_condition_search: bool,
+    recall_sample: int,
+    query_share: float = 1.0,
+) -> dict:
     tm = _Timer()
     with tm("data"):
         ds = synthetic(n, seed)
     train = ds.folds[0].train
     # neighbours for every training utterance, or (query_share < 1) for a seeded sample of them
-    queries = (train if query_share >= 1.0 else
-               np.sort(np.random.default_rng(seed + 2).choice(train, int(round(query_share * len(train))), replace=False)))
-    rec: dict = {"n": n, "queries": len(queries), "dims": DIMS, "conditions": conditions, "K": K, "critic_epochs": critic_epochs,
-                 "pca_dim": pca_dim, "per_condition_search": per_condition_search,
-                 "feature_mb": sum(x.nbytes for x in ds.features.values()) / 2**20,
-                 "rss_after_data_mb": peak_rss_mb(), "loadavg_start": loadavg()}
+    queries = (
+        train
+        if query_share >= 1.0
+        else np.sort(np.random.default_rng(seed + 2).choice(train, int(round(query_share * len(train))), replace=False))
+    )
+    rec: dict = {
+        "n": n,
+        "queries": len(queries),
+        "dims": DIMS,
+        "conditions": conditions,
+        "K": K,
+        "critic_epochs": critic_epochs,
+        "pca_dim": pca_dim,
+        "per_condition_search": per_condition_search,
+        "feature_mb": sum(x.nbytes for x in ds.features.values()) / 2**20,
+        "rss_after_data_mb": peak_rss_mb(),
+        "loadavg_start": loadavg(),
+    }
     with tm("indexes"):
         indexes = build_indexes(ds, train, pca_dim=pca_dim)
-    rec["index"] = {m: {"kind": i.kind, "recall_at_8": i.recall if i.recall is not None else 1.0,
-                        "nprobe": int(_faiss().extract_index_ivf(i.index).nprobe) if i.kind == "ivf" else None}
-                    for m, i in indexes.items()}
+    rec["index"] = {
+        m: {
+            "kind": i.kind,
+            "recall_at_8": i.recall if i.recall is not None else 1.0,
+            "nprobe": int(_faiss().extract_index_ivf(i.index).nprobe) if i.kind == "ivf" else None,
+        }
+        for m, i in indexes.items()
+    }
     rec["rss_after_indexes_mb"] = peak_rss_mb()
     if recall_sample:  # fresh rows (not the tuning sample), outside the precompute total
         with tm("recall_check"):
@@ -149,9 +182,11 @@ def run_size(n: int, conditions: list[str], K: int, critic_epochs: int, seed: in
     if len(queries) < len(train):  # search and merge cost per query: scaled to every training utterance
         f = len(train) / len(queries)
         rec["cpu_seconds_all_queries_extrapolated"] = {
-            "candidates": tm.cpu.get("candidates", 0.0) * f, "neighbours": tm.cpu["neighbours"] * f,
+            "candidates": tm.cpu.get("candidates", 0.0) * f,
+            "neighbours": tm.cpu["neighbours"] * f,
             "precompute_total": rec["cpu_seconds"]["precompute_total"]
-            + (f - 1) * (tm.cpu.get("candidates", 0.0) + tm.cpu["neighbours"])}
+            + (f - 1) * (tm.cpu.get("candidates", 0.0) + tm.cpu["neighbours"]),
+        }
     rec["wall_seconds"] = dict(tm.wall)
     rec["peak_rss_mb"] = peak_rss_mb()
     rec["loadavg_end"] = loadavg()
@@ -167,13 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--critic-epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pca-dim", type=int, default=64, help="PCA dimension of the ivf indexes")
-    p.add_argument("--per-condition-search", action="store_true",
-                   help="every condition searches its modalities itself (the former way) instead of shared candidates")
-    p.add_argument("--recall-sample", type=int, default=200,
-                   help="fresh rows for a held-out recall@8 check of each index (not in the precompute total; 0: none)")
-    p.add_argument("--query-share", type=float, default=1.0,
-                   help="retrieve neighbours for this share of the training utterances (a seeded sample; "
-                        "search and merge CPU seconds are also reported scaled to all of them)")
+    p.add_argument(
+        "--per-condition-search",
+        action="store_true",
+        help="every condition searches its modalities itself (the former way) instead of shared candidates",
+    )
+    p.add_argument(
+        "--recall-sample",
+        type=int,
+        default=200,
+        help="fresh rows for a held-out recall@8 check of each index (not in the precompute total; 0: none)",
+    )
+    p.add_argument(
+        "--query-share",
+        type=float,
+        default=1.0,
+        help="retrieve neighbours for this share of the training utterances (a seeded sample; "
+        "search and merge CPU seconds are also reported scaled to all of them)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="JSON file for the results")
     p.add_argument("-v", action="store_true")
@@ -183,20 +229,37 @@ def main(argv: list[str] | None = None) -> int:
     _faiss().omp_set_num_threads(args.threads)
     res = {"machine": machine_info(), "runs": []}
     for n in [int(s) for s in args.sizes.split(",")]:
-        r = run_size(n, args.conditions.split(","), args.K, args.critic_epochs, args.seed, args.pca_dim,
-                     args.per_condition_search, args.recall_sample, args.query_share)
+        r = run_size(
+            n,
+            args.conditions.split(","),
+            args.K,
+            args.critic_epochs,
+            args.seed,
+            args.pca_dim,
+            args.per_condition_search,
+            args.recall_sample,
+            args.query_share,
+        )
         res["runs"].append(r)
         if "cpu_seconds_all_queries_extrapolated" in r:
-            sys.stdout.write(f"N={n}: neighbours for {r['queries']} queries; scaled to all: "
-                             + json.dumps({k: round(v, 1) for k, v in r["cpu_seconds_all_queries_extrapolated"].items()}) + "\n")
+            scaled = {k: round(v, 1) for k, v in r["cpu_seconds_all_queries_extrapolated"].items()}
+            sys.stdout.write(
+                f"N={n}: neighbours for {r['queries']} queries; scaled to all: " + json.dumps(scaled) + "\n"
+            )
         s = r["cpu_seconds"]
         sys.stdout.write(
             f"N={n}: precompute {s['precompute_total']:.1f} CPU s (indexes {s['indexes']:.1f}, candidates "
             f"{s.get('candidates', 0.0):.1f}, neighbours {s['neighbours_per_condition']:.1f}/condition x "
             f"{len(r['conditions'])}, critics {s['critics']:.1f}, pmi {s['pmi']:.1f}, ih+h+k x7 "
-            f"{s['ih_h_k_all_conditions']:.1f}); peak RSS {r['peak_rss_mb']:.0f} MiB (features {r['feature_mb']:.0f} MiB); "
-            + ", ".join(f"{m}: {i['kind']} nprobe {i['nprobe']} recall@8 {i['recall_at_8']:.4f} (held-out "
-                        f"{i.get('heldout_recall_at_8', float('nan')):.4f})" for m, i in r["index"].items()) + "\n")
+            f"{s['ih_h_k_all_conditions']:.1f}); peak RSS {r['peak_rss_mb']:.0f} MiB "
+            f"(features {r['feature_mb']:.0f} MiB); "
+            + ", ".join(
+                f"{m}: {i['kind']} nprobe {i['nprobe']} recall@8 {i['recall_at_8']:.4f} (held-out "
+                f"{i.get('heldout_recall_at_8', float('nan')):.4f})"
+                for m, i in r["index"].items()
+            )
+            + "\n"
+        )
     res["loadavg_end"] = loadavg()
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:

@@ -37,10 +37,10 @@ def child(args: argparse.Namespace) -> dict:
     from hardymer.catalog.recipes import recipe_overrides
     from hardymer.config import load_config
     from hardymer.data import Standardizer, create_dataset
+    from hardymer.data.protocol import FixedCondition
     from hardymer.models import MethodSpec, create_method
     from hardymer.models.context import FitContext
     from hardymer.training.teacher import load_or_fit_teacher
-    from hardymer.data.protocol import FixedCondition
     from hardymer.training.trainer import make_optimizer, train_epoch
 
     torch.set_num_threads(1)
@@ -50,8 +50,15 @@ def child(args: argparse.Namespace) -> dict:
     cfg = load_config({"data": {"name": args.dataset}, "train": {**over["train"], "batch_size": args.batch_size}})
     fold = ds.folds[0]
     dsi = Standardizer.fit(ds, fold.train).transform(ds)
-    ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition(args.condition), train=cfg.train, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=dsi,
+        fold=fold,
+        conditions=FixedCondition(args.condition),
+        train=cfg.train,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     torch.manual_seed(0)
     m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), **opts)
     m.prepare(ctx)
@@ -63,8 +70,15 @@ def child(args: argparse.Namespace) -> dict:
     c0 = time.process_time()
     losses = train_epoch(m, batches, ctx, opt, s2)
     cpu = time.process_time() - c0
-    return {"chunk": args.chunk, "rss_before_mb": before, "peak_during_mb": _vm("VmHWM"), "cpu_s": cpu,
-            "batches": len(batches), "K": m.config.K, "mean_loss": sum(losses) / len(losses)}
+    return {
+        "chunk": args.chunk,
+        "rss_before_mb": before,
+        "peak_during_mb": _vm("VmHWM"),
+        "cpu_s": cpu,
+        "batches": len(batches),
+        "K": m.config.K,
+        "mean_loss": sum(losses) / len(losses),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,18 +99,36 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for c in [int(x) for x in args.chunks.split(",")]:
-        cmd = [sys.executable, __file__, "--chunk", str(c), "--dataset", args.dataset, "--recipe", args.recipe,
-               "--condition", args.condition, "--batch-size", str(args.batch_size), "--batches", str(args.batches)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--chunk",
+            str(c),
+            "--dataset",
+            args.dataset,
+            "--recipe",
+            args.recipe,
+            "--condition",
+            args.condition,
+            "--batch-size",
+            str(args.batch_size),
+            "--batches",
+            str(args.batches),
+        ]
         cmd += (["--root", args.root] if args.root else []) + [a for kv in args.data_opt for a in ("--data-opt", kv)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    lines = [f"{args.dataset} {' '.join(args.data_opt)}, recipe {args.recipe}, condition {args.condition}, "
-             f"batch {args.batch_size} groups, {rows[0]['batches']} batches, K = {rows[0]['K']}",
-             "| view_chunk | RSS before (MB) | peak during the epoch (MB) | above before (MB) | CPU s | mean loss |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{args.dataset} {' '.join(args.data_opt)}, recipe {args.recipe}, condition {args.condition}, "
+        f"batch {args.batch_size} groups, {rows[0]['batches']} batches, K = {rows[0]['K']}",
+        "| view_chunk | RSS before (MB) | peak during the epoch (MB) | above before (MB) | CPU s | mean loss |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['chunk'] or 'all'} | {r['rss_before_mb']:.0f} | {r['peak_during_mb']:.0f} | "
-                     f"{r['peak_during_mb'] - r['rss_before_mb']:.0f} | {r['cpu_s']:.1f} | {r['mean_loss']:.4f} |")
+        lines.append(
+            f"| {r['chunk'] or 'all'} | {r['rss_before_mb']:.0f} | {r['peak_during_mb']:.0f} | "
+            f"{r['peak_during_mb'] - r['rss_before_mb']:.0f} | {r['cpu_s']:.1f} | {r['mean_loss']:.4f} |"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

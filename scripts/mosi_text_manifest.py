@@ -22,8 +22,11 @@ from hardymer._io import atomic_write
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--transcripts", default="../shared/data/mosi-poria/transcripts.csv",
-                    help="Poria's transcripts.csv (default: %(default)s, relative to the current folder)")
+    ap.add_argument(
+        "--transcripts",
+        default="../shared/data/mosi-poria/transcripts.csv",
+        help="Poria's transcripts.csv (default: %(default)s, relative to the current folder)",
+    )
     ap.add_argument("--out", default="runs/extract/mosi-text-manifest.csv", help="manifest to write (%(default)s)")
     args = ap.parse_args(argv)
     src = Path(args.transcripts)
@@ -35,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     parsed = []
     for line, r in enumerate(rows, 1):
         if len(r) != 4:
-            print(f"error: {src}:{line}: expected 4 cells (utt_id, transcript, video_index, label), got {len(r)}",
-                  file=sys.stderr)
+            print(
+                f"error: {src}:{line}: expected 4 cells (utt_id, transcript, video_index, label), got {len(r)}",
+                file=sys.stderr,
+            )
             return 2
         parsed.append([c.strip() for c in r])
     # order inside a video: the clip number of `<video_id>_<clip_no>` when every id has one

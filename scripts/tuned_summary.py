@@ -26,8 +26,10 @@ def _budget(tuned: Path, m: str, what: str) -> str | None:
     if not p.is_file():
         return None
     info = json.loads(p.read_text())
-    return (f"{m}{what}: {info['trials_requested']} trials{' per condition' if not what else ''}, seeds {info['seeds']}, "
-            f"{info['wall_seconds'] / 60:.0f} min")
+    return (
+        f"{m}{what}: {info['trials_requested']} trials{' per condition' if not what else ''}, seeds {info['seeds']}, "
+        f"{info['wall_seconds'] / 60:.0f} min"
+    )
 
 
 def build(report: Path, tuned: Path, default_results: list[Path] = (), tuned_unified: Path | None = None) -> str:
@@ -44,8 +46,10 @@ def build(report: Path, tuned: Path, default_results: list[Path] = (), tuned_uni
         for (m, cond), s in summ.items():
             if m not in base_data["methods"]:
                 base_summ[(m, cond)] = s
-        base_data = dict(base_data, methods=list(base_data["methods"]) +
-                         [m for m in data["methods"] if m not in base_data["methods"]])
+        base_data = dict(
+            base_data,
+            methods=list(base_data["methods"]) + [m for m in data["methods"] if m not in base_data["methods"]],
+        )
         found[block] = (base_summ, base_data)
     found = {c: found[c] for c in CONFIGS if c in found}
     methods: list[str] = []
@@ -53,7 +57,10 @@ def build(report: Path, tuned: Path, default_results: list[Path] = (), tuned_uni
         methods += [m for m in found[c][1]["methods"] if m not in methods]
     first = next(iter(found.values()))[0]
     metrics = [k for k in next(iter(first.values())) if k not in ("method", "condition")]
-    lines = ["# Default vs tuned vs release recipe, fixed and unified protocols (test, selected on validation; mean over the six missing conditions)", ""]
+    lines = [
+        "# Default vs tuned vs release recipe, fixed and unified protocols (test, selected on validation; mean over the six missing conditions)",
+        "",
+    ]
     for c, (_, data) in found.items():
         lines.append(f"- {c}: seeds {', '.join(map(str, data['seeds']))} ([results]({c}/results.md))")
     budgets = [b for m in methods for b in [_budget(tuned, m, "")] if b]

@@ -1,4 +1,5 @@
-"""Rewrite the results section of README.md, and docs/results.md, from docs/results/*/results.json.
+"""Rewrite the results section of README.md (the key table) and docs/results.md (every table) from
+docs/results/*/results.json.
 
 Every number between the README's ``<!-- results:begin -->`` and ``<!-- results:end -->`` markers
 comes from these files, which `bash scripts/reproduce_mosi.sh` regenerates. Usage:
@@ -32,13 +33,21 @@ def load(name: str) -> dict | None:
 
 def aggregated(res: dict) -> dict:
     """results.json's summary as ``{(method, condition): {metric: (mean, std, n)}}`` (reporting.tables' form)."""
-    return {(r["method"], r["condition"]): {k: (v["mean"], v["std"], v["n"]) for k, v in r.items() if isinstance(v, dict)}
-            for r in res["summary"]}
+    return {
+        (r["method"], r["condition"]): {k: (v["mean"], v["std"], v["n"]) for k, v in r.items() if isinstance(v, dict)}
+        for r in res["summary"]
+    }
 
 
 def table(res: dict, metric: str, methods: list[str], conds: list[str]) -> str:
-    return markdown_table(aggregated(res), metric, methods, conds, lower_is_better=metric in LOWER_IS_BETTER,
-                          digits=metric_decimals(metric))
+    return markdown_table(
+        aggregated(res),
+        metric,
+        methods,
+        conds,
+        lower_is_better=metric in LOWER_IS_BETTER,
+        digits=metric_decimals(metric),
+    )
 
 
 def mean6_table(res: dict, methods: list[str], metrics: list[str]) -> str:
@@ -57,8 +66,9 @@ def paired(res: dict, metric: str, conds: list[str]) -> str:
     if not p:
         return ""
     lower = " (lower is better)" if metric in LOWER_IS_BETTER else ""
-    return (f"\n**{metric}: paired difference vs {p['reference']}**{lower}\n\n"
-            + paired_table(p, metric, res["methods"], conds, digits=metric_decimals(metric)))
+    return f"\n**{metric}: paired difference vs {p['reference']}**{lower}\n\n" + paired_table(
+        p, metric, res["methods"], conds, digits=metric_decimals(metric)
+    )
 
 
 def paired_mean6_table(res: dict, metrics: list[str]) -> str:
@@ -70,8 +80,11 @@ def paired_mean6_table(res: dict, metrics: list[str]) -> str:
     rows = [m for m in res["methods"] if m != p["reference"] and any((m, k) in cells for k in metrics)]
     out = f"| variant − {p['reference']} (mean6) | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     for m in rows:
-        out += f"| {m} | " + " | ".join(paired_cell(cells[(m, k)], metric_decimals(k)) if (m, k) in cells else "–"
-                                        for k in metrics) + " |\n"
+        out += (
+            f"| {m} | "
+            + " | ".join(paired_cell(cells[(m, k)], metric_decimals(k)) if (m, k) in cells else "–" for k in metrics)
+            + " |\n"
+        )
     return out + "\nPer-seed paired differences, " + paired_note(list(cells.values()), p.get("level", 0.95)) + "\n"
 
 
@@ -81,13 +94,18 @@ def environment_note(results: list[dict]) -> str:
     for res in results:
         for env in (res.get("environment") or {}).get("runs", []):
             envs.setdefault(json.dumps(env, sort_keys=True), env)
-    recorded = ("numeric environment of these runs: " + "; ".join(describe(e) for e in envs.values()) if envs
-                else "the committed runs predate environment recording, so their numeric environment is not "
-                     "recorded (new runs store it in `metrics.json`, `results.json` and `results.md`)")
-    return ("Re-runs on another machine reproduce these numbers within seed noise but not bit for bit (up to "
-            "about 0.8 acc2 per run for the transformer methods, zero-fill to about 1e-4): the numeric "
-            "environment (torch / numpy / faiss versions, thread count, CPU) changes the training trajectory; "
-            f"{recorded}. Paired differences compare methods on the same split and seeds.\n\n")
+    recorded = (
+        "numeric environment of these runs: " + "; ".join(describe(e) for e in envs.values())
+        if envs
+        else "the committed runs predate environment recording, so their numeric environment is not "
+        "recorded (new runs store it in `metrics.json`, `results.json` and `results.md`)"
+    )
+    return (
+        "Re-runs on another machine reproduce these numbers within seed noise but not bit for bit (up to "
+        "about 0.8 acc2 per run for the transformer methods, zero-fill to about 1e-4): the numeric "
+        "environment (torch / numpy / faiss versions, thread count, CPU) changes the training trajectory; "
+        f"{recorded}. Paired differences compare methods on the same split and seeds.\n\n"
+    )
 
 
 def _paired_mean6(res: dict, method: str, metric: str) -> dict | None:
@@ -102,8 +120,9 @@ def paired_across(res: dict, method: str, ref_res: dict, reference: str, metric:
     """Paired mean6 difference of ``method`` in ``res`` against ``reference`` in ``ref_res`` (two
     results files of the same split and protocol; pairs are the seeds both hold)."""
     runs = [dict(r, bench_method="__method") for r in res["runs"] if r.get("bench_method", r["method"]) == method]
-    runs += [dict(r, bench_method="__reference") for r in ref_res["runs"]
-             if r.get("bench_method", r["method"]) == reference]
+    runs += [
+        dict(r, bench_method="__reference") for r in ref_res["runs"] if r.get("bench_method", r["method"]) == reference
+    ]
     p = paired_vs_reference(runs, ["__reference", "__method"], "__reference")
     return next((d for d in p.get("differences", []) if d["condition"] == "mean6" and d["metric"] == metric), None)
 
@@ -156,8 +175,13 @@ def tuned_section() -> str:
                     continue
                 rows.append((m, name, res))
     conds = CONDS
-    out = ("| method | protocol, config | " + " | ".join(conds) + " | Δ mean6 acc2 vs backbone | mean6 mae |\n|---|---|"
-           + "---|" * (len(conds) + 2) + "\n")
+    out = (
+        "| method | protocol, config | "
+        + " | ".join(conds)
+        + " | Δ mean6 acc2 vs backbone | mean6 mae |\n|---|---|"
+        + "---|" * (len(conds) + 2)
+        + "\n"
+    )
     for m, name, res in rows:
         agg = aggregated(res)
         cells = [fmt(*agg[(m, c)]["acc2"][:2], metric_decimals("acc2")) if (m, c) in agg else "–" for c in conds]
@@ -181,15 +205,19 @@ def tuned_section() -> str:
         notes = [ln[2:].strip() for ln in md.read_text().splitlines() if ln.startswith("- tuned configs")]
     note = next((n for n in notes if n.startswith("tuned configs")), None)
     budget = f" Tuning: {note}." if note else ""
-    return ("#### CMU-MOSI, default vs tuned configs — acc2, test, selected on validation\n\n"
-            + out + "\nΔ: per-seed paired difference of the six-condition mean against the backbone of the same "
-            "config block (same seeds), mean and 95 % Student-t interval; \\* = the interval excludes 0. Each "
-            "method was tuned per condition with the same number of TPE trials on validation MAE; the test split "
-            "was never read while tuning." + budget + " Unified rows: one model per method and seed trained with a random "
-            "condition per group and step, Δ against the default-config unified backbone (`docs/results/mosi-unified`); "
-            "the unified tuning is one study over the six missing conditions' validation MAE." + " Default rows: `docs/results/mosi-fixed` (and "
-            "`docs/results/mosi-tuned/default` for gru-context). Regenerate: `bash scripts/reproduce_mosi_tuned.sh`. "
-            "More: [docs/results/mosi-tuned](docs/results/mosi-tuned/summary.md).\n\n")
+    return (
+        "#### CMU-MOSI, default vs tuned configs — acc2, test, selected on validation\n\n"
+        + out
+        + "\nΔ: per-seed paired difference of the six-condition mean against the backbone of the same "
+        "config block (same seeds), mean and 95 % Student-t interval; \\* = the interval excludes 0. Each "
+        "method was tuned per condition with the same number of TPE trials on validation MAE; the test split "
+        "was never read while tuning." + budget + " Unified rows: one model per method and seed trained with a random "
+        "condition per group and step, Δ against the default-config unified backbone (`docs/results/mosi-unified`); "
+        "the unified tuning is one study over the six missing conditions' validation MAE."
+        + " Default rows: `docs/results/mosi-fixed` (and "
+        "`docs/results/mosi-tuned/default` for gru-context). Regenerate: `bash scripts/reproduce_mosi_tuned.sh`. "
+        "More: [docs/results/mosi-tuned](docs/results/mosi-tuned/summary.md).\n\n"
+    )
 
 
 def _best_mean6(blocks: list[tuple[str, dict]]) -> tuple[float, float, str, str] | None:
@@ -205,14 +233,25 @@ def _best_mean6(blocks: list[tuple[str, dict]]) -> tuple[float, float, str, str]
 
 def summary() -> str:
     """Three lines opening the results section, from the same results files as the tables."""
-    blocks = [(label, res) for label, res in (
-        ("fixed protocol, default config", load("mosi-fixed")), ("fixed, default", load("mosi-tuned/default")),
-        ("fixed protocol, tuned config", load("mosi-tuned/tuned")), ("fixed protocol, release recipe", load("mosi-tuned/release")),
-        ("unified protocol, default config", load("mosi-unified")), ("unified, default", load("mosi-tuned/default-unified")),
-        ("unified protocol, tuned config", load("mosi-tuned/tuned-unified"))) if res]
+    blocks = [
+        (label, res)
+        for label, res in (
+            ("fixed protocol, default config", load("mosi-fixed")),
+            ("fixed, default", load("mosi-tuned/default")),
+            ("fixed protocol, tuned config", load("mosi-tuned/tuned")),
+            ("fixed protocol, release recipe", load("mosi-tuned/release")),
+            ("unified protocol, default config", load("mosi-unified")),
+            ("unified, default", load("mosi-tuned/default-unified")),
+            ("unified protocol, tuned config", load("mosi-tuned/tuned-unified")),
+        )
+        if res
+    ]
     if not blocks:
         return ""
-    label_of = {"fixed, default": "fixed protocol, default config", "unified, default": "unified protocol, default config"}
+    label_of = {
+        "fixed, default": "fixed protocol, default config",
+        "unified, default": "unified protocol, default config",
+    }
     best = _best_mean6([(label_of.get(k, k), r) for k, r in blocks])
     aggs = [(aggregated(r), r["methods"]) for _, r in blocks]
 
@@ -232,25 +271,38 @@ def summary() -> str:
     txt = acc2_means(("t", "at", "tv", "atv"))
     lines = []
     if best:
-        lines.append(f"On CMU-MOSI (test, selected on validation, ≥ {MIN_SEEDS} seeds) the best six-condition mean acc2 is "
-                     f"**{best[0]:.2f} ± {best[1]:.2f}** ({best[2]}, {best[3]}); the {len(means)} method × config means "
-                     f"span {means[0]:.2f}–{means[-1]:.2f}; no method reaches {notext:.1f} acc2 on any condition without text "
-                     f"(a, v, av), where the conditions with text score {txt[0]:.0f}–{txt[-1]:.0f}.")
+        lines.append(
+            f"On CMU-MOSI (test, selected on validation, ≥ {MIN_SEEDS} seeds) the best six-condition mean acc2 is "
+            f"**{best[0]:.2f} ± {best[1]:.2f}** ({best[2]}, {best[3]}); the {len(means)} method × config means "
+            f"span {means[0]:.2f}–{means[-1]:.2f}; no method reaches {notext:.1f} acc2 on any condition without text "
+            f"(a, v, av), where the conditions with text score {txt[0]:.0f}–{txt[-1]:.0f}."
+        )
     if diffs:
         held = [lbl for lbl, d in diffs if d.excludes_zero]
-        cells = "; ".join(f"{lbl} {paired_cell(d, metric_decimals('acc2'))}" + (f" (n = {d.n})" if d.estimable else "")
-                          for lbl, d in diffs)
-        lines.append(f"HARDY-MER − backbone, paired by seed: {cells}; "
-                     + ("no interval excludes 0." if not held else f"the interval excludes 0 for {', '.join(held)}."))
-    lines.append("Whether the curriculum helps where it should, on a testbed built for it: the verdict below "
-                 "(`bash scripts/verdict.sh`, [docs/verdict.md](docs/verdict.md)).")
+        cells = "; ".join(
+            f"{lbl} {paired_cell(d, metric_decimals('acc2'))}" + (f" (n = {d.n})" if d.estimable else "")
+            for lbl, d in diffs
+        )
+        lines.append(
+            f"HARDY-MER − backbone, paired by seed: {cells}; "
+            + ("no interval excludes 0." if not held else f"the interval excludes 0 for {', '.join(held)}.")
+        )
+    lines.append(
+        "Whether the curriculum helps where it should, on a testbed built for it: the verdict below "
+        "(`bash scripts/verdict.sh`, [docs/verdict.md](docs/verdict.md))."
+    )
     return "".join(f"- {ln}\n" for ln in lines)
 
 
 def build() -> str:
     parts = []
-    loaded = [r for r in (load(n) for n in ("mosi-fixed", "mosi-ablation", "mosi-unified", "mosi-minilm-text",
-                                            "synthetic-fixed")) if r]
+    loaded = [
+        r
+        for r in (
+            load(n) for n in ("mosi-fixed", "mosi-ablation", "mosi-unified", "mosi-minilm-text", "synthetic-fixed")
+        )
+        if r
+    ]
     if loaded:
         parts.append(environment_note(loaded))
     parts.append(tuned_section())
@@ -259,49 +311,77 @@ def build() -> str:
         seeds = ", ".join(map(str, fixed["seeds"]))
         parts.append(f"#### CMU-MOSI, fixed protocol — test, selected on validation, seeds {seeds} (mean ± std)\n")
         for metric in ("acc2", "f1", "mae", "corr"):
-            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
-                         + table(fixed, metric, fixed["methods"], CONDS))
+            parts.append(
+                f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
+                + table(fixed, metric, fixed["methods"], CONDS)
+            )
         for metric in ("acc2", "mae"):
             parts.append(paired(fixed, metric, CONDS))
-        parts.append("\nAll metrics, CSV/JSON and plots: [docs/results/mosi-fixed](docs/results/mosi-fixed/results.md).\n"
-                     "\n![acc2 per condition](docs/results/mosi-fixed/bars_acc2.png)\n")
+        parts.append(
+            "\nAll metrics, CSV/JSON and plots: [docs/results/mosi-fixed](docs/results/mosi-fixed/results.md).\n"
+            "\n![acc2 per condition](docs/results/mosi-fixed/bars_acc2.png)\n"
+        )
     abl = load("mosi-ablation")
     if abl:
         seeds = ", ".join(map(str, abl["seeds"]))
-        parts.append(f"\n#### HARDY-MER ablations — mean over the six missing conditions, test, seeds {seeds}\n\n"
-                     + mean6_table(abl, abl["methods"], ["acc2", "f1", "mae", "corr"])
-                     + (("\n" + paired_mean6_table(abl, ["acc2", "mae"])) if abl.get("paired") else "")
-                     + "\nPer condition: [docs/results/mosi-ablation](docs/results/mosi-ablation/results.md).\n")
+        parts.append(
+            f"\n#### HARDY-MER ablations — mean over the six missing conditions, test, seeds {seeds}\n\n"
+            + mean6_table(abl, abl["methods"], ["acc2", "f1", "mae", "corr"])
+            + (("\n" + paired_mean6_table(abl, ["acc2", "mae"])) if abl.get("paired") else "")
+            + "\nPer condition: [docs/results/mosi-ablation](docs/results/mosi-ablation/results.md).\n"
+        )
     uni = load("mosi-unified")
     if uni:
         seeds = ", ".join(map(str, uni["seeds"]))
-        parts.append(f"\n#### CMU-MOSI, unified protocol (one model per method and seed, all 7 conditions) — seeds {seeds}\n")
+        parts.append(
+            f"\n#### CMU-MOSI, unified protocol (one model per method and seed, all 7 conditions) — seeds {seeds}\n"
+        )
         for metric in ("acc2", "mae"):
-            parts.append(f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
-                         + table(uni, metric, uni["methods"], CONDS))
+            parts.append(
+                f"\n**{metric}**{' (lower is better)' if metric in LOWER_IS_BETTER else ''}\n\n"
+                + table(uni, metric, uni["methods"], CONDS)
+            )
         for metric in ("acc2", "mae"):
             parts.append(paired(uni, metric, CONDS))
-        parts.append("\nMore: [docs/results/mosi-unified](docs/results/mosi-unified/results.md).\n"
-                     "\n![acc2 per condition, unified](docs/results/mosi-unified/bars_acc2.png)\n")
+        parts.append(
+            "\nMore: [docs/results/mosi-unified](docs/results/mosi-unified/results.md).\n"
+            "\n![acc2 per condition, unified](docs/results/mosi-unified/bars_acc2.png)\n"
+        )
     mini = load("mosi-minilm-text")
     if mini and fixed:
         seeds = ", ".join(map(str, mini["seeds"]))
         conds = ["t", "at", "tv", "atv"]
-        merged = {"summary": [{**r, "method": r["method"] + " (MiniLM text)"} for r in mini["summary"]]
-                  + [{**r, "method": r["method"] + " (CNN text)"} for r in fixed["summary"]]}
+        merged = {
+            "summary": [{**r, "method": r["method"] + " (MiniLM text)"} for r in mini["summary"]]
+            + [{**r, "method": r["method"] + " (CNN text)"} for r in fixed["summary"]]
+        }
         methods = [f"{m} ({k} text)" for m in mini["methods"] for k in ("CNN", "MiniLM")]
-        parts.append(f"\n#### Text features from `hardymer extract` (MiniLM, offline) vs the CNN text features — acc2, test, seeds {seeds}\n\n"
-                     + table(merged, "acc2", methods, conds)
-                     + "\nMore: [docs/results/mosi-minilm-text](docs/results/mosi-minilm-text/results.md).\n")
+        parts.append(
+            f"\n#### Text features from `hardymer extract` (MiniLM, offline) vs the CNN text features — acc2, test, seeds {seeds}\n\n"
+            + table(merged, "acc2", methods, conds)
+            + "\nMore: [docs/results/mosi-minilm-text](docs/results/mosi-minilm-text/results.md).\n"
+        )
     syn = load("synthetic-fixed")
     if syn:
         seeds = ", ".join(map(str, syn["seeds"]))
-        parts.append(f"\n#### Built-in synthetic data (classification, 4 classes), fixed protocol — WA, test, seeds {seeds}\n\n"
-                     + table(syn, "wa", syn["methods"], CONDS)
-                     + paired(syn, "wa", CONDS)
-                     + "\nMore: [docs/results/synthetic-fixed](docs/results/synthetic-fixed/results.md) "
-                     "(`bash scripts/reproduce_synthetic.sh`).\n")
+        parts.append(
+            f"\n#### Built-in synthetic data (classification, 4 classes), fixed protocol — WA, test, seeds {seeds}\n\n"
+            + table(syn, "wa", syn["methods"], CONDS)
+            + paired(syn, "wa", CONDS)
+            + "\nMore: [docs/results/synthetic-fixed](docs/results/synthetic-fixed/results.md) "
+            "(`bash scripts/reproduce_synthetic.sh`).\n"
+        )
     return "".join(parts)
+
+
+def build_readme() -> str:
+    """The README's results block: the key table (every method, default and tuned configs, CMU-MOSI)
+    and a link to docs/results.md, which holds every table."""
+    return (
+        tuned_section()
+        + "\nEvery table (per-metric fixed and unified protocol results, the HARDY-MER ablations, MiniLM text "
+        "features, the synthetic data) with its paired intervals: [docs/results.md](docs/results.md).\n"
+    )
 
 
 def main() -> None:
@@ -313,16 +393,19 @@ def main() -> None:
         text, n = re.subn(r"(## Results\n)", lambda mm: mm.group(1) + "\n" + head + "\n", text, count=1)
         if n != 1:
             raise SystemExit("README.md has no '## Results' heading")
-    new = "<!-- results:begin -->\n" + build() + "<!-- results:end -->"
+    new = "<!-- results:begin -->\n" + build_readme() + "<!-- results:end -->"
     text, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", lambda _: new, text, flags=re.S)
     if n != 1:
         raise SystemExit("README.md has no results markers")
     atomic_write_text(readme, text)
     index = ROOT / "docs" / "results.md"
     body = build().replace("](docs/", "](")
-    atomic_write_text(index, "# Results\n\nGenerated by `python scripts/update_readme_results.py` from the outputs of "
-                   "`bash scripts/reproduce_mosi.sh` (each folder under `docs/results/` names its exact "
-                   "`hardymer bench` command, dataset, split, protocol, selection rule and seeds).\n\n" + body)
+    atomic_write_text(
+        index,
+        "# Results\n\nGenerated by `python scripts/update_readme_results.py` from the outputs of "
+        "`bash scripts/reproduce_mosi.sh` (each folder under `docs/results/` names its exact "
+        "`hardymer bench` command, dataset, split, protocol, selection rule and seeds).\n\n" + body,
+    )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,14 @@ def test_summary_and_clean(tmp_path):
     _fill(d)
     s = cache_summary(d)
     assert {k: (v["files"], v["bytes"]) for k, v in s.items()} == {
-        "teacher": (2, 150), "stage1": (1, 30), "hardness": (1, 20), "partial": (1, 5)}
+        "teacher": (2, 150),
+        "stage1": (1, 30),
+        "hardness": (1, 20),
+        "partial": (1, 5),
+    }
     assert [e.path.name for e in clean_cache(d, kinds=["teacher"], older_than_days=7, dry_run=True)] == [
-        "teacher-aaaaaaaaaaaaaaaaaaaa.pt"]
+        "teacher-aaaaaaaaaaaaaaaaaaaa.pt"
+    ]
     assert len(cache_entries(d)) == 5  # dry run removed nothing
     assert len(clean_cache(d, kinds=["teacher"], older_than_days=7)) == 1
     assert len(clean_cache(d)) == 4

@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from hardymer.catalog.listing import catalog, dataset_options, method_options
 from hardymer.catalog.presets import load_presets
 from hardymer.catalog.recipes import list_recipes
+from hardymer.catalog.validation import dataset_option_names
 from hardymer.cli import app
 from hardymer.conditions import CONDITIONS
 from hardymer.data import list_datasets
 from hardymer.errors import ConfigError
 from hardymer.models import list_methods
 from hardymer.models.backbone import BackboneConfig
-from hardymer.catalog.validation import dataset_option_names
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -79,14 +79,19 @@ def test_list_cli() -> None:
     assert r.exit_code == 2 and r.output.startswith("error:") and len(r.output.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "--epochs", "abc"], "'--epochs'"),
-    (["train", "--epoch", "3"], "--epoch"),
-    (["evaluate"], "'--checkpoint'"),
-    (["bench", "--workers", "x"], "'--workers'"),
-    (["data", "info"], "'name'"),
-    (["nope"], "nope"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "--epochs", "abc"], "error: --epochs: 'abc' is not a valid integer"),
+        (["train", "--lr", "fast"], "error: --lr: 'fast' is not a valid number"),
+        (["bench", "--workers", "x"], "error: --workers: 'x' is not a valid integer"),
+        (["tune", "--method", "zero-fill", "--trials", "1.5"], "error: --trials: '1.5' is not a valid integer"),
+        (["train", "--epoch", "3"], "--epoch"),
+        (["evaluate"], "'--checkpoint'"),
+        (["data", "info"], "'NAME'"),
+        (["nope"], "nope"),
+    ],
+)
 def test_parse_errors_are_one_line(args: list[str], needle: str) -> None:
     r = runner.invoke(app, args)
     assert r.exit_code == 2

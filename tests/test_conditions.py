@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
+import json
+import pickle
 
 import numpy as np
 import pytest
+import torch
+import yaml
+from omegaconf import OmegaConf
 
-from hardymer.conditions import (CONDITIONS, MISSING_CONDITIONS, MODALITIES, canonical_condition, condition_mask,
-                                 parse_conditions)
+from hardymer.conditions import (
+    CONDITIONS,
+    MISSING_CONDITIONS,
+    MODALITIES,
+    Condition,
+    canonical_condition,
+    condition_mask,
+    parse_conditions,
+)
 
 
 def test_constants() -> None:
@@ -65,3 +78,114 @@ def test_condition_mask() -> None:
         assert "".join(np.array(MODALITIES)[m]) == c
     with pytest.raises(ValueError):
         condition_mask("q")
+
+
+# -- Condition: parsed once, carried as its canonical str -----------------------------------------
+
+
+@pytest.mark.parametrize("name", CONDITIONS)
+def test_condition_canonicalises_any_order_and_case(name: str) -> None:
+    for perm in itertools.permutations(name):
+        for spelling in ("".join(perm), "".join(perm).upper(), f" {''.join(perm)}  "):
+            c = Condition(spelling)
+            assert isinstance(c, Condition) and isinstance(c, str)
+            assert c == name and str(c) == name and type(str(c)) is str
+            assert c == canonical_condition(spelling)
+
+
+def test_condition_equality_and_hash_are_the_canonical_str() -> None:
+    c = Condition("VA")
+    assert c == "av" and "av" == c and c != "va"  # equal to the canonical name only
+    assert hash(c) == hash("av")
+    assert {c: 1}["av"] == 1 and {"av": 1}[c] == 1
+    assert len({Condition("ta"), "at", Condition("at")}) == 1
+    assert c in CONDITIONS and CONDITIONS.index(c) == CONDITIONS.index("av")
+    assert sorted([Condition("tv"), Condition("a"), "at"]) == ["a", "at", "tv"]
+    assert repr(c) == repr("av") and f"{c}" == "av" and f"{c!r}" == "'av'"
+
+
+@pytest.mark.parametrize("name", CONDITIONS)
+def test_condition_mask_and_modalities(name: str) -> None:
+    c = Condition(name[::-1].upper())
+    assert c.mask.dtype == bool and c.mask.shape == (3,)
+    assert c.mask.tolist() == [m in name for m in MODALITIES]
+    assert c.mask.tolist() == condition_mask(name).tolist()
+    assert c.modalities == tuple(name)
+    assert c.missing == tuple(m for m in MODALITIES if m not in name)
+    assert set(c.modalities) | set(c.missing) == set(MODALITIES)
+
+
+def test_condition_mask_is_read_only_and_condition_mask_a_copy() -> None:
+    c = Condition("at")
+    with pytest.raises(ValueError):
+        c.mask[2] = True
+    assert c.mask.tolist() == [True, True, False]
+    m = condition_mask(c)
+    m[2] = True  # the plain function still returns a writable array of its own
+    assert c.mask.tolist() == [True, True, False]
+    assert torch.tensor(c.mask).tolist() == [True, True, False]
+
+
+def test_parsing_a_condition_is_a_no_op() -> None:
+    c = Condition("tA")
+    assert Condition(c) is c
+    assert canonical_condition(c) == "at" and type(canonical_condition(c)) is str
+    assert copy.copy(c) is c and copy.deepcopy(c) is c
+    assert parse_conditions(c) == [c]
+
+
+def test_condition_json_round_trip() -> None:
+    c = Condition("vt")
+    text = json.dumps({"condition": c, "per": {c: 1.0}, "list": [c]}, sort_keys=True)
+    assert text == json.dumps({"condition": "tv", "per": {"tv": 1.0}, "list": ["tv"]}, sort_keys=True)
+    back = json.loads(text)
+    assert Condition(back["condition"]) == c and Condition(back["condition"]).mask.tolist() == c.mask.tolist()
+
+
+@pytest.mark.parametrize("dumper", [yaml.SafeDumper, yaml.Dumper])
+def test_condition_yaml_round_trip(dumper: type) -> None:
+    c = Condition("VA")
+    text = yaml.dump({"condition": c, "conditions": [c, Condition("atv")]}, Dumper=dumper)
+    assert text == yaml.safe_dump({"condition": "av", "conditions": ["av", "atv"]})
+    assert "python" not in text and "!!" not in text
+    back = yaml.safe_load(text)
+    assert back["condition"] == c and Condition(back["condition"]) == c
+
+
+def test_condition_pickles_as_a_condition() -> None:
+    c = Condition("ta")
+    back = pickle.loads(pickle.dumps(c))
+    assert isinstance(back, Condition) and back == "at" and back.mask.tolist() == c.mask.tolist()
+
+
+def test_condition_goes_into_configs_as_str() -> None:
+    c = Condition("ta")
+    cfg = OmegaConf.create({"condition": "atv"})
+    cfg.condition = str(c)  # configs hold plain strings; parse again where the config is read
+    assert cfg.condition == "at" and type(cfg.condition) is str
+    assert OmegaConf.to_yaml(cfg) == "condition: at\n"
+    assert Condition(cfg.condition) == c
+
+
+@pytest.mark.parametrize("bad", ["", " ", "x", "ab", "aa", "atva", "att", "a t", "a,t", "audio", "none", "all"])
+def test_condition_bad_name_error_text(bad: str) -> None:
+    with pytest.raises(ValueError) as got:
+        Condition(bad)
+    with pytest.raises(ValueError) as want:
+        canonical_condition(bad)
+    assert str(got.value) == str(want.value)
+    assert str(got.value).startswith(f"unknown condition {bad!r}: use the available modalities")
+    assert "\n" not in str(got.value)
+
+
+@pytest.mark.parametrize("bad", [None, 3, ("a", "t"), ["at"]])
+def test_condition_non_string(bad) -> None:
+    with pytest.raises(ValueError, match="condition must be a string"):
+        Condition(bad)
+
+
+def test_parse_conditions_returns_conditions() -> None:
+    for spec in ("all", "missing", "VA, ta ,atv"):
+        out = parse_conditions(spec)
+        assert out and all(isinstance(c, Condition) for c in out)
+    assert [c.mask.tolist() for c in parse_conditions("a,tv")] == [[True, False, False], [False, True, True]]

@@ -20,8 +20,10 @@ def test_environment_matches_the_libraries():
     finally:
         torch.set_num_threads(prev)
     line = describe({**env, "torch_threads": 3, "cpu": "Test CPU"})
-    assert line == (f"torch {env['torch']}, numpy {env['numpy']}, faiss {env['faiss']}, 3 torch threads, "
-                    f"Test CPU ({env['machine']})")
+    assert line == (
+        f"torch {env['torch']}, numpy {env['numpy']}, faiss {env['faiss']}, 3 torch threads, "
+        f"Test CPU ({env['machine']})"
+    )
     assert "thread" not in describe(env, threads=False)
 
 

@@ -20,8 +20,9 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("content, kind", [(b"\x00\x9f\x13 random bytes \xff" * 10, "binary data"),
-                                           (b"a,b,c\n1,2,3\n", "text")])
+@pytest.mark.parametrize(
+    "content, kind", [(b"\x00\x9f\x13 random bytes \xff" * 10, "binary data"), (b"a,b,c\n1,2,3\n", "text")]
+)
 def test_npz_that_is_not_an_archive(tmp_path, content, kind):
     p = tmp_path / "data.npz"
     p.write_bytes(content)
@@ -36,8 +37,9 @@ def test_npz_that_is_a_single_npy(tmp_path):
     assert "single .npy" in _one_error_line(CliRunner().invoke(app, ["data", "info", "npz", "--root", str(p)]))
 
 
-@pytest.mark.parametrize("content, what", [(b"hello, world\n" * 3, "text"), (b"\x80\x02}q\x00.", "binary data"),
-                                           (b"", "empty")])
+@pytest.mark.parametrize(
+    "content, what", [(b"hello, world\n" * 3, "text"), (b"\x80\x02}q\x00.", "binary data"), (b"", "empty")]
+)
 def test_checkpoint_that_is_not_one(tmp_path, content, what):
     p = tmp_path / "model.pt"
     p.write_bytes(content)
@@ -50,6 +52,9 @@ def test_predict_with_a_checkpoint_that_is_text(tmp_path):
     ck.write_text("not a model")
     inp = tmp_path / "new.npz"
     np.savez(inp, audio=np.zeros((2, 3), np.float32))
-    line = _one_error_line(CliRunner().invoke(app, ["predict", "--checkpoint", str(ck), "--input", str(inp),
-                                                     "--out", str(tmp_path / "p.csv")]))
+    line = _one_error_line(
+        CliRunner().invoke(
+            app, ["predict", "--checkpoint", str(ck), "--input", str(inp), "--out", str(tmp_path / "p.csv")]
+        )
+    )
     assert "not a checkpoint" in line

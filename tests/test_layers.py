@@ -26,11 +26,22 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "hardymer"
 
 BASE = {"conditions", "errors", "optim", "_registry", "_env", "_memory", "_cache", "_io", "config"}
 LAYERS = {
-    "data": 1, "evaluation": 1,
-    "hardness": 2, "reporting": 2, "extract": 2,
-    "retrieval": 3, "models": 4, "catalog": 5, "training": 6,
-    "bench": 7, "inference": 7, "tuning": 8, "testing": 8, "cli": 9,
-    "__main__": 10, "__init__": 10,
+    "data": 1,
+    "evaluation": 1,
+    "hardness": 2,
+    "reporting": 2,
+    "extract": 2,
+    "retrieval": 3,
+    "models": 4,
+    "catalog": 5,
+    "training": 6,
+    "bench": 7,
+    "inference": 7,
+    "tuning": 8,
+    "testing": 8,
+    "cli": 9,
+    "__main__": 10,
+    "__init__": 10,
 }
 
 
@@ -164,10 +175,18 @@ def test_models_do_not_import_training():
 
 def test_the_walker_sees_lazy_and_type_checking_imports(tmp_path):
     p = tmp_path / "m.py"
-    p.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hardymer.cli import app\n"
-                 "def f():\n    from hardymer.training.trainer import fit\n    from . import base\n")
-    assert _imports(p, "models.m") == {"cli", "cli.app", "training.trainer", "training.trainer.fit", "models",
-                                       "models.base"}
+    p.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hardymer.cli import app\n"
+        "def f():\n    from hardymer.training.trainer import fit\n    from . import base\n"
+    )
+    assert _imports(p, "models.m") == {
+        "cli",
+        "cli.app",
+        "training.trainer",
+        "training.trainer.fit",
+        "models",
+        "models.base",
+    }
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -61,11 +61,17 @@ def test_state_dict_round_trips_with_torch(direction: bool) -> None:
     _train(ref, ref_opt, 10, seed=2)
 
     net = _net()
-    first = (torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=0.01) if direction == "torch->ours"
-             else Adam(net.parameters(), lr=2e-3, weight_decay=0.01, decoupled=True))
+    first = (
+        torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=0.01)
+        if direction == "torch->ours"
+        else Adam(net.parameters(), lr=2e-3, weight_decay=0.01, decoupled=True)
+    )
     _train(net, first, 10, seed=1)
-    second = (Adam(net.parameters(), lr=0.5, weight_decay=0.5, decoupled=True) if direction == "torch->ours"
-              else torch.optim.AdamW(net.parameters(), lr=0.5, weight_decay=0.5))
+    second = (
+        Adam(net.parameters(), lr=0.5, weight_decay=0.5, decoupled=True)
+        if direction == "torch->ours"
+        else torch.optim.AdamW(net.parameters(), lr=0.5, weight_decay=0.5)
+    )
     second.load_state_dict(first.state_dict())  # hyper-parameters come with the state
     assert second.param_groups[0]["lr"] == 2e-3
     _train(net, second, 10, seed=2)
@@ -110,9 +116,11 @@ def test_zero_grad_keeps_tensors_when_asked() -> None:
 
 
 def test_stepping_does_not_import_torch_dynamo() -> None:
-    code = ("import sys, torch\nfrom hardymer.optim import Adam\nm = torch.nn.Linear(3, 2)\n"
-            "o = Adam(m.parameters(), weight_decay=0.1, decoupled=True)\nm(torch.ones(1, 3)).sum().backward()\n"
-            "torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)\no.step()\n"
-            "print('torch._dynamo' in sys.modules)")
+    code = (
+        "import sys, torch\nfrom hardymer.optim import Adam\nm = torch.nn.Linear(3, 2)\n"
+        "o = Adam(m.parameters(), weight_decay=0.1, decoupled=True)\nm(torch.ones(1, 3)).sum().backward()\n"
+        "torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)\no.step()\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

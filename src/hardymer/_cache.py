@@ -29,12 +29,26 @@ def cache_path(cache_dir: Path | None, kind: str, key: str, suffix: str) -> Path
 #: train keys added after results and caches existed: left out of every key while at this value,
 #: so that older runs and caches keep their hashes
 ADDED_LATER_DEFAULTS: dict[str, Any] = {
-    "optimizer": "adamw", "evaluate_test": True, "stage2_steps": None, "bucket": False, "bucket_batches": 1,
-    "share_stage1": True, "precision": "fp32", "fast_dropout": False,
+    "optimizer": "adamw",
+    "evaluate_test": True,
+    "stage2_steps": None,
+    "bucket": False,
+    "bucket_batches": 1,
+    "share_stage1": True,
+    "precision": "fp32",
+    "fast_dropout": False,
 }
 #: train keys that stage 1 depends on (with the data, the initial weights and the seed)
-STAGE1_TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "grad_clip", "max_len", "optimizer", "precision",
-                     "fast_dropout")
+STAGE1_TRAIN_KEYS = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "grad_clip",
+    "max_len",
+    "optimizer",
+    "precision",
+    "fast_dropout",
+)
 #: per purpose, the train keys that do not change what is keyed:
 #: ``run`` (``config_hash``: a finished run is skipped): where it ran (device, threads);
 #: ``model`` (a cached trained model, e.g. the teacher): what is reported (evaluate_test) and how
@@ -87,9 +101,9 @@ def _as_dict(train: Any) -> dict:
 #: the kinds of cached artefact and what reuses each
 CACHE_KINDS: dict[str, str] = {
     "teacher": "frozen teacher backbones: reused by hardymer runs with the same data, fold, condition(s), seed, "
-               "teacher config and train config",
+    "teacher config and train config",
     "stage1": "stage-1 states of two-stage methods: reused by every condition of the same method, data, fold, "
-              "seed and stage-1 config",
+    "seed and stage-1 config",
     "hardness": "hardness and neighbour tables: reused by hardymer runs with the same teacher, options and conditions",
 }
 _ENTRY = re.compile(r"^(?P<kind>[a-z0-9]+)-(?P<key>[0-9a-f]{20})\.(pt|npz)$")
@@ -137,8 +151,13 @@ def cache_summary(cache_dir: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def clean_cache(cache_dir: str | Path, kinds: Sequence[str] | None = None, older_than_days: float | None = None,
-                dry_run: bool = False, now: float | None = None) -> list[CacheEntry]:
+def clean_cache(
+    cache_dir: str | Path,
+    kinds: Sequence[str] | None = None,
+    older_than_days: float | None = None,
+    dry_run: bool = False,
+    now: float | None = None,
+) -> list[CacheEntry]:
     """Remove the cache's files of ``kinds`` (all, and unfinished writes, when ``None``) not modified
     for ``older_than_days``; return what was (or, with ``dry_run``, would be) removed."""
     import time
@@ -150,8 +169,11 @@ def clean_cache(cache_dir: str | Path, kinds: Sequence[str] | None = None, older
     if older_than_days is not None and not older_than_days >= 0:
         raise ValueError(f"older than {older_than_days} days: must be >= 0")
     cutoff = (now if now is not None else time.time()) - 86400.0 * (older_than_days or 0.0)
-    gone = [e for e in cache_entries(cache_dir)
-            if (kinds is None or e.kind in kinds) and (older_than_days is None or e.mtime <= cutoff)]
+    gone = [
+        e
+        for e in cache_entries(cache_dir)
+        if (kinds is None or e.kind in kinds) and (older_than_days is None or e.mtime <= cutoff)
+    ]
     if not dry_run:
         for e in gone:
             e.path.unlink(missing_ok=True)

@@ -59,8 +59,10 @@ def describe(env: dict, threads: bool = True) -> str:
     cpu = env.get("cpu") or env.get("processor") or env.get("machine") or "unknown CPU"
     n = env.get("torch_threads")
     th = f"{n} torch thread{'' if n == 1 else 's'}, " if threads else ""
-    return (f"torch {env.get('torch')}, numpy {env.get('numpy')}, faiss {env.get('faiss')}, "
-            f"{th}{cpu} ({env.get('machine')})")
+    return (
+        f"torch {env.get('torch')}, numpy {env.get('numpy')}, faiss {env.get('faiss')}, "
+        f"{th}{cpu} ({env.get('machine')})"
+    )
 
 
 def resolve_device(spec: str | None) -> str:
@@ -80,11 +82,9 @@ def devices() -> list[dict]:
     """The compute devices torch sees: the CPU (with torch's thread count) and each CUDA device."""
     import torch
 
-    out: list[dict] = [{"device": "cpu", "name": cpu_model() or platform.machine(),
-                        "threads": torch.get_num_threads()}]
+    out: list[dict] = [{"device": "cpu", "name": cpu_model() or platform.machine(), "threads": torch.get_num_threads()}]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
-            out.append({"device": f"cuda:{i}", "name": props.name,
-                        "memory_gib": round(props.total_memory / 2**30, 1)})
+            out.append({"device": f"cuda:{i}", "name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)})
     return out

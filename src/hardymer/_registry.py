@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -49,6 +50,11 @@ class Registry(Generic[T]):
 
     def create(self, name: str, **kwargs: Any) -> T:
         return self.get(name)(**kwargs)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` and its metadata (clear error when unknown); e.g. a method registered by a test."""
+        self.get(name)
+        del self._entries[name], self._meta[name]
 
     def names(self) -> list[str]:
         return sorted(self._entries)

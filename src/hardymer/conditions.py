@@ -2,11 +2,20 @@
 
 ``"at"`` means audio and text present, video missing. Any letter order is accepted
 (``"ta" == "at"``); names are canonicalised to the order a, t, v.
+
+A :class:`Condition` is a name parsed once: a ``str`` (the canonical name) that carries its
+modality mask. Parse at the boundaries (options, configs, files, public function arguments) with
+``Condition(name)``; parsing a ``Condition`` again returns it unchanged, so code that receives one
+can call ``Condition(c)`` for free.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from yaml import Node
+from yaml.representer import BaseRepresenter, Representer, SafeRepresenter
 
 MODALITIES: tuple[str, ...] = ("a", "t", "v")
 MODALITY_NAMES = {"a": "audio", "t": "text", "v": "video"}
@@ -15,8 +24,8 @@ CONDITIONS: tuple[str, ...] = ("a", "t", "v", "at", "av", "tv", "atv")
 MISSING_CONDITIONS: tuple[str, ...] = CONDITIONS[:-1]
 
 
-def canonical_condition(name: str) -> str:
-    """Normalise a condition name (``"VA"`` -> ``"av"``); raise ``ValueError`` if invalid."""
+def _canonical_name(name: Any) -> str:
+    """The canonical name of ``name`` as a plain ``str``; ``ValueError`` (naming ``name``) if invalid."""
     if not isinstance(name, str):
         raise ValueError(f"condition must be a string like 'at', got {name!r}")
     letters = name.strip().lower()
@@ -28,22 +37,92 @@ def canonical_condition(name: str) -> str:
     return "".join(m for m in MODALITIES if m in letters)
 
 
-def parse_conditions(spec: str) -> list[str]:
-    """Parse ``"all"``, ``"missing"`` or a comma list (``"a,tv"``) into canonical names."""
+class Condition(str):
+    """A validated, canonical condition name (``Condition("VA") == "av"``) with its modality mask.
+
+    It is the canonical ``str`` for every purpose: equality, hashing, sorting, ``repr``, JSON and
+    YAML output. ``Condition(c)`` of a ``Condition`` is ``c`` itself (no re-parsing). A bad name
+    raises ``ValueError`` with the same text as :func:`canonical_condition`.
+
+    OmegaConf stores only plain ``str`` (it refuses a subclass): assign ``str(c)`` to a config field,
+    and parse the field again where the config is read. Likewise keep it out of ``torch.save``
+    payloads, which are loaded with ``weights_only`` (checkpoints store the plain config).
+    """
+
+    __slots__ = ("_mask",)
+    _mask: np.ndarray
+
+    def __new__(cls, name: str) -> Condition:
+        if isinstance(name, Condition):
+            return name
+        canonical = _canonical_name(name)
+        self = super().__new__(cls, canonical)
+        mask = np.array([m in canonical for m in MODALITIES], dtype=bool)
+        mask.flags.writeable = False
+        self._mask = mask
+        return self
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Read-only boolean vector over (a, t, v): True where the modality is available."""
+        return self._mask
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The available modalities in canonical order (``Condition("at").modalities == ("a", "t")``)."""
+        return tuple(self)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The missing modalities in canonical order (``Condition("at").missing == ("v",)``)."""
+        return tuple(m for m in MODALITIES if m not in self)
+
+    def __repr__(self) -> str:
+        return str.__repr__(self)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (Condition, (str(self),))
+
+    def __copy__(self) -> Condition:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Condition:
+        return self
+
+
+def _represent_condition(dumper: BaseRepresenter, data: Condition) -> Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data))
+
+
+# YAML writes a Condition as its name (safe and full dumpers, pure-Python and C)
+SafeRepresenter.add_representer(Condition, _represent_condition)
+Representer.add_representer(Condition, _represent_condition)
+
+
+def canonical_condition(name: str) -> str:
+    """Normalise a condition name (``"VA"`` -> ``"av"``) to a plain ``str``; raise ``ValueError`` if invalid.
+
+    Prefer :class:`Condition`, which also carries the mask."""
+    if isinstance(name, Condition):
+        return str(name)
+    return _canonical_name(name)
+
+
+def parse_conditions(spec: str) -> list[Condition]:
+    """Parse ``"all"``, ``"missing"`` or a comma list (``"a,tv"``) into :class:`Condition` values."""
     spec = spec.strip().lower()
     if spec == "all":
-        return list(CONDITIONS)
+        return [Condition(c) for c in CONDITIONS]
     if spec == "missing":
-        return list(MISSING_CONDITIONS)
-    out: list[str] = []
+        return [Condition(c) for c in MISSING_CONDITIONS]
+    out: list[Condition] = []
     for part in spec.split(","):
-        c = canonical_condition(part)
+        c = Condition(part)
         if c not in out:
             out.append(c)
     return out
 
 
 def condition_mask(name: str) -> np.ndarray:
-    """Boolean vector over (a, t, v): True where the condition keeps the modality."""
-    c = canonical_condition(name)
-    return np.array([m in c for m in MODALITIES], dtype=bool)
+    """Boolean vector over (a, t, v): True where the condition keeps the modality (a writable copy)."""
+    return Condition(name).mask.copy()

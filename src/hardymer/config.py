@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
@@ -20,7 +20,7 @@ from hardymer.errors import ConfigError
 @dataclass
 class DataConfig:
     name: str = "synthetic"
-    root: Optional[str] = None
+    root: str | None = None
     fold: str = "0"
     standardize: bool = True
     options: dict[str, Any] = field(default_factory=dict)
@@ -42,14 +42,14 @@ class TrainConfig:
     patience: int = 10
     select_metric: str = "auto"  # auto: wa (classification) / mae (regression)
     select_on: str = "val"  # "test" reproduces the published (optimistic) protocol
-    max_len: Optional[int] = None
+    max_len: int | None = None
     bucket: bool = False  # length-bucketed training batches (changes batch composition, hence results)
     bucket_batches: int = 1  # batches per length bucket (1 = least padding)
     device: str = "cpu"
-    num_threads: Optional[int] = None
+    num_threads: int | None = None
     # stage 2 lasts this many optimizer steps (whole epochs: ceil(steps / steps per epoch); a
     # sequential view step counts once per view); None: stage 2 = the rest of ``epochs``
-    stage2_steps: Optional[int] = None
+    stage2_steps: int | None = None
     optimizer: str = "adamw"  # adamw | adam (the authors' release)
     evaluate_test: bool = True  # false: the test split is never read (tuning)
     # train stage 1 once per (data, fold, seed, initial weights, stage-1 config) and start every
@@ -68,7 +68,7 @@ class RunConfig:
     condition: str = "atv"
     seed: int = 0
     out: str = "runs/default"
-    cache_dir: Optional[str] = "runs/.cache"  # teachers, critics, hardness (None: no cache)
+    cache_dir: str | None = "runs/.cache"  # teachers, critics, hardness (None: no cache)
 
 
 def default_config() -> Any:
@@ -90,19 +90,25 @@ def load_config(*sources: str | Path | dict | None) -> Any:
         if src is None:
             continue
         where = "config"
+        part: DictConfig | dict
         if isinstance(src, (str, Path)):
             where = f"--config {src}"
             if not Path(src).is_file():
                 raise ConfigError(f"{where}: file not found")
             try:
-                src = OmegaConf.load(str(src))
+                loaded = OmegaConf.load(str(src))
             except Exception as exc:  # yaml.YAMLError and OmegaConf's own grammar errors
                 raise ConfigError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
-            if src is None or not isinstance(src, DictConfig):
-                raise ConfigError(f"{where}: expected a mapping of config keys (data:, method:, train:, ...) "
-                                  f"at the top level, got {type(src).__name__}")
+            if not isinstance(loaded, DictConfig):
+                raise ConfigError(
+                    f"{where}: expected a mapping of config keys (data:, method:, train:, ...) "
+                    f"at the top level, got {type(loaded).__name__}"
+                )
+            part = loaded
+        else:
+            part = src
         try:
-            cfg = OmegaConf.merge(cfg, src)
+            cfg = OmegaConf.merge(cfg, part)
         except OmegaConfBaseException as exc:
             raise ConfigError(f"{where}: {omegaconf_message(exc)}") from None
     return cfg
@@ -116,7 +122,8 @@ def omegaconf_message(exc: Exception) -> str:
 
 
 def to_container(cfg: Any) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    """``cfg`` as plain Python containers, interpolations resolved."""
+    return cast(dict, OmegaConf.to_container(cfg, resolve=True))
 
 
 def to_yaml(cfg: Any) -> str:

@@ -17,8 +17,14 @@ from typing import Any
 import torch
 
 #: hyper-parameter keys of torch.optim.Adam's param groups (kept in state_dict for compatibility)
-_TORCH_GROUP_FLAGS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
-                      "differentiable": False, "fused": None}
+_TORCH_GROUP_FLAGS = {
+    "amsgrad": False,
+    "maximize": False,
+    "foreach": None,
+    "capturable": False,
+    "differentiable": False,
+    "fused": None,
+}
 
 
 class Adam:
@@ -28,18 +34,33 @@ class Adam:
     ``state``, ``zero_grad``, ``step``, ``state_dict``, ``load_state_dict``.
     """
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 decoupled: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}, "
-                             f"weight_decay={weight_decay}")
-        self.param_groups: list[dict[str, Any]] = [{
-            "params": params, "lr": float(lr), "betas": (float(betas[0]), float(betas[1])), "eps": float(eps),
-            "weight_decay": float(weight_decay), **_TORCH_GROUP_FLAGS, "decoupled_weight_decay": bool(decoupled)}]
+            raise ValueError(
+                f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}"
+            )
+        self.param_groups: list[dict[str, Any]] = [
+            {
+                "params": params,
+                "lr": float(lr),
+                "betas": (float(betas[0]), float(betas[1])),
+                "eps": float(eps),
+                "weight_decay": float(weight_decay),
+                **_TORCH_GROUP_FLAGS,
+                "decoupled_weight_decay": bool(decoupled),
+            }
+        ]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -70,7 +91,8 @@ class Adam:
                     state = self.state[param] = {
                         "step": torch.tensor(0.0, dtype=_scalar_dtype()),
                         "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
-                        "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format)}
+                        "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
+                    }
                 exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
                 step_t += 1
                 if wd != 0:
@@ -103,15 +125,18 @@ class Adam:
         """Restore a state saved by :meth:`state_dict` or by ``torch.optim.Adam/AdamW``."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
-                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
+            len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
+        ):
             raise ValueError("optimizer state does not match the parameters (group or parameter count)")
         by_index = {i: p for g, own in zip(groups, self.param_groups) for i, p in zip(g["params"], own["params"])}
         self.state = {}
         for i, s in state_dict["state"].items():
             p = by_index[int(i)]
-            self.state[p] = {"step": s["step"].detach().to("cpu", _scalar_dtype()).clone(),
-                             "exp_avg": s["exp_avg"].detach().to(p.device, p.dtype).clone(),
-                             "exp_avg_sq": s["exp_avg_sq"].detach().to(p.device, p.dtype).clone()}
+            self.state[p] = {
+                "step": s["step"].detach().to("cpu", _scalar_dtype()).clone(),
+                "exp_avg": s["exp_avg"].detach().to(p.device, p.dtype).clone(),
+                "exp_avg_sq": s["exp_avg_sq"].detach().to(p.device, p.dtype).clone(),
+            }
         for g, own in zip(groups, self.param_groups):
             for k, v in g.items():
                 if k != "params":

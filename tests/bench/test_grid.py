@@ -68,9 +68,21 @@ def test_is_done_needs_metrics_with_the_same_config_hash(tmp_path):
 
 
 def test_run_grid_reports_failures_and_keeps_going(tmp_path):
-    specs = plan_grid(load_config({"data": {"options": {"size": "tiny"}}, "train": {"epochs": 2}, "cache_dir": None,
-                                   "method": {"options": {"hidden": 16}}}),
-                      ["zero-fill"], ["a"], [0, 1], ["0"], tmp_path)
+    specs = plan_grid(
+        load_config(
+            {
+                "data": {"options": {"size": "tiny"}},
+                "train": {"epochs": 2},
+                "cache_dir": None,
+                "method": {"options": {"hidden": 16}},
+            }
+        ),
+        ["zero-fill"],
+        ["a"],
+        [0, 1],
+        ["0"],
+        tmp_path,
+    )
     bad_cfg = json.loads(json.dumps(specs[0].config))
     bad_cfg["method"]["options"]["no_such_option"] = 1
     bad = RunSpec(specs[0].method, specs[0].condition, specs[0].fold, specs[0].seed, specs[0].out, bad_cfg)
@@ -127,8 +139,9 @@ def test_bench_cli_writes_results_and_resumes(tmp_path):
 
 
 def test_bench_cli_select_on_test_is_stamped_optimistic(tmp_path):
-    _bench(tmp_path, "--methods", "zero-fill", "--conditions", "a", "--seeds", "0", "--epochs", "2",
-           "--select-on", "test")
+    _bench(
+        tmp_path, "--methods", "zero-fill", "--conditions", "a", "--seeds", "0", "--epochs", "2", "--select-on", "test"
+    )
     md = (tmp_path / "results.md").read_text()
     assert "TEST — optimistic" in md
     assert json.loads((tmp_path / "results.json").read_text())["optimistic"] is True
@@ -137,8 +150,21 @@ def test_bench_cli_select_on_test_is_stamped_optimistic(tmp_path):
 
 def test_bench_cli_unified_protocol_has_per_condition_columns(tmp_path):
     report = tmp_path / "report"
-    _bench(tmp_path / "grid", "--methods", "zero-fill", "--protocol", "unified", "--seeds", "0", "--epochs", "2",
-           "--report", str(report), "--title", "Unified tiny")
+    _bench(
+        tmp_path / "grid",
+        "--methods",
+        "zero-fill",
+        "--protocol",
+        "unified",
+        "--seeds",
+        "0",
+        "--epochs",
+        "2",
+        "--report",
+        str(report),
+        "--title",
+        "Unified tiny",
+    )
     md = (report / "results.md").read_text()
     assert md.startswith("# Unified tiny") and "protocol: `unified`" in md
     assert "| method | a | t | v | at | av | tv | atv | mean6 |" in md
@@ -149,8 +175,23 @@ def test_bench_cli_unified_protocol_has_per_condition_columns(tmp_path):
 def test_bench_cli_errors_exit_2(tmp_path):
     r = runner.invoke(app, ["bench", "--methods", "nope", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "unknown method or preset" in _flat(r.output)
-    r = runner.invoke(app, ["bench", *TINY, "--methods", "zero-fill", "--conditions", "a", "--seeds", "0",
-                            "--backend", "nope", "--out", str(tmp_path)])
+    r = runner.invoke(
+        app,
+        [
+            "bench",
+            *TINY,
+            "--methods",
+            "zero-fill",
+            "--conditions",
+            "a",
+            "--seeds",
+            "0",
+            "--backend",
+            "nope",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 2 and "unknown backend" in _flat(r.output)
 
 
@@ -159,9 +200,21 @@ def test_run_with_ray_local(tmp_path):
     ray = pytest.importorskip("ray")
     from hardymer.bench.ray_backend import run_with_ray
 
-    specs = plan_grid(load_config({"data": {"options": {"size": "tiny"}}, "train": {"epochs": 2}, "cache_dir": None,
-                                   "method": {"options": {"hidden": 16}}}),
-                      ["zero-fill"], ["a"], [0, 1], ["0"], tmp_path)
+    specs = plan_grid(
+        load_config(
+            {
+                "data": {"options": {"size": "tiny"}},
+                "train": {"epochs": 2},
+                "cache_dir": None,
+                "method": {"options": {"hidden": 16}},
+            }
+        ),
+        ["zero-fill"],
+        ["a"],
+        [0, 1],
+        ["0"],
+        tmp_path,
+    )
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         done = []
@@ -179,5 +232,6 @@ def test_ray_backend_does_not_import_the_grid():
 
     tree = ast.parse(Path(rb.__file__).read_text())
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
-        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert not any(m and m.startswith("hardymer.bench.grid") for m in mods)

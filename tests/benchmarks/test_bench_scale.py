@@ -12,9 +12,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_bench_scale_small(tmp_path):
     out = tmp_path / "scale.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_scale.py"), "--sizes", "1500",
-                           "--critic-epochs", "1", "--out", str(out)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_scale.py"),
+            "--sizes",
+            "1500",
+            "--critic-epochs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads(out.read_text())["runs"][0]
     assert run["n"] == 1500 and run["dims"] == {"a": 512, "t": 1024, "v": 1024}

@@ -16,18 +16,18 @@ from omegaconf import OmegaConf
 from hardymer.conditions import MODALITIES
 from hardymer.config import TrainConfig
 from hardymer.data import Standardizer, create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.hardness.mi import train_pair_critics
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone, BackboneConfig
-from hardymer.retrieval.index import build_indexes
 from hardymer.models.context import FitContext
+from hardymer.retrieval.index import build_indexes
 from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "bench_speed.py"
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _release_loop import PARTS, release_style_stage2_epoch
+from _lib.release_loop import PARTS, release_style_stage2_epoch
 
 
 def _positive(x: float) -> bool:
@@ -37,8 +37,13 @@ def _positive(x: float) -> bool:
 def test_quick_benchmark_writes_expected_json(tmp_path):
     # one thread: ~5 s on 2 cores even when the machine is shared (spinning OpenMP threads are not)
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ratio release-style / ours" in proc.stdout
     res = json.loads(out.read_text())
@@ -77,8 +82,15 @@ def tiny_setup():
     critics = train_pair_critics({m: ds.features[m][fold.train] for m in MODALITIES}, epochs=1)
     indexes = build_indexes(ds, fold.train)
     train = OmegaConf.structured(TrainConfig(epochs=2, batch_size=4))
-    ctx = FitContext(ds=ds, fold=fold, conditions=FixedCondition("a"), train=train, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=ds,
+        fold=fold,
+        conditions=FixedCondition("a"),
+        train=train,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     return student, teacher, critics, indexes, ctx
 
 
@@ -102,6 +114,7 @@ def test_release_style_epoch_other_mapping_and_merge(tiny_setup):
     student, teacher, critics, indexes, ctx = tiny_setup
     opt = torch.optim.SGD(student.parameters(), lr=1e-3)
     batches = list(ctx.batcher("train", shuffle=True))[:1]
-    seconds, loss = release_style_stage2_epoch(student, teacher, None, indexes, ctx, opt, "at", batches=batches,
-                                               mapping="rank", merge="fused")
+    seconds, loss = release_style_stage2_epoch(
+        student, teacher, None, indexes, ctx, opt, "at", batches=batches, mapping="rank", merge="fused"
+    )
     assert seconds > 0 and np.isfinite(loss)

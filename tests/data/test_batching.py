@@ -19,8 +19,13 @@ def _toy() -> MultimodalDataset:
     avail = np.ones((n, 3), dtype=bool)
     avail[0, 2] = False
     return MultimodalDataset(
-        name="toy", task="regression", features=feats, available=avail,
-        labels=np.linspace(-1, 1, n).astype(np.float32), groups=groups, order=order,
+        name="toy",
+        task="regression",
+        features=feats,
+        available=avail,
+        labels=np.linspace(-1, 1, n).astype(np.float32),
+        groups=groups,
+        order=order,
         utt_ids=np.array([f"u{i}" for i in range(n)]),
         folds=[Split("f", np.arange(n), np.array([], dtype=np.int64), np.array([], dtype=np.int64))],
     )
@@ -84,7 +89,7 @@ def test_batch_contents_and_valid_mask(ds: MultimodalDataset) -> None:
         assert torch.equal(bt.valid, bt.idx >= 0)
         assert bt.valid.any(1).all() and bt.valid.sum(1).max() == L  # no all-padding column
         idx = bt.idx[bt.valid].numpy()
-        for j, m in enumerate("atv"):
+        for m in "atv":
             assert bt.x_full[m].shape == (B, L, ds.dims[m]) and bt.x_full[m].dtype == torch.float32
             np.testing.assert_array_equal(bt.x_full[m][bt.valid].numpy(), ds.features[m][idx])
             assert (bt.x_full[m][~bt.valid] == 0).all()
@@ -206,7 +211,9 @@ def test_bucketed_batches_pad_only_to_their_bucket(ds: MultimodalDataset) -> Non
         b = GroupBatcher(ds, idx, batch_size=3, shuffle=True, seed=1, bucket=True, bucket_batches=bb)
         lengths = np.sort(b.lengths.numpy())
         width = 3 * bb
-        buckets = [(int(lengths[s]), int(lengths[min(s + width, len(lengths)) - 1])) for s in range(0, len(lengths), width)]
+        buckets = [
+            (int(lengths[s]), int(lengths[min(s + width, len(lengths)) - 1])) for s in range(0, len(lengths), width)
+        ]
         for _ in range(2):
             seen = []
             for bt in b:
@@ -228,9 +235,16 @@ def test_equal_length_groups_are_not_padded() -> None:
     m = len(groups)
     feats = {k: np.ones((m, 2), np.float32) for k in "atv"}
     toy = MultimodalDataset(
-        name="eq", task="regression", features=feats, available=np.ones((m, 3), bool),
-        labels=np.zeros(m, np.float32), groups=groups, order=np.arange(m), utt_ids=np.array([f"u{i}" for i in range(m)]),
-        folds=[Split("f", np.arange(m), np.array([], dtype=np.int64), np.array([], dtype=np.int64))])
+        name="eq",
+        task="regression",
+        features=feats,
+        available=np.ones((m, 3), bool),
+        labels=np.zeros(m, np.float32),
+        groups=groups,
+        order=np.arange(m),
+        utt_ids=np.array([f"u{i}" for i in range(m)]),
+        folds=[Split("f", np.arange(m), np.array([], dtype=np.int64), np.array([], dtype=np.int64))],
+    )
     b = GroupBatcher(toy, np.arange(m), batch_size=4, shuffle=True, seed=0, bucket=True)
     plain = GroupBatcher(toy, np.arange(m), batch_size=4, shuffle=True, seed=0)
     for _ in range(3):

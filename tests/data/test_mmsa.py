@@ -24,6 +24,7 @@ def test_unaligned_mosi_layout_groups_order_and_mean_pooling(tmp_path: Path) -> 
     write_mmsa(tmp_path / "unaligned_50.pkl", data)
     ds = create_dataset("mmsa", root=tmp_path)  # the folder: finds unaligned_50.pkl
     assert ds.task == "regression" and ds.label_range == (-3.0, 3.0)
+    assert ds.source == str(tmp_path / "unaligned_50.pkl")  # errors about its parts name the pickle
     assert ds.dims == {"a": 5, "t": 768, "v": 20}
     assert len(ds) == 66 and len(np.unique(ds.groups)) == 6
     # groups from the video id, order by numeric clip number (10 and 11 after 9)
@@ -185,8 +186,24 @@ def test_train_and_bench_on_an_mmsa_pickle_through_the_cli(tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     assert "a=10, t=1536, v=40" in r.output
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--dataset", "mmsa", "--root", str(path), "--method", "zero-fill", "--epochs", "2",
-                            "--condition", "at", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--dataset",
+            "mmsa",
+            "--root",
+            str(path),
+            "--method",
+            "zero-fill",
+            "--epochs",
+            "2",
+            "--condition",
+            "at",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
     assert m["dataset"] == f"mmsa-{tmp_path.name}"
@@ -199,8 +216,26 @@ def test_bench_on_an_mmsa_pickle_through_the_cli(tmp_path: Path) -> None:
     from hardymer.cli import app
 
     path = write_mmsa(tmp_path / "unaligned_50.pkl", seed=13, videos=12, clips=3)
-    r = CliRunner().invoke(app, ["bench", "--dataset", "mmsa", "--root", str(path), "--methods", "zero-fill",
-                            "--conditions", "t,atv", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "bench")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--dataset",
+            "mmsa",
+            "--root",
+            str(path),
+            "--methods",
+            "zero-fill",
+            "--conditions",
+            "t,atv",
+            "--seeds",
+            "0",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "bench"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "bench" / "results.json").is_file()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes.npz import make_npz_arrays, write_npz
 
 from hardymer.data import create_dataset
 from hardymer.data.dataset import MultimodalDataset, Split
@@ -90,11 +91,13 @@ def test_order_groups_ids_speakers(tmp_path):
 
 
 def test_multi_fold(tmp_path):
-    folds = np.array([
-        np.repeat(["train", "train", "val", "test"], 3),
-        np.repeat(["test", "train", "train", "val"], 3),
-        np.repeat(["train", "", "test", "train"], 3),  # '' = not used in this fold
-    ])
+    folds = np.array(
+        [
+            np.repeat(["train", "train", "val", "test"], 3),
+            np.repeat(["test", "train", "train", "val"], 3),
+            np.repeat(["train", "", "test", "train"], 3),  # '' = not used in this fold
+        ]
+    )
     ds = load_npz(_write(tmp_path, split=None, fold_names=np.array(["f1", "f2", "f3"]), folds=folds))
     assert [f.name for f in ds.folds] == ["f1", "f2", "f3"]
     assert ds.fold("f2").test.tolist() == [0, 1, 2]
@@ -118,8 +121,15 @@ def _same(a: MultimodalDataset, b: MultimodalDataset) -> None:
 
 
 def test_round_trip_classification(tmp_path):
-    src = load_npz(_write(tmp_path, video=None, mask_audio=(np.arange(N) % 4 != 0).astype(int),
-                          class_names=np.array(["x", "y", "z"]), speakers=np.array(["A"] * N)))
+    src = load_npz(
+        _write(
+            tmp_path,
+            video=None,
+            mask_audio=(np.arange(N) % 4 != 0).astype(int),
+            class_names=np.array(["x", "y", "z"]),
+            speakers=np.array(["A"] * N),
+        )
+    )
     out = save_npz(src, tmp_path / "sub" / "copy.npz")
     assert out.is_file() and not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
     back = load_npz(out)
@@ -129,16 +139,26 @@ def test_round_trip_classification(tmp_path):
 
 def test_round_trip_regression_multifold_and_registry(tmp_path):
     y = np.linspace(-2, 2, N).astype(np.float32)
-    folds = [Split("one", np.arange(0, 6), np.arange(6, 9), np.arange(9, 12)),
-             Split("two", np.arange(6, 12), np.array([], dtype=np.int64), np.arange(0, 3))]
+    folds = [
+        Split("one", np.arange(0, 6), np.arange(6, 9), np.arange(9, 12)),
+        Split("two", np.arange(6, 12), np.array([], dtype=np.int64), np.arange(0, 3)),
+    ]
     rng = np.random.default_rng(3)
     src = MultimodalDataset(
-        name="mine", task="regression",
-        features={"a": rng.standard_normal((N, 2)).astype(np.float32), "t": np.zeros((N, 5), np.float32),
-                  "v": rng.standard_normal((N, 3)).astype(np.float32)},
+        name="mine",
+        task="regression",
+        features={
+            "a": rng.standard_normal((N, 2)).astype(np.float32),
+            "t": np.zeros((N, 5), np.float32),
+            "v": rng.standard_normal((N, 3)).astype(np.float32),
+        },
         available=np.c_[np.ones(N, bool), np.zeros(N, bool), np.arange(N) % 2 == 0],
-        labels=y, groups=np.repeat(np.array(["g1", "g2", "g3", "g4"]), 3), order=np.tile([2, 1, 0], 4),
-        utt_ids=np.array([f"id{k}" for k in range(N)]), folds=folds, label_range=(-3.0, 3.0),
+        labels=y,
+        groups=np.repeat(np.array(["g1", "g2", "g3", "g4"]), 3),
+        order=np.tile([2, 1, 0], 4),
+        utt_ids=np.array([f"id{k}" for k in range(N)]),
+        folds=folds,
+        label_range=(-3.0, 3.0),
     )
     p = save_npz(src, tmp_path / "mine.npz")
     _same(src, load_npz(p))
@@ -150,30 +170,91 @@ def test_round_trip_regression_multifold_and_registry(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["mine.npz"]
 
 
+# ------------------------------------------------------------------ generated data (tests/data/fakes/npz.py)
+@pytest.mark.parametrize("kw", [{}, {"task": "regression", "folds": 3}, {"masks": False, "classes": 5}])
+def test_generated_npz_loads_and_round_trips(tmp_path, kw):
+    arrays = make_npz_arrays(seed=1, **kw)
+    ds = load_npz(write_npz(tmp_path / "gen.npz", arrays))
+    n = len(arrays["labels"])
+    assert len(ds) == n and ds.dims == {"a": 4, "t": 6, "v": 3}
+    assert ds.task == kw.get("task", "classification") and ds.source == str(tmp_path / "gen.npz")
+    assert len(ds.folds) == kw.get("folds", 1)
+    for key, m in (("audio", "a"), ("text", "t"), ("video", "v")):
+        mask = arrays.get(f"mask_{key}", np.ones(n)).astype(bool)
+        assert ds.available[:, "atv".index(m)].tolist() == mask.tolist()
+        np.testing.assert_array_equal(ds.features[m][mask], arrays[key][mask])
+        assert not ds.features[m][~mask].any()  # NaN rows of unavailable modalities are zeroed
+    assert ds.utt_ids.tolist() == arrays["utt_ids"].tolist() and ds.order.tolist() == arrays["order"].tolist()
+    _same(ds, load_npz(save_npz(ds, tmp_path / "copy.npz")))
+    assert make_npz_arrays(seed=1, **kw).keys() == arrays.keys()
+    assert all(
+        np.array_equal(v, arrays[k], equal_nan=v.dtype.kind == "f") for k, v in make_npz_arrays(seed=1, **kw).items()
+    )
+
+
+def test_empty_part_error_names_the_file(tmp_path):
+    arrays = make_npz_arrays(seed=0)
+    arrays["split"] = np.where(arrays["split"] == "test", "", arrays["split"])  # no test rows
+    p = write_npz(tmp_path / "mine.npz", arrays)
+    ds = load_npz(p)
+    ds.check_fold(ds.fold("default"), ("train", "val"))
+    with pytest.raises(DataError) as err:
+        ds.check_fold(ds.fold("default"))
+    assert str(err.value) == f"mine ({p}): field 'folds': fold 'default' has no test utterances"
+    with pytest.raises(KeyError, match=str(p)):
+        ds.fold("other")
+    # data that was not read from a file is named by its name alone
+    mem = MultimodalDataset(
+        name="mem",
+        task=ds.task,
+        features=ds.features,
+        available=ds.available,
+        labels=ds.labels,
+        groups=ds.groups,
+        order=ds.order,
+        utt_ids=ds.utt_ids,
+        folds=ds.folds,
+        class_names=ds.class_names,
+    )
+    assert mem.source is None and mem.origin == "mem"
+    with pytest.raises(DataError, match=r"^mem: field 'folds': fold 'default' has no test utterances$"):
+        mem.check_fold(mem.fold("default"))
+
+
 # ------------------------------------------------------------------ errors
-@pytest.mark.parametrize("over, field, msg", [
-    ({"labels": None}, "labels", "required array is missing"),
-    ({"audio": np.ones((N - 1, 4))}, "audio", r"expected shape \[12, d\], got \(11, 4\)"),
-    ({"audio": np.ones(N)}, "audio", r"expected shape \[12, d\]"),
-    ({"mask_video": np.full(N, 2)}, "mask_video", "only 0/1"),
-    ({"groups": np.array(["g"] * (N - 1))}, "groups", r"expected shape \[12\]"),
-    ({"labels": np.arange(N), "class_names": np.array(["a", "b"])}, "labels", r"label 2 at row 2 out of range 0\.\.1"),
-    ({"labels": -(np.arange(N) % 2)}, "labels", "negative"),
-    ({"labels": np.full(N, 3.5), "label_range": np.array([-3.0, 3.0])}, "labels", "outside label_range"),
-    ({"labels": np.r_[np.nan, np.zeros(N - 1)]}, "labels", "NaN/inf"),
-    ({"labels": np.full(N, 0.5), "class_names": np.array(["a"])}, "labels", "whole numbers"),
-    ({"split": np.array(["train"] * 6 + ["dev"] * 6)}, "split", "unknown split value 'dev'"),
-    ({"split": np.array(["test"] * N)}, "split", "no training utterances"),
-    ({"split": np.array(["train", "test"] * 6)}, "split", "is in both train and test"),
-    ({"split": None}, "split", "no split"),
-    ({"fold_names": np.array(["a"])}, "split", "not both"),
-    ({"split": None, "fold_names": np.array(["a", "b"]), "folds": np.array([["train"] * N])}, "folds",
-     r"expected shape \[2, 12\]"),
-    ({"utt_ids": np.array(["same"] * N)}, "utt_ids", "not unique"),
-    ({"dims": np.array([4, 6])}, "dims", "3 positive widths"),
-    ({"task": np.array("ranking")}, "task", "classification' or 'regression"),
-    ({"video": None, "mask_video": np.ones(N)}, "mask_video", "no 'video' array"),
-])
+@pytest.mark.parametrize(
+    "over, field, msg",
+    [
+        ({"labels": None}, "labels", "required array is missing"),
+        ({"audio": np.ones((N - 1, 4))}, "audio", r"expected shape \[12, d\], got \(11, 4\)"),
+        ({"audio": np.ones(N)}, "audio", r"expected shape \[12, d\]"),
+        ({"mask_video": np.full(N, 2)}, "mask_video", "only 0/1"),
+        ({"groups": np.array(["g"] * (N - 1))}, "groups", r"expected shape \[12\]"),
+        (
+            {"labels": np.arange(N), "class_names": np.array(["a", "b"])},
+            "labels",
+            r"label 2 at row 2 out of range 0\.\.1",
+        ),
+        ({"labels": -(np.arange(N) % 2)}, "labels", "negative"),
+        ({"labels": np.full(N, 3.5), "label_range": np.array([-3.0, 3.0])}, "labels", "outside label_range"),
+        ({"labels": np.r_[np.nan, np.zeros(N - 1)]}, "labels", "NaN/inf"),
+        ({"labels": np.full(N, 0.5), "class_names": np.array(["a"])}, "labels", "whole numbers"),
+        ({"split": np.array(["train"] * 6 + ["dev"] * 6)}, "split", "unknown split value 'dev'"),
+        ({"split": np.array(["test"] * N)}, "split", "no training utterances"),
+        ({"split": np.array(["train", "test"] * 6)}, "split", "is in both train and test"),
+        ({"split": None}, "split", "no split"),
+        ({"fold_names": np.array(["a"])}, "split", "not both"),
+        (
+            {"split": None, "fold_names": np.array(["a", "b"]), "folds": np.array([["train"] * N])},
+            "folds",
+            r"expected shape \[2, 12\]",
+        ),
+        ({"utt_ids": np.array(["same"] * N)}, "utt_ids", "not unique"),
+        ({"dims": np.array([4, 6])}, "dims", "3 positive widths"),
+        ({"task": np.array("ranking")}, "task", "classification' or 'regression"),
+        ({"video": None, "mask_video": np.ones(N)}, "mask_video", "no 'video' array"),
+    ],
+)
 def test_errors_name_file_and_field(tmp_path, over, field, msg):
     p = _write(tmp_path, **over)
     with pytest.raises(DataError, match=msg) as info:

@@ -11,12 +11,19 @@ from hardymer.data.loaders.synthetic import CLASS_NAMES, SIZES, make_synthetic
 
 
 def _same(d1, d2) -> bool:
-    return (all(np.array_equal(d1.features[m], d2.features[m]) for m in "atv")
-            and np.array_equal(d1.labels, d2.labels) and np.array_equal(d1.groups, d2.groups)
-            and np.array_equal(d1.available, d2.available)
-            and all(np.array_equal(a, b) for a, b in zip(
+    return (
+        all(np.array_equal(d1.features[m], d2.features[m]) for m in "atv")
+        and np.array_equal(d1.labels, d2.labels)
+        and np.array_equal(d1.groups, d2.groups)
+        and np.array_equal(d1.available, d2.available)
+        and all(
+            np.array_equal(a, b)
+            for a, b in zip(
                 (d1.folds[0].train, d1.folds[0].val, d1.folds[0].test),
-                (d2.folds[0].train, d2.folds[0].val, d2.folds[0].test))))
+                (d2.folds[0].train, d2.folds[0].val, d2.folds[0].test),
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

@@ -34,10 +34,14 @@ def _digest(ds: MultimodalDataset) -> str:
 
 def test_default_scenario_unchanged() -> None:
     """The default generator's output is pinned (hashes taken before the private scenario existed)."""
-    assert _digest(make_synthetic(seed=3, size="tiny", missing_rate=0.2)) == \
-        "cf1da767847e4751f539edcf631a8efe9e0e8d0ca94093b358c001c6adbbfef5"
-    assert _digest(make_synthetic(seed=1, task="regression", size="tiny")) == \
-        "608bc76bfe3da09f5065432bfe76a075cac39d3550ebfc76093f397f9a6ef02e"
+    assert (
+        _digest(make_synthetic(seed=3, size="tiny", missing_rate=0.2))
+        == "cf1da767847e4751f539edcf631a8efe9e0e8d0ca94093b358c001c6adbbfef5"
+    )
+    assert (
+        _digest(make_synthetic(seed=1, task="regression", size="tiny"))
+        == "608bc76bfe3da09f5065432bfe76a075cac39d3550ebfc76093f397f9a6ef02e"
+    )
     assert make_synthetic(size="tiny").utt_meta == {}
 
 
@@ -112,10 +116,17 @@ def test_private_options_need_the_scenario(kw: dict) -> None:
         make_synthetic(size="tiny", **kw)
 
 
-@pytest.mark.parametrize("kw,field", [({"private": "x"}, "private"), ({"rho": 1.5}, "rho"),
-                                      ({"beta": -1}, "beta"), ({"size": "huge"}, "size"),
-                                      ({"task": "classification", "n_classes": 3}, "n_classes"),
-                                      ({"scenario": "other"}, "scenario")])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"private": "x"}, "private"),
+        ({"rho": 1.5}, "rho"),
+        ({"beta": -1}, "beta"),
+        ({"size": "huge"}, "size"),
+        ({"task": "classification", "n_classes": 3}, "n_classes"),
+        ({"scenario": "other"}, "scenario"),
+    ],
+)
 def test_bad_options(kw: dict, field: str) -> None:
     kw = {"scenario": "private", **kw}
     with pytest.raises(ConfigError, match=field):
@@ -128,6 +139,16 @@ def test_utt_meta_validated_and_kept_by_standardizer() -> None:
     assert np.array_equal(z.utt_meta["hard"], ds.utt_meta["hard"])
     assert np.array_equal(z.utt_meta["private_contribution"], ds.utt_meta["private_contribution"])
     with pytest.raises(DataError, match="utt_meta.bad"):
-        MultimodalDataset(name="x", task=ds.task, features=ds.features, available=ds.available,
-                          labels=ds.labels, groups=ds.groups, order=ds.order, utt_ids=ds.utt_ids,
-                          folds=ds.folds, label_range=ds.label_range, utt_meta={"bad": np.zeros(3)})
+        MultimodalDataset(
+            name="x",
+            task=ds.task,
+            features=ds.features,
+            available=ds.available,
+            labels=ds.labels,
+            groups=ds.groups,
+            order=ds.order,
+            utt_ids=ds.utt_ids,
+            folds=ds.folds,
+            label_range=ds.label_range,
+            utt_meta={"bad": np.zeros(3)},
+        )

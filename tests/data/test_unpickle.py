@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes.gcnet import make_iemocap, make_mosi, write_pickle
 
 from hardymer.data._unpickle import safe_load_pickle
 from hardymer.errors import DataError
@@ -58,7 +59,10 @@ def test_numpy_arrays_load(tmp_path: Path, protocol: int) -> None:
     obj = [
         {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array(["x", "yy"])},
         {"s": np.float64(2.4), "i": np.int64(-3), "t": (1, 2.5, "u", b"raw", b"", 1 + 2j, None, True)},
-        {1, 2}, frozenset({"k"}), np.zeros((0, 4)), np.ones(3, dtype=[("f", "<f4"), ("g", "<i8")]),
+        {1, 2},
+        frozenset({"k"}),
+        np.zeros((0, 4)),
+        np.ones(3, dtype=[("f", "<f4"), ("g", "<i8")]),
     ]
     path = tmp_path / "arrays.pkl"
     path.write_bytes(pickle.dumps(obj, protocol=protocol))
@@ -71,11 +75,14 @@ def test_numpy_arrays_load(tmp_path: Path, protocol: int) -> None:
     np.testing.assert_array_equal(out[5], obj[5])
 
 
-@pytest.mark.parametrize("name,n_items", [
-    ("CMUMOSI_features_raw_2way.pkl", 7),
-    ("IEMOCAP_features_raw_4way.pkl", 6),
-    ("IEMOCAP_features_raw_6way.pkl", 6),
-])
+@pytest.mark.parametrize(
+    "name,n_items",
+    [
+        ("CMUMOSI_features_raw_2way.pkl", 7),
+        ("IEMOCAP_features_raw_4way.pkl", 6),
+        ("IEMOCAP_features_raw_6way.pkl", 6),
+    ],
+)
 def test_real_gcnet_pickles_load(gcnet_labels_dir: Path, name: str, n_items: int) -> None:
     path = gcnet_labels_dir / name
     if not path.is_file():
@@ -90,6 +97,26 @@ def test_real_gcnet_pickles_load(gcnet_labels_dir: Path, name: str, n_items: int
         assert [len(s) for s in obj[4:]] == [52, 10, 31]
     else:
         assert len(video_ids) == 151 and n == (5531 if "4way" in name else 7433)
+
+
+@pytest.mark.parametrize(
+    "name", ["CMUMOSI_features_raw_2way.pkl", "IEMOCAP_features_raw_4way.pkl", "IEMOCAP_features_raw_6way.pkl"]
+)
+def test_generated_gcnet_pickles_load(tmp_path: Path, name: str) -> None:
+    """The generated pickles of tests/data/fakes (real layouts, protocol 2, numpy float64 scores) load unchanged."""
+    if name.startswith("CMUMOSI"):
+        obj = make_mosi(seed=0)
+    else:
+        four, six = make_iemocap(seed=0)
+        obj = four if "4way" in name else six
+    out = safe_load_pickle(write_pickle(tmp_path / name, obj))
+    assert isinstance(out, list) and len(out) == (7 if name.startswith("CMUMOSI") else 6)
+    assert out == obj
+    video_ids, video_labels = out[0], out[1]
+    assert isinstance(video_ids, dict) and set(video_ids) == set(video_labels)
+    assert set().union(*out[4:]) == set(video_ids)
+    if name.startswith("CMUMOSI"):
+        assert all(type(y) is np.float64 for v in video_labels.values() for y in v)
 
 
 def test_truncated_pickle(tmp_path: Path) -> None:

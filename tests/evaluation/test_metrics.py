@@ -84,7 +84,9 @@ def test_numpy_metrics_equal_sklearn_scipy_on_edge_cases(seed):
     pr = yr * rng.uniform(-1, 2) + rng.normal(0, 0.5, n + 2)
     r = regression_metrics(yr, pr)
     assert r["corr"] == pytest.approx(pearsonr(yr, pr)[0], abs=1e-12)
-    assert r["f1_has0"] == pytest.approx(100 * f1_score(yr >= 0, pr >= 0, average="weighted", zero_division=0), abs=1e-9)
+    assert r["f1_has0"] == pytest.approx(
+        100 * f1_score(yr >= 0, pr >= 0, average="weighted", zero_division=0), abs=1e-9
+    )
 
 
 def test_average_ranks_equal_scipy():
@@ -101,8 +103,10 @@ def test_training_imports_neither_sklearn_nor_scipy():
     import subprocess
     import sys
 
-    code = ("import sys; import hardymer.training.run, hardymer.models.hardymer, hardymer.cli; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'faiss'}))")
+    code = (
+        "import sys; import hardymer.training.run, hardymer.models.hardymer, hardymer.cli; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', 'faiss'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -123,4 +127,3 @@ def test_every_metric_has_display_decimals():
     assert format_metric("mae", 0.12345) == "0.123" and format_metric("wa", 61.239) == "61.24"
     with pytest.raises(TypeError):
         METRIC_DECIMALS["mae"] = 4  # type: ignore[index]  # one table, read-only
-

@@ -67,10 +67,16 @@ def test_two_distinct_differences_get_no_interval():
     assert r.cell(3) == f"{np.mean([1.0, 3.5]):+.3f} (n=2, no interval)"
 
 
-@pytest.mark.parametrize("diffs", [[-4.25] * 3, [-4.25] * 5, [0.0] * 4,
-                                   # equal up to floating-point rounding: 100·k/N − 100·j/N with the same k − j
-                                   [100 * 52 / 93 - 100 * 48 / 93, 100 * 61 / 93 - 100 * 57 / 93,
-                                    100 * 70 / 93 - 100 * 66 / 93]])
+@pytest.mark.parametrize(
+    "diffs",
+    [
+        [-4.25] * 3,
+        [-4.25] * 5,
+        [0.0] * 4,
+        # equal up to floating-point rounding: 100·k/N − 100·j/N with the same k − j
+        [100 * 52 / 93 - 100 * 48 / 93, 100 * 61 / 93 - 100 * 57 / 93, 100 * 70 / 93 - 100 * 66 / 93],
+    ],
+)
 def test_equal_differences_are_never_marked(diffs):
     assert not interval_estimable(diffs)
     r = PairedDifference.from_diffs(diffs)
@@ -93,8 +99,16 @@ def test_normal_case_matches_scipy_and_is_marked():
 
 def test_stored_degenerate_interval_follows_the_rule():
     # a results.json written before the rule: an interval [-4.25, -4.25] marked as excluding 0
-    old = {"diffs": [-4.25, -4.25], "mean": -4.25, "ci_low": -4.25, "ci_high": -4.25, "n": 2, "level": 0.95,
-           "excludes_zero": True, "few_seeds": True}
+    old = {
+        "diffs": [-4.25, -4.25],
+        "mean": -4.25,
+        "ci_low": -4.25,
+        "ci_high": -4.25,
+        "n": 2,
+        "level": 0.95,
+        "excludes_zero": True,
+        "few_seeds": True,
+    }
     assert format_interval(old, 2, "\\*") == "-4.25 (n=2, no interval)"
     assert not PairedDifference.from_dict(old).excludes_zero
 
@@ -112,7 +126,7 @@ def test_wilcoxon_matches_scipy_exact(seed, n):
 
 def test_wilcoxon_small_and_degenerate_cases():
     # all five differences positive: the exact two-sided p-value is 2 / 2**5
-    assert wilcoxon_pvalue([0.3, 1.0, 0.7, 2.0, 1.4]) == pytest.approx(2 / 2 ** 5)
+    assert wilcoxon_pvalue([0.3, 1.0, 0.7, 2.0, 1.4]) == pytest.approx(2 / 2**5)
     assert wilcoxon_pvalue([1.0]) == pytest.approx(1.0)
     assert wilcoxon_pvalue([0.0, 0.0]) is None
     ties = [1.0, 1.0, 2.0, -0.5, 3.0, 0.0]

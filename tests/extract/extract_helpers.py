@@ -55,5 +55,3 @@ class FakeTextBackend(Backend):
             raise InputError("unusable text")
         h = hashlib.sha256(value.encode()).digest()
         return np.frombuffer(h[:16], dtype=np.uint32).astype(np.float32) / 2**32 + 0.5
-
-

@@ -37,9 +37,13 @@ def test_emodb_clips_give_88d_egemaps(tmp_path, emodb):
 def test_corrupt_missing_and_empty_audio(tmp_path, emodb):
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage garbage")
     (tmp_path / "sub").mkdir()
-    rows = [{"id": "good", "audio": str(emodb[0])}, {"id": "corrupt", "audio": "corrupt.wav"},
-            {"id": "missing", "audio": "nowhere/missing.wav"}, {"id": "folder", "audio": "sub"},
-            {"id": "none", "audio": ""}]
+    rows = [
+        {"id": "good", "audio": str(emodb[0])},
+        {"id": "corrupt", "audio": "corrupt.wav"},
+        {"id": "missing", "audio": "nowhere/missing.wav"},
+        {"id": "folder", "audio": "sub"},
+        {"id": "none", "audio": ""},
+    ]
     extract(write_manifest(tmp_path / "m.csv", rows), tmp_path / "a.npz", progress=False)
     z = np.load(tmp_path / "a.npz")
     assert z["mask_audio"].tolist() == [1, 0, 0, 0, 0]

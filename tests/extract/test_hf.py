@@ -19,16 +19,46 @@ from hardymer.extract.base import InputError
 from hardymer.extract.hf import HFAudioBackend, HFTextBackend, parse_hf_spec
 from hardymer.extract.runner import make_backend
 
-WORDS = ["i", "really", "loved", "this", "movie", "the", "plot", "was", "boring", "far", "too", "long", "meh",
-         "un", "##believ", "##able", ",", "."]
+WORDS = [
+    "i",
+    "really",
+    "loved",
+    "this",
+    "movie",
+    "the",
+    "plot",
+    "was",
+    "boring",
+    "far",
+    "too",
+    "long",
+    "meh",
+    "un",
+    "##believ",
+    "##able",
+    ",",
+    ".",
+]
 
 
 def _tiny_audio_config(kind: str):
-    kw = {"hidden_size": 16, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 32,
-          "conv_dim": (8, 8), "conv_stride": (5, 4), "conv_kernel": (10, 4), "num_conv_pos_embeddings": 8,
-          "num_conv_pos_embedding_groups": 2, "vocab_size": 8}
-    cls = {"wav2vec2": transformers.Wav2Vec2Config, "hubert": transformers.HubertConfig,
-           "wavlm": transformers.WavLMConfig}[kind]
+    kw = {
+        "hidden_size": 16,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "intermediate_size": 32,
+        "conv_dim": (8, 8),
+        "conv_stride": (5, 4),
+        "conv_kernel": (10, 4),
+        "num_conv_pos_embeddings": 8,
+        "num_conv_pos_embedding_groups": 2,
+        "vocab_size": 8,
+    }
+    cls = {
+        "wav2vec2": transformers.Wav2Vec2Config,
+        "hubert": transformers.HubertConfig,
+        "wavlm": transformers.WavLMConfig,
+    }[kind]
     return cls(**kw)
 
 
@@ -52,11 +82,25 @@ def text_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tok = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
     out = {}
     n = len(WORDS) + 5
-    cfgs = {"bert": transformers.BertConfig(vocab_size=n, hidden_size=16, num_hidden_layers=5, num_attention_heads=2,
-                                            intermediate_size=32, max_position_embeddings=64),
-            "roberta": transformers.RobertaConfig(vocab_size=n, hidden_size=16, num_hidden_layers=5,
-                                                  num_attention_heads=2, intermediate_size=32,
-                                                  max_position_embeddings=66, pad_token_id=0)}
+    cfgs = {
+        "bert": transformers.BertConfig(
+            vocab_size=n,
+            hidden_size=16,
+            num_hidden_layers=5,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
+        ),
+        "roberta": transformers.RobertaConfig(
+            vocab_size=n,
+            hidden_size=16,
+            num_hidden_layers=5,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=66,
+            pad_token_id=0,
+        ),
+    }
     for kind, cfg in cfgs.items():
         d = tmp_path_factory.mktemp(kind)
         transformers.AutoModel.from_config(cfg).save_pretrained(d)
@@ -74,7 +118,10 @@ def _wav(path: Path, seconds: float, sr: int = 16000, seed: int = 0) -> Path:
 
 
 def test_spec_parsing() -> None:
-    assert parse_hf_spec("hf:/m/wavlm?layer=6&pool=max", {"layer", "pool"}) == ("/m/wavlm", {"layer": "6", "pool": "max"})
+    assert parse_hf_spec("hf:/m/wavlm?layer=6&pool=max", {"layer", "pool"}) == (
+        "/m/wavlm",
+        {"layer": "6", "pool": "max"},
+    )
     assert parse_hf_spec("hf:microsoft/wavlm-base", {"layer"}) == ("microsoft/wavlm-base", {})
     with pytest.raises(ConfigError, match="unknown option 'depth'"):
         parse_hf_spec("hf:/m?depth=2", {"layer"})
@@ -164,17 +211,26 @@ def test_text_option_errors(text_models: dict[str, Path]) -> None:
         HFTextBackend(f"hf:{text_models['bert']}?combine=max")
 
 
-def test_extract_end_to_end_with_hf_backends(audio_models: dict[str, Path], text_models: dict[str, Path],
-                                             tmp_path: Path) -> None:
+def test_extract_end_to_end_with_hf_backends(
+    audio_models: dict[str, Path], text_models: dict[str, Path], tmp_path: Path
+) -> None:
     _wav(tmp_path / "u0.wav", 0.8, seed=1)
     _wav(tmp_path / "u1.wav", 0.6, seed=2)
-    rows = [{"id": "u0", "label": "1", "audio": "u0.wav", "text": "the plot was boring"},
-            {"id": "u1", "label": "0", "audio": "u1.wav", "text": "meh"},
-            {"id": "u2", "label": "1", "audio": "missing.wav", "text": ""}]
+    rows = [
+        {"id": "u0", "label": "1", "audio": "u0.wav", "text": "the plot was boring"},
+        {"id": "u1", "label": "0", "audio": "u1.wav", "text": "meh"},
+        {"id": "u2", "label": "1", "audio": "missing.wav", "text": ""},
+    ]
     man = write_manifest(tmp_path / "m.csv", rows)
     out = tmp_path / "feat.npz"
-    extract(man, out, audio_backend=f"hf:{audio_models['hubert']}?layer=2", text_backend=f"hf:{text_models['bert']}",
-            video_backend="none", cache_dir=None)
+    extract(
+        man,
+        out,
+        audio_backend=f"hf:{audio_models['hubert']}?layer=2",
+        text_backend=f"hf:{text_models['bert']}",
+        video_backend="none",
+        cache_dir=None,
+    )
     z = np.load(out, allow_pickle=False)
     assert z["audio"].shape == (3, 16) and z["text"].shape == (3, 16)
     assert z["mask_audio"].tolist() == [1, 1, 0] and z["mask_text"].tolist() == [1, 1, 0]

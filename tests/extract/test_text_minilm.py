@@ -30,13 +30,22 @@ def shared_minilm(minilm, monkeypatch):
     real_encode = minilm._encode
     monkeypatch.setattr(minilm, "_encode", lambda text: (calls.append(text), real_encode(text))[1])
     real = runner.make_backend
-    monkeypatch.setattr(runner, "make_backend",
-                        lambda mod, spec, **kw: minilm if mod == "text" and spec == "minilm" else real(mod, spec, **kw))
+    monkeypatch.setattr(
+        runner,
+        "make_backend",
+        lambda mod, spec, **kw: minilm if mod == "text" and spec == "minilm" else real(mod, spec, **kw),
+    )
     return calls
 
 
-TEXTS = ["I really loved this movie", "the plot was boring and far too long", "", "I really loved this movie",
-         "   ", "meh"]
+TEXTS = [
+    "I really loved this movie",
+    "the plot was boring and far too long",
+    "",
+    "I really loved this movie",
+    "   ",
+    "meh",
+]
 
 
 def test_transcripts_to_384d(tmp_path, shared_minilm, minilm):
@@ -62,8 +71,7 @@ def test_cache_skips_model_calls_and_is_bit_identical(tmp_path, shared_minilm):
     man = write_manifest(tmp_path / "m.csv", rows)
     extract(man, tmp_path / "a.npz", text_backend="minilm", cache_dir=tmp_path / "c", progress=False)
     assert len(shared_minilm) == 3  # 4 non-empty texts, 3 distinct
-    res = extract(man, tmp_path / "b.npz", text_backend="minilm", cache_dir=tmp_path / "c", workers=2,
-                  progress=False)
+    res = extract(man, tmp_path / "b.npz", text_backend="minilm", cache_dir=tmp_path / "c", workers=2, progress=False)
     assert len(shared_minilm) == 3 and res.stats["text"].cached == 3
     extract(man, tmp_path / "c.npz", text_backend="minilm", workers=2, progress=False)  # recomputed, threads
     a, b, c = (np.load(tmp_path / f"{k}.npz")["text"] for k in "abc")

@@ -47,8 +47,10 @@ def media(tmp_path_factory, fer_ok):
 
 
 def test_face_video_and_frame_folder(tmp_path, media):
-    rows = [{"id": "vid", "group": "s", "video": str(media / "face.avi")},
-            {"id": "frames", "group": "s", "video": str(media / "frames")}]
+    rows = [
+        {"id": "vid", "group": "s", "video": str(media / "face.avi")},
+        {"id": "frames", "group": "s", "video": str(media / "frames")},
+    ]
     res = extract(write_manifest(tmp_path / "m.csv", rows), tmp_path / "v.npz", progress=False, workers=2)
     z = np.load(tmp_path / "v.npz")
     assert z["video"].shape == (2, 135) and res.stats["video"].dim == 135
@@ -59,9 +61,13 @@ def test_face_video_and_frame_folder(tmp_path, media):
 
 
 def test_blank_junk_missing_video(tmp_path, media):
-    rows = [{"id": "blank", "video": str(media / "blank.avi")}, {"id": "junk", "video": str(media / "junk.mp4")},
-            {"id": "missing", "video": "gone.mp4"}, {"id": "noframes", "video": str(media / "empty_frames")},
-            {"id": "ok", "video": str(media / "face.avi")}]
+    rows = [
+        {"id": "blank", "video": str(media / "blank.avi")},
+        {"id": "junk", "video": str(media / "junk.mp4")},
+        {"id": "missing", "video": "gone.mp4"},
+        {"id": "noframes", "video": str(media / "empty_frames")},
+        {"id": "ok", "video": str(media / "face.avi")},
+    ]
     extract(write_manifest(tmp_path / "m.csv", rows), tmp_path / "v.npz", progress=False)
     z = np.load(tmp_path / "v.npz")
     assert z["mask_video"].tolist() == [0, 0, 0, 0, 1]

@@ -90,10 +90,24 @@ def test_unknown_mapping():
         to_hardness(np.zeros(3), "sigmoid")
 
 
-@pytest.mark.parametrize(("h", "K", "k"), [
-    (0.0, 3, 1), (1.0, 3, 3), (0.34, 3, 2), (0.33, 3, 1), (0.67, 3, 3), (0.5, 3, 2), (0.999, 3, 3),
-    (0.0, 1, 1), (1.0, 1, 1), (0.5, 4, 3), (0.74, 4, 3), (0.75, 4, 4), (1.0, 5, 5),
-])
+@pytest.mark.parametrize(
+    ("h", "K", "k"),
+    [
+        (0.0, 3, 1),
+        (1.0, 3, 3),
+        (0.34, 3, 2),
+        (0.33, 3, 1),
+        (0.67, 3, 3),
+        (0.5, 3, 2),
+        (0.999, 3, 3),
+        (0.0, 1, 1),
+        (1.0, 1, 1),
+        (0.5, 4, 3),
+        (0.74, 4, 3),
+        (0.75, 4, 4),
+        (1.0, 5, 5),
+    ],
+)
 def test_neighbour_count_rule(h, K, k):
     assert int(neighbour_counts(np.array([h]), K)[0]) == k
     assert k == min(math.floor(K * h) + 1, K)

@@ -78,7 +78,9 @@ def test_retrieval_label_agreement_is_the_same_logic() -> None:
 def test_missing_sq_norm_and_anchor_split() -> None:
     ds = make_synthetic(scenario="private", size="tiny", seed=0)
     idx = np.array([0, 2, 5])
-    want = (ds.features["t"][idx].astype(np.float64) ** 2).sum(1) + (ds.features["v"][idx].astype(np.float64) ** 2).sum(1)
+    want = (ds.features["t"][idx].astype(np.float64) ** 2).sum(1) + (ds.features["v"][idx].astype(np.float64) ** 2).sum(
+        1
+    )
     np.testing.assert_allclose(missing_sq_norm(ds, idx, "a"), want)
     assert np.all(missing_sq_norm(ds, idx, "atv") == 0)
     hard, easy, how = anchor_split(np.array([0.9, 0.1, 0.5, 0.7, 0.2, 0.3]), None)
@@ -112,8 +114,9 @@ def test_hardness_diagnostics_with_and_without_flag() -> None:
     plain = make_synthetic(size="tiny", seed=0, task="regression")
     tr = plain.folds[0].train
     z = np.zeros(len(tr))
-    d = hardness_diagnostics(plain, "atv", tr, z, z, np.full(len(tr), 0.5), np.full((len(tr), 3), -1),
-                             np.ones(len(tr), int))
+    d = hardness_diagnostics(
+        plain, "atv", tr, z, z, np.full(len(tr), 0.5), np.full((len(tr), 3), -1), np.ones(len(tr), int)
+    )
     assert d["hard_flag"] is False and d["auc_h_vs_hard"] is None
     assert d["anchor_split"] == "h_top_third_vs_bottom_third"
     assert d["own_group_share_used"] is None and d["label_agreement_used_hard"] is None
@@ -122,11 +125,19 @@ def test_hardness_diagnostics_with_and_without_flag() -> None:
 
 
 def test_hardymer_run_on_private_testbed_writes_diagnostics(tmp_path) -> None:
-    cfg = load_config({"data": {"name": "synthetic", "options": {"scenario": "private", "size": "tiny", "seed": 0}},
-                       "method": {"name": "hardymer",
-                                  "options": {"hidden": 32, "depth": 1, "decoder_hidden": 64, "critic_epochs": 3}},
-                       "condition": "a", "cache_dir": None, "train": {"epochs": 2, "patience": 0},
-                       "out": str(tmp_path / "run")})
+    cfg = load_config(
+        {
+            "data": {"name": "synthetic", "options": {"scenario": "private", "size": "tiny", "seed": 0}},
+            "method": {
+                "name": "hardymer",
+                "options": {"hidden": 32, "depth": 1, "decoder_hidden": 64, "critic_epochs": 3},
+            },
+            "condition": "a",
+            "cache_dir": None,
+            "train": {"epochs": 2, "patience": 0},
+            "out": str(tmp_path / "run"),
+        }
+    )
     run_experiment(cfg)
     summary = json.loads((tmp_path / "run" / "hardness_summary.json").read_text())
     info = summary["conditions"]["a"]

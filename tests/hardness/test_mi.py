@@ -165,7 +165,46 @@ def test_critics_train_on_a_seeded_sample_above_max_rows():
     full = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=None)
     same = train_pair_critics(feats, epochs=1, batch_size=64, seed=0, max_rows=N)  # N rows: no sampling
     for key in full:
-        for (pa, pb, pf, ps) in zip(a[key].parameters(), b[key].parameters(), full[key].parameters(),
-                                    same[key].parameters()):
+        for pa, pb, pf, ps in zip(
+            a[key].parameters(), b[key].parameters(), full[key].parameters(), same[key].parameters()
+        ):
             assert torch.equal(pa, pb) and torch.equal(pf, ps)
         assert not all(torch.equal(x, y) for x, y in zip(a[key].parameters(), full[key].parameters()))
+
+
+def _old_style_critic(d_m: int, d_n: int) -> torch.nn.Module:
+    """A critic with the same layers built by ``nn.Linear``'s own initialisation (global generator)."""
+    nn = torch.nn
+    mod = nn.Module()
+    mod.g_m = nn.Sequential(nn.Linear(d_m, 128), nn.ReLU(), nn.Linear(128, 64))
+    mod.g_n = nn.Sequential(nn.Linear(d_n, 128), nn.ReLU(), nn.Linear(128, 64))
+    return mod
+
+
+def test_critic_weights_come_from_the_given_generator():
+    # the same values as torch's default initialisation from a generator in the same state, in the same order
+    torch.manual_seed(11)
+    expected = [_old_style_critic(8, 5).state_dict(), _old_style_critic(5, 6).state_dict()]
+    g = torch.Generator().manual_seed(11)
+    got = [PairCritic(8, 5, generator=g).state_dict(), PairCritic(5, 6, generator=g).state_dict()]
+    for e, o in zip(expected, got):
+        assert e.keys() == o.keys() and all(torch.equal(e[k], o[k]) for k in e)
+    # without a generator: deterministic, whatever the global generator's state
+    torch.manual_seed(1)
+    c1 = PairCritic(4, 4).state_dict()
+    torch.manual_seed(2)
+    assert all(torch.equal(v, PairCritic(4, 4).state_dict()[k]) for k, v in c1.items())
+
+
+def test_critics_neither_read_nor_move_torchs_global_generator():
+    feats, _ = _half_dependent(seed=4)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = train_pair_critics(feats, epochs=2, batch_size=64, seed=5)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(456)  # another global state: the same critics
+    b = train_pair_critics(feats, epochs=2, batch_size=64, seed=5)
+    for key in a:
+        assert all(torch.equal(x, y) for x, y in zip(a[key].parameters(), b[key].parameters()))
+    c = train_pair_critics(feats, epochs=2, batch_size=64, seed=6)
+    assert not all(torch.equal(x, y) for x, y in zip(a[("a", "t")].parameters(), c[("a", "t")].parameters()))

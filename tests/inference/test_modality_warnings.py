@@ -31,9 +31,17 @@ def tiny():
 
 
 def _train(out, ds, method, protocol="fixed", condition="at", **options):
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                       "method": {"name": method, "options": options}, "protocol": protocol, "condition": condition,
-                       "train": {"epochs": 2, "patience": 0, "num_threads": 1}, "out": str(out), "cache_dir": None})
+    cfg = load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
+            "method": {"name": method, "options": options},
+            "protocol": protocol,
+            "condition": condition,
+            "train": {"epochs": 2, "patience": 0, "num_threads": 1},
+            "out": str(out),
+            "cache_dir": None,
+        }
+    )
     run_experiment(cfg, ds=ds)
     return out / "checkpoint.pt"
 
@@ -95,7 +103,9 @@ def test_predict_cli_strict(fixed_zf, tiny, tmp_path):
     te = tiny.fold(0).test
     npz = tmp_path / "new.npz"
     np.savez(npz, text=tiny.features["t"][te], groups=tiny.groups[te])
-    r = runner.invoke(app, ["predict", "--checkpoint", str(fixed_zf), "--input", str(npz), "--out", str(tmp_path / "p.csv")])
+    r = runner.invoke(
+        app, ["predict", "--checkpoint", str(fixed_zf), "--input", str(npz), "--out", str(tmp_path / "p.csv")]
+    )
     assert r.exit_code == 0, r.output
     assert "audio+text (at)" in " ".join(r.output.split())
     r = runner.invoke(app, ["predict", "--checkpoint", str(fixed_zf), "--input", str(npz), "--strict"])
@@ -118,15 +128,24 @@ def test_evaluate_outputs_and_strict(fixed_zf, tmp_path, caplog):
     r = runner.invoke(app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "at", "--json"])
     assert r.exit_code == 0, r.output
     js = json.loads(r.output)
-    r = runner.invoke(app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "at",
-                            "--out", str(tmp_path / "m.json")])
+    r = runner.invoke(
+        app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "at", "--out", str(tmp_path / "m.json")]
+    )
     assert r.exit_code == 0, r.output
     assert f"{js['at']['wa']:.2f}" in r.output and "{" not in r.output  # a rounded table, not JSON
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["metrics"] == js and saved["split"] == "test"
-    r = runner.invoke(app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "a,at,atv", "--out", str(tmp_path / "m.csv")])
+    r = runner.invoke(
+        app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "a,at,atv", "--out", str(tmp_path / "m.csv")]
+    )
     assert r.exit_code == 0, r.output
-    assert [row["condition"] for row in csv.DictReader((tmp_path / "m.csv").open())] == ["a", "at", "atv", "mean", "mean6"]
+    assert [row["condition"] for row in csv.DictReader((tmp_path / "m.csv").open())] == [
+        "a",
+        "at",
+        "atv",
+        "mean",
+        "mean6",
+    ]
     r = runner.invoke(app, ["evaluate", "--checkpoint", str(fixed_zf), "--condition", "t", "--strict"])
     assert r.exit_code == 2 and r.output.strip().startswith("error:") and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["evaluate", "--checkpoint", str(fixed_zf), "--out", str(tmp_path / "m.txt")])

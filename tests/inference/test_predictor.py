@@ -11,8 +11,8 @@ from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.data.loaders.synthetic import CLASS_NAMES
 from hardymer.errors import DataError
-from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.evaluation.metrics import compute_metrics
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.training.run import run_experiment
 
 runner = CliRunner()
@@ -29,20 +29,29 @@ def tiny():
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory, tiny):
+def ckpt(tmp_path_factory, tiny, tiny_config):
     """A tiny backbone (attends across the utterances of a group) trained on all modalities."""
     out = tmp_path_factory.mktemp("predictor") / "run"
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                       "method": {"name": "backbone", "options": {"hidden": 16, "depth": 1, "decoder_hidden": 32}},
-                       "train": {"epochs": 4, "patience": 0, "num_threads": 1}, "out": str(out), "cache_dir": None})
+    cfg = tiny_config(
+        out,
+        method="backbone",
+        method_options={"hidden": 16, "depth": 1, "decoder_hidden": 32},
+        train={"num_threads": 1},
+        cache_dir=None,
+    )
     run_experiment(cfg, ds=tiny)
     return out / "checkpoint.pt"
 
 
 def _test_rows(ds):
     te = ds.fold(0).test
-    return te, {"audio": ds.features["a"][te], "text": ds.features["t"][te], "video": ds.features["v"][te],
-                "groups": ds.groups[te], "order": ds.order[te]}
+    return te, {
+        "audio": ds.features["a"][te],
+        "text": ds.features["t"][te],
+        "video": ds.features["v"][te],
+        "groups": ds.groups[te],
+        "order": ds.order[te],
+    }
 
 
 def _assert_metrics_equal(got, want):
@@ -105,20 +114,27 @@ def test_classification_outputs_probabilities_and_class_names(ckpt, tiny):
     assert pred.modalities == ["a"] * 5
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    (lambda i: {"audio": i["audio"][:, :10], "text": i["text"]}, r"'audio'.*10 features.*expects 48"),
-    (lambda i: {"video": i["text"]}, r"'video'.*64 features.*expects 32"),
-    (lambda i: {"text": i["text"][0]}, r"'text'.*2-D array \[N, 64\]"),
-    (lambda i: {"audio": np.where(np.arange(len(i["audio"]))[:, None] == 2, np.nan, i["audio"])},
-     r"'audio'.*NaN/inf in 1 rows \(first row 2\)"),
-    (lambda i: {}, "no modality given"),
-    (lambda i: {"audio": None, "text": None, "video": None}, "no modality given"),
-    (lambda i: {"audio": i["audio"], "text": i["text"][:-1]}, r"'text'.*rows, other modalities have"),
-    (lambda i: {"audio": i["audio"], "masks": {"audio": np.arange(len(i["audio"])) != 1}},
-     r"1 utterances have no modality at all \(first row 1\)"),
-    (lambda i: {"audio": i["audio"], "masks": {"audio": np.ones(3, bool)}}, "mask shape"),
-    (lambda i: {"audio": i["audio"], "groups": i["groups"][:-1]}, "'groups'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (lambda i: {"audio": i["audio"][:, :10], "text": i["text"]}, r"'audio'.*10 features.*expects 48"),
+        (lambda i: {"video": i["text"]}, r"'video'.*64 features.*expects 32"),
+        (lambda i: {"text": i["text"][0]}, r"'text'.*2-D array \[N, 64\]"),
+        (
+            lambda i: {"audio": np.where(np.arange(len(i["audio"]))[:, None] == 2, np.nan, i["audio"])},
+            r"'audio'.*NaN/inf in 1 rows \(first row 2\)",
+        ),
+        (lambda i: {}, "no modality given"),
+        (lambda i: {"audio": None, "text": None, "video": None}, "no modality given"),
+        (lambda i: {"audio": i["audio"], "text": i["text"][:-1]}, r"'text'.*rows, other modalities have"),
+        (
+            lambda i: {"audio": i["audio"], "masks": {"audio": np.arange(len(i["audio"])) != 1}},
+            r"1 utterances have no modality at all \(first row 1\)",
+        ),
+        (lambda i: {"audio": i["audio"], "masks": {"audio": np.ones(3, bool)}}, "mask shape"),
+        (lambda i: {"audio": i["audio"], "groups": i["groups"][:-1]}, "'groups'"),
+    ],
+)
 def test_predict_rejects_bad_inputs(ckpt, tiny, kwargs, needle):
     _, inp = _test_rows(tiny)
     model = hardymer.load(ckpt)
@@ -126,12 +142,15 @@ def test_predict_rejects_bad_inputs(ckpt, tiny, kwargs, needle):
         model.predict(**kwargs(inp))
 
 
-def test_predict_chunks_groups_like_training_with_max_len(tmp_path, tiny):
+def test_predict_chunks_groups_like_training_with_max_len(tmp_path, tiny, tiny_config):
     out = tmp_path / "ml"
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                       "method": {"name": "backbone", "options": {"hidden": 16, "depth": 1, "decoder_hidden": 32}},
-                       "train": {"epochs": 4, "patience": 0, "num_threads": 1, "max_len": 3}, "out": str(out),
-                       "cache_dir": None})
+    cfg = tiny_config(
+        out,
+        method="backbone",
+        method_options={"hidden": 16, "depth": 1, "decoder_hidden": 32},
+        train={"num_threads": 1, "max_len": 3},
+        cache_dir=None,
+    )
     run_experiment(cfg, ds=tiny)
     te, inp = _test_rows(tiny)
     model = hardymer.load(out / "checkpoint.pt")
@@ -143,9 +162,15 @@ def test_predict_chunks_groups_like_training_with_max_len(tmp_path, tiny):
 
 def test_regression_returns_scores(tmp_path, tiny):
     out = tmp_path / "reg"
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3, "task": "regression"}},
-                       "method": {"name": "zero-fill", "options": {"hidden": 16}},
-                       "train": {"epochs": 2, "patience": 0, "num_threads": 1}, "out": str(out), "cache_dir": None})
+    cfg = load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3, "task": "regression"}},
+            "method": {"name": "zero-fill", "options": {"hidden": 16}},
+            "train": {"epochs": 2, "patience": 0, "num_threads": 1},
+            "out": str(out),
+            "cache_dir": None,
+        }
+    )
     ds = create_dataset("synthetic", size="tiny", seed=3, task="regression")
     run_experiment(cfg, ds=ds)
     te, inp = _test_rows(ds)
@@ -159,8 +184,15 @@ def test_regression_returns_scores(tmp_path, tiny):
 def test_predict_cli_writes_one_row_per_utterance(ckpt, tiny, tmp_path):
     te, inp = _test_rows(tiny)
     npz = tmp_path / "x.npz"
-    np.savez(npz, audio=inp["audio"], text=inp["text"], groups=inp["groups"], order=inp["order"],
-             utt_ids=tiny.utt_ids[te], mask_text=np.arange(len(te)) != 0)
+    np.savez(
+        npz,
+        audio=inp["audio"],
+        text=inp["text"],
+        groups=inp["groups"],
+        order=inp["order"],
+        utt_ids=tiny.utt_ids[te],
+        mask_text=np.arange(len(te)) != 0,
+    )
     out_csv = tmp_path / "y.csv"
     r = runner.invoke(app, ["predict", "--checkpoint", str(ckpt), "--input", str(npz), "--out", str(out_csv)])
     assert r.exit_code == 0, r.output
@@ -170,8 +202,13 @@ def test_predict_cli_writes_one_row_per_utterance(ckpt, tiny, tmp_path):
     assert [r["utt_id"] for r in rows] == list(tiny.utt_ids[te])
     assert [r["group"] for r in rows] == list(inp["groups"])
     assert rows[0]["modalities"] == "a" and all(r["modalities"] == "at" for r in rows[1:])
-    want = hardymer.load(ckpt).predict(audio=inp["audio"], text=inp["text"], groups=inp["groups"], order=inp["order"],
-                                       masks={"text": np.arange(len(te)) != 0})
+    want = hardymer.load(ckpt).predict(
+        audio=inp["audio"],
+        text=inp["text"],
+        groups=inp["groups"],
+        order=inp["order"],
+        masks={"text": np.arange(len(te)) != 0},
+    )
     assert [r["prediction"] for r in rows] == want.labels
     np.testing.assert_allclose([[float(r[f"p_{c}"]) for c in CLASS_NAMES] for r in rows], want.probs, atol=1e-5)
     # without --out the CSV is printed as is (long lines are not wrapped to the terminal width)
@@ -186,7 +223,9 @@ def test_predict_cli_writes_one_row_per_utterance(ckpt, tiny, tmp_path):
 def test_predict_cli_refuses_object_arrays_and_bad_files(ckpt, tmp_path):
     npz = tmp_path / "obj.npz"
     np.savez(npz, audio=np.array([np.zeros(48), "x"], dtype=object))
-    r = runner.invoke(app, ["predict", "--checkpoint", str(ckpt), "--input", str(npz), "--out", str(tmp_path / "o.csv")])
+    r = runner.invoke(
+        app, ["predict", "--checkpoint", str(ckpt), "--input", str(npz), "--out", str(tmp_path / "o.csv")]
+    )
     assert r.exit_code == 2 and "object arrays are refused" in _flat(r.output)
     assert not (tmp_path / "o.csv").exists()
     r = runner.invoke(app, ["predict", "--checkpoint", str(ckpt), "--input", str(tmp_path / "missing.npz")])

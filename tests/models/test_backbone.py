@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -6,11 +5,11 @@ from omegaconf import OmegaConf
 from hardymer.conditions import MODALITIES, condition_mask
 from hardymer.config import TrainConfig
 from hardymer.data import GroupBatcher, create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
 from hardymer.models.context import FitContext
 from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
 from hardymer.training.trainer import fit
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64)
@@ -124,8 +123,15 @@ def test_padding_does_not_affect_valid_outputs(missing_ds):
             assert (op["enc"][mod][1, Ls:] == 0).all()
     # garbage at padding positions changes nothing either
     x = {mod: torch.where(padded.valid.unsqueeze(-1), t, torch.full_like(t, 7.0)) for mod, t in padded.x.items()}
-    p2 = type(padded)(x=x, x_full=padded.x_full, avail=padded.avail, avail_full=padded.avail_full,
-                      valid=padded.valid, y=padded.y, idx=padded.idx)
+    p2 = type(padded)(
+        x=x,
+        x_full=padded.x_full,
+        avail=padded.avail,
+        avail_full=padded.avail_full,
+        valid=padded.valid,
+        y=padded.y,
+        idx=padded.idx,
+    )
     with torch.no_grad():
         torch.testing.assert_close(m(p2)[padded.valid], m(padded)[padded.valid], rtol=0, atol=1e-6)
 
@@ -159,8 +165,15 @@ def test_recon_error_counts_missing_modalities_with_stored_features(missing_ds):
 
 def _ctx(ds, condition="a", **train):
     tc = OmegaConf.structured(TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 8, **train}))
-    return FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition(condition), train=tc, seed=0,
-                      device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    return FitContext(
+        ds=ds,
+        fold=ds.folds[0],
+        conditions=FixedCondition(condition),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
 
 
 def _state(m):

@@ -14,13 +14,13 @@ from hardymer.catalog.presets import load_presets, resolve_method
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
+from hardymer.data.protocol import FixedCondition
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
-from hardymer.models.hardymer import Hardymer, view_slice
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
+from hardymer.models.hardymer import Hardymer, view_slice
 from hardymer.training.run import run_experiment
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import train_epoch
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64, critic_epochs=3)
@@ -33,10 +33,16 @@ def ds():
 
 
 def _cfg(out, epochs=2, train=None, **opt):
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
-                        "method": {"name": "hardymer", "options": {**SMALL, **opt}},
-                        "condition": "a", "cache_dir": None,
-                        "train": {"epochs": epochs, "patience": 0, **(train or {})}, "out": str(out)})
+    return load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
+            "method": {"name": "hardymer", "options": {**SMALL, **opt}},
+            "condition": "a",
+            "cache_dir": None,
+            "train": {"epochs": epochs, "patience": 0, **(train or {})},
+            "out": str(out),
+        }
+    )
 
 
 def _summary(out):
@@ -52,14 +58,17 @@ def _n_batches(ds):
 
 
 # ------------------------------------------------------------------ share
-@pytest.mark.parametrize(("opt", "want"), [
-    ({}, 0.5),  # rank mapping, k = floor(K h) + 1: a third each of k = 1, 2, 3
-    ({"share": 0.3}, 0.3),
-    ({"hardness": "random", "share": 0.2}, 0.2),
-    ({"hardness": "fixed", "share": 0.6}, 0.6),
-    ({"hardness": "all"}, K / (K + 1)),
-    ({"neighbours": "none"}, 0.0),
-])
+@pytest.mark.parametrize(
+    ("opt", "want"),
+    [
+        ({}, 0.5),  # rank mapping, k = floor(K h) + 1: a third each of k = 1, 2, 3
+        ({"share": 0.3}, 0.3),
+        ({"hardness": "random", "share": 0.2}, 0.2),
+        ({"hardness": "fixed", "share": 0.6}, 0.6),
+        ({"hardness": "all"}, K / (K + 1)),
+        ({"neighbours": "none"}, 0.0),
+    ],
+)
 def test_realised_share(tmp_path, ds, opt, want):
     metrics = run_experiment(_cfg(tmp_path / "r", **opt), ds=ds)
     got = _summary(tmp_path / "r")["neighbour_view_share"]
@@ -86,8 +95,9 @@ def test_release_mapping_logs_its_own_share(tmp_path, ds):
     assert _summary(tmp_path / "r")["neighbour_view_share"] == pytest.approx(k.mean() / (K + 1))
 
 
-@pytest.mark.parametrize("opt", [{"share": -0.01}, {"share": 0.8}, {"K": 1, "share": 0.6},
-                                 {"hardness": "all", "share": 0.5}])
+@pytest.mark.parametrize(
+    "opt", [{"share": -0.01}, {"share": 0.8}, {"K": 1, "share": 0.6}, {"hardness": "all", "share": 0.5}]
+)
 def test_bad_share_is_a_config_error(ds, opt):
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     with pytest.raises(ConfigError, match="share"):
@@ -95,9 +105,19 @@ def test_bad_share_is_a_config_error(ds, opt):
 
 
 # ------------------------------------------------------------------ presets
-NEW_PRESETS = ["hardymer-random-h", "hardymer-fixed-k", "hardymer-all-k", "hardymer-no-retrieval",
-               "hardymer-random-nb", "hardymer-seq", "hardymer-random-h-seq", "hardymer-fixed-k-seq",
-               "hardymer-all-k-seq", "hardymer-no-retrieval-seq", "hardymer-random-nb-seq"]
+NEW_PRESETS = [
+    "hardymer-random-h",
+    "hardymer-fixed-k",
+    "hardymer-all-k",
+    "hardymer-no-retrieval",
+    "hardymer-random-nb",
+    "hardymer-seq",
+    "hardymer-random-h-seq",
+    "hardymer-fixed-k-seq",
+    "hardymer-all-k-seq",
+    "hardymer-no-retrieval-seq",
+    "hardymer-random-nb-seq",
+]
 
 
 def test_every_ablation_has_a_sequential_twin():
@@ -118,7 +138,7 @@ def test_presets_train(tmp_path, ds, preset):
     cfg = _cfg(tmp_path / "r", **opts)
     cfg.method.name = method
     metrics = run_experiment(cfg, ds=ds)
-    assert metrics["best_epoch"] == 1 and all(math.isfinite(v) for v in metrics["test"].values())
+    assert metrics["best_epoch"] == 2 and all(math.isfinite(v) for v in metrics["test"].values())
     per_batch = K + 1 if opts.get("view_steps") == "sequential" else 1
     assert metrics["stage2_steps_total"] == per_batch * _n_batches(ds)
     share = _summary(tmp_path / "r")["neighbour_view_share"]
@@ -147,11 +167,19 @@ def prepared(ds):
     std = Standardizer.fit(ds, ds.folds[0].train)
     dsi = std.transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=2, patience=0, batch_size=6))
-    ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=dsi,
+        fold=dsi.folds[0],
+        conditions=FixedCondition("a"),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     torch.manual_seed(0)
-    m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task),
-                      **{**SMALL, "dropout": 0.0})
+    m = create_method(
+        "hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), **{**SMALL, "dropout": 0.0}
+    )
     m.prepare(ctx)
     return m, ctx
 
@@ -263,15 +291,18 @@ def test_negative_view_chunk_is_a_config_error(ds):
 @pytest.mark.parametrize(("steps", "view_steps"), [(7, "stacked"), (7, "sequential"), (1, "stacked")])
 def test_stage2_steps(tmp_path, ds, steps, view_steps):
     per_epoch = _n_batches(ds) * (K + 1 if view_steps == "sequential" else 1)
-    metrics = run_experiment(_cfg(tmp_path / "r", epochs=2, train={"stage2_steps": steps}, view_steps=view_steps),
-                             ds=ds)
+    metrics = run_experiment(
+        _cfg(tmp_path / "r", epochs=2, train={"stage2_steps": steps}, view_steps=view_steps), ds=ds
+    )
     s2 = math.ceil(steps / per_epoch)
     hist = json.loads((tmp_path / "r" / "history.json").read_text())
     assert [r["stage"] for r in hist] == [1] + [2] * s2  # stage 1 stays round(0.5 * 2) = 1 epoch
     assert [r["steps"] for r in hist] == [_n_batches(ds)] + [per_epoch] * s2
     assert metrics["stage1_epochs"] == 1 and metrics["stage2_epochs"] == s2
     assert metrics["stage2_steps_total"] == s2 * per_epoch >= steps
-    assert metrics["curriculum_steps"] == (metrics["best_epoch"] - metrics["stage1_epochs"] + 1) * per_epoch
+    assert (
+        metrics["curriculum_steps"] == (metrics["best_epoch"] - metrics["stage1_epochs"]) * per_epoch
+    )  # best_epoch is 1-based
     assert 0 < metrics["curriculum_steps"] <= metrics["stage2_steps_total"]
 
 
@@ -279,7 +310,9 @@ def test_stage2_steps_absent_keeps_the_epoch_schedule(tmp_path, ds):
     metrics = run_experiment(_cfg(tmp_path / "r", epochs=4), ds=ds)
     assert metrics["stage1_epochs"] == 2 and metrics["stage2_epochs"] == 2
     assert metrics["stage2_steps_total"] == 2 * _n_batches(ds)
-    assert metrics["curriculum_steps"] == (metrics["best_epoch"] - 1) * _n_batches(ds)
+    assert metrics["curriculum_steps"] == (metrics["best_epoch"] - 2) * _n_batches(
+        ds
+    )  # 1-based, after 2 stage-1 epochs
 
 
 def test_pacing_follows_the_effective_stage2_length(tmp_path, ds, monkeypatch):

@@ -9,7 +9,9 @@ from torch import nn
 
 from hardymer.config import TrainConfig
 from hardymer.data import create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.models import MethodSpec, create_method
+from hardymer.models.context import FitContext
 from hardymer.models.dropout import (
     BitsDropout,
     bits_dropout,
@@ -17,9 +19,7 @@ from hardymer.models.dropout import (
     keep_probability,
     use_fast_dropout,
 )
-from hardymer.models.context import FitContext
 from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
 from hardymer.training.trainer import fit
 
 
@@ -94,8 +94,15 @@ def _fit(fast: bool) -> dict:
     torch.manual_seed(0)
     m = create_method("backbone", spec, hidden=32, depth=1, decoder_hidden=64)
     tc = OmegaConf.structured(TrainConfig(epochs=4, patience=0, batch_size=8, fast_dropout=fast))
-    ctx = FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition("at"), train=tc, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=ds,
+        fold=ds.folds[0],
+        conditions=FixedCondition("at"),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     torch.manual_seed(0)
     fit(m, ctx)
     return {k: v.clone() for k, v in m.state_dict().items()}

@@ -10,8 +10,8 @@ from hardymer.conditions import MODALITIES
 from hardymer.config import load_config
 from hardymer.data import GroupBatcher, create_dataset
 from hardymer.errors import ConfigError, DataError
-from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.evaluation.metrics import compute_metrics
+from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method, list_methods, method_config, method_info
 from hardymer.models.gru_context import GruContext, GruContextConfig
 from hardymer.training.checkpoint import load_checkpoint
@@ -43,8 +43,9 @@ def test_registered_with_config_and_metadata():
     with pytest.raises(ConfigError, match="no option 'depth'"):
         method_config("gru-context", depth=2)
     with pytest.raises(ConfigError, match="dropout"):
-        create_method("gru-context", MethodSpec(dims={"a": 2, "t": 2, "v": 2}, output_dim=1, task="regression"),
-                      dropout=1.5)
+        create_method(
+            "gru-context", MethodSpec(dims={"a": 2, "t": 2, "v": 2}, output_dim=1, task="regression"), dropout=1.5
+        )
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])
@@ -68,7 +69,8 @@ def test_padding_does_not_change_a_groups_outputs(missing_ds, bidirectional):
     pad = 3
     x = {mod: torch.cat([t, torch.full((t.shape[0], pad, t.shape[2]), 9.0)], 1) for mod, t in padded.x.items()}
     ext = type(padded)(
-        x=x, x_full=x,
+        x=x,
+        x_full=x,
         avail=torch.cat([padded.avail, torch.ones(2, pad, 3, dtype=torch.bool)], 1),
         avail_full=torch.cat([padded.avail_full, torch.ones(2, pad, 3, dtype=torch.bool)], 1),
         valid=torch.cat([padded.valid, torch.zeros(2, pad, dtype=torch.bool)], 1),
@@ -76,8 +78,9 @@ def test_padding_does_not_change_a_groups_outputs(missing_ds, bidirectional):
         idx=torch.cat([padded.idx, torch.full((2, pad), -1)], 1),
     )
     with torch.no_grad():
-        torch.testing.assert_close(m(ext)[:, : padded.valid.shape[1]][padded.valid], m(padded)[padded.valid],
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            m(ext)[:, : padded.valid.shape[1]][padded.valid], m(padded)[padded.valid], rtol=1e-5, atol=1e-5
+        )
         # the GRU context is exactly 0 at padding
         ctx = m.context(m.project(ext), ext.valid)
     assert (ctx[~ext.valid] == 0).all()
@@ -103,8 +106,9 @@ def test_missing_modality_values_change_no_output(missing_ds):
 def test_groups_must_be_left_aligned(missing_ds):
     m = _model(missing_ds)
     b = next(iter(GroupBatcher(missing_ds, missing_ds.folds[0].train, batch_size=2)))
-    bad = type(b)(x=b.x, x_full=b.x_full, avail=b.avail, avail_full=b.avail_full, valid=b.valid.flip(1), y=b.y,
-                  idx=b.idx)
+    bad = type(b)(
+        x=b.x, x_full=b.x_full, avail=b.avail, avail_full=b.avail_full, valid=b.valid.flip(1), y=b.y, idx=b.idx
+    )
     if torch.equal(bad.valid, b.valid):
         pytest.skip("batch has no padding")
     with pytest.raises(DataError, match="left-aligned"):
@@ -128,13 +132,18 @@ def test_fits_a_batch(task):
 
 
 def _cfg(tmp_path, task, protocol):
-    return load_config({
-        "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 4, "task": task}},
-        "method": {"name": "gru-context", "options": {"hidden": 16}},
-        "train": {"epochs": 5, "patience": 0, "num_threads": 1},
-        "protocol": protocol, "condition": "at", "seed": 0, "out": str(tmp_path / f"{task}-{protocol}"),
-        "cache_dir": None,
-    })
+    return load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 4, "task": task}},
+            "method": {"name": "gru-context", "options": {"hidden": 16}},
+            "train": {"epochs": 5, "patience": 0, "num_threads": 1},
+            "protocol": protocol,
+            "condition": "at",
+            "seed": 0,
+            "out": str(tmp_path / f"{task}-{protocol}"),
+            "cache_dir": None,
+        }
+    )
 
 
 @pytest.mark.parametrize("task,protocol", [("classification", "fixed"), ("regression", "unified")])
@@ -155,10 +164,12 @@ def test_trains_and_checkpoint_round_trip(tmp_path, task, protocol):
     assert isinstance(method, GruContext) and method.config.hidden == 16
     te = ds.fold(0).test
     model = hardymer.load(out / "checkpoint.pt")
-    pred = model.predict(audio=ds.features["a"][te], text=ds.features["t"][te], video=None,
-                         groups=ds.groups[te], order=ds.order[te])
-    again = hardymer.load(out / "checkpoint.pt").predict(audio=ds.features["a"][te], text=ds.features["t"][te],
-                                                          video=None, groups=ds.groups[te], order=ds.order[te])
+    pred = model.predict(
+        audio=ds.features["a"][te], text=ds.features["t"][te], video=None, groups=ds.groups[te], order=ds.order[te]
+    )
+    again = hardymer.load(out / "checkpoint.pt").predict(
+        audio=ds.features["a"][te], text=ds.features["t"][te], video=None, groups=ds.groups[te], order=ds.order[te]
+    )
     got = pred.probs if task == "classification" else pred.scores
     np.testing.assert_array_equal(got, again.probs if task == "classification" else again.scores)
     want = evaluate_checkpoint(out / "checkpoint.pt", ["at"], split="test")["at"]

@@ -10,16 +10,15 @@ import hardymer.training.trainer as trainer_mod
 from hardymer.conditions import MODALITIES
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
-from hardymer.inference.evaluate import evaluate_checkpoint
+from hardymer.data.protocol import FixedCondition, RandomConditions
 from hardymer.hardness.combine import combine, neighbour_counts, to_hardness
-from hardymer.models import MethodSpec, create_method
+from hardymer.inference.evaluate import evaluate_checkpoint
+from hardymer.models import MethodSpec, create_method, curriculum
 from hardymer.models.backbone import Backbone
-from hardymer.models import curriculum
-from hardymer.models.hardymer import Hardymer
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
+from hardymer.models.hardymer import Hardymer
 from hardymer.training.run import run_experiment
+from hardymer.training.teacher import load_or_fit_teacher
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64, critic_epochs=3)
 SEED = 0
@@ -31,10 +30,17 @@ def ds():
 
 
 def _cfg(out, condition="a", cache=None, epochs=4, protocol="fixed", **opt):
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": SEED}},
-                        "method": {"name": "hardymer", "options": {**SMALL, **opt}},
-                        "condition": condition, "protocol": protocol, "cache_dir": str(cache) if cache else None,
-                        "train": {"epochs": epochs, "patience": 0}, "out": str(out)})
+    return load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": SEED}},
+            "method": {"name": "hardymer", "options": {**SMALL, **opt}},
+            "condition": condition,
+            "protocol": protocol,
+            "cache_dir": str(cache) if cache else None,
+            "train": {"epochs": epochs, "patience": 0},
+            "out": str(out),
+        }
+    )
 
 
 class _Capture:
@@ -193,14 +199,53 @@ def test_no_cache_runs_are_reproducible(tmp_path, ds):
     assert a["test"] == b["test"] and _rows(tmp_path / "a") == _rows(tmp_path / "b")
 
 
+def test_unified_student_does_not_depend_on_the_cache(tmp_path, ds):
+    # the teacher draws its conditions from a copy of the student's sampler, its dropout from its own stream
+    cache = tmp_path / "cache"
+    computed = run_experiment(_cfg(tmp_path / "r1", cache=cache, epochs=2, protocol="unified"), ds=ds)
+    loaded = run_experiment(_cfg(tmp_path / "r2", cache=cache, epochs=2, protocol="unified"), ds=ds)
+    assert not computed["stage1_shared"] and loaded["stage1_shared"]  # hardness and stage 1 from the cache
+    assert loaded["val"] == computed["val"] and loaded["test"] == computed["test"]
+    assert _rows(tmp_path / "r2") == _rows(tmp_path / "r1")
+
+
+def test_teacher_leaves_the_callers_generators_alone(ds):
+    std = Standardizer.fit(ds, ds.folds[0].train)
+    dsi = std.transform(ds)
+    tc = OmegaConf.structured(TrainConfig(epochs=2, patience=0, batch_size=6))
+    sampler = RandomConditions(seed=0)
+    ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=sampler, train=tc, seed=0, device=torch.device("cpu"))
+    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+    cfg = create_method("hardymer", spec, **SMALL)._teacher_config()
+    torch.manual_seed(5)
+    expected_init = Backbone(spec, cfg).state_dict()  # what the caller's stream draws next
+    torch.manual_seed(5)
+    before, sampler_before = torch.get_rng_state(), sampler.gen.get_state()
+    teacher = load_or_fit_teacher(spec, cfg, ctx)
+    assert torch.equal(torch.get_rng_state(), before) and torch.equal(sampler.gen.get_state(), sampler_before)
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    # trained from the caller's next draws: its weights moved away from them, and it is reproducible
+    assert any(not torch.equal(v, expected_init[k]) for k, v in teacher.state_dict().items())
+    torch.manual_seed(5)
+    again = load_or_fit_teacher(spec, cfg, ctx)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in teacher.state_dict().items())
+
+
 # ------------------------------------------------------------------ stacked views
 @pytest.fixture(scope="module")
 def prepared(ds):
     std = Standardizer.fit(ds, ds.folds[0].train)
     dsi = std.transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=2, patience=0, batch_size=6))
-    ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                     device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=dsi,
+        fold=dsi.folds[0],
+        conditions=FixedCondition("a"),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     torch.manual_seed(0)
     m = create_method("hardymer", MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task), **SMALL)
     m.prepare(ctx)
@@ -297,10 +342,10 @@ def test_pacing_reverts_neighbours_to_anchor(prepared):
     # share in between: ceil(k * share) neighbours, the nearest ones
     half_nb, half_v = _neighbour_slots(m.view_batch(batch, ids, masks, 0.5), batch, K)
     assert torch.equal(half_nb.sum(-1), torch.ceil(k_i.float() * 0.5).long())
-    for b, l in zip(*torch.nonzero(batch.valid, as_tuple=True)):
-        k = int(k_i[b, l])
-        kept = [int(x) for x in half_v[b, l][half_nb[b, l]]]
-        assert kept == [int(x) for x in full_v[b, l, K + 1 - k:]][: math.ceil(k * 0.5)]
+    for b, t in zip(*torch.nonzero(batch.valid, as_tuple=True)):
+        k = int(k_i[b, t])
+        kept = [int(x) for x in half_v[b, t][half_nb[b, t]]]
+        assert kept == [int(x) for x in full_v[b, t, K + 1 - k :]][: math.ceil(k * 0.5)]
     # share 1 is the unpaced batch
     assert torch.equal(m.view_batch(batch, ids, masks, 1.0).idx, m.view_batch(batch, ids, masks).idx)
 
@@ -313,7 +358,15 @@ def test_linear_pacing_share_grows_over_stage2(prepared, monkeypatch):
     monkeypatch.setattr(m.config, "pacing", "linear")
     batch = _first_batch(ctx)
     tc = OmegaConf.structured(TrainConfig(epochs=6, patience=0))
-    ctx6 = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=tc, seed=0, device=ctx.device, teacher_provider=load_or_fit_teacher)
+    ctx6 = FitContext(
+        ds=ctx.ds,
+        fold=ctx.fold,
+        conditions=ctx.conditions,
+        train=tc,
+        seed=0,
+        device=ctx.device,
+        teacher_provider=load_or_fit_teacher,
+    )
     for epoch in range(6):
         m.training_loss(batch, ctx6, epoch)
     assert shares == pytest.approx([1 / 3, 2 / 3, 1.0])  # stage 1 = epochs 0-2 never builds views
@@ -352,7 +405,7 @@ ABLATIONS = [
 def test_ablations_run_end_to_end(tmp_path, ds, opt):
     out = tmp_path / "run"
     metrics = run_experiment(_cfg(out, condition="at", epochs=2, **opt), ds=ds)
-    assert metrics["method"] == "hardymer" and metrics["best_epoch"] == 1
+    assert metrics["method"] == "hardymer" and metrics["best_epoch"] == 2  # 1-based: stage 2 is epoch 2
     K = opt.get("K", 3)
     rows = _rows(out)
     train_ids = set(ds.utt_ids[ds.folds[0].train].tolist())
@@ -404,10 +457,18 @@ def test_unified_protocol_prepares_every_condition(tmp_path, ds):
     assert "mean6" in metrics["test"]
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("mapping", "sigmoid"), ("mi_estimator", "mine"), ("hardness", "oracle"), ("neighbours", "knn"),
-    ("merge", "sum"), ("pacing", "exp"), ("K", 0),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("mapping", "sigmoid"),
+        ("mi_estimator", "mine"),
+        ("hardness", "oracle"),
+        ("neighbours", "knn"),
+        ("merge", "sum"),
+        ("pacing", "exp"),
+        ("K", 0),
+    ],
+)
 def test_invalid_options_raise(ds, name, value):
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
     with pytest.raises(ValueError, match=name):
@@ -442,8 +503,15 @@ def test_full_condition_trains_no_teacher_or_critics_and_scores_zero(tmp_path, d
     # what the skipped work would have given: a trained teacher's DH and the critics' IH under atv
     fold = ds.folds[0]
     dsi = Standardizer.fit(ds, fold.train).transform(ds)
-    ctx = FitContext(ds=dsi, fold=fold, conditions=FixedCondition("atv"), train=TrainConfig(epochs=2, patience=0),
-                     seed=SEED, device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    ctx = FitContext(
+        ds=dsi,
+        fold=fold,
+        conditions=FixedCondition("atv"),
+        train=TrainConfig(epochs=2, patience=0),
+        seed=SEED,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
     m = cap.methods[0]
     teacher = m._train_teacher(ctx)
     assert not curriculum.direct_hardness(teacher, ctx, "atv").any()

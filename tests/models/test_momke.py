@@ -6,14 +6,14 @@ from omegaconf import OmegaConf
 
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import GroupBatcher, create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
-from hardymer.training.checkpoint import load_checkpoint, save_checkpoint
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.data.protocol import FixedCondition
+from hardymer.training.checkpoint import load_checkpoint, save_checkpoint
 from hardymer.training.run import run_experiment
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import fit, predict
 
 SMALL = dict(hidden=32, depth=1, decoder_hidden=64)
@@ -31,8 +31,15 @@ def _make(ds):
 
 def _ctx(ds, epochs=4):
     tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=0, batch_size=8))
-    return FitContext(ds=ds, fold=ds.folds[0], conditions=FixedCondition("at"), train=tc, seed=0,
-                      device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+    return FitContext(
+        ds=ds,
+        fold=ds.folds[0],
+        conditions=FixedCondition("at"),
+        train=tc,
+        seed=0,
+        device=torch.device("cpu"),
+        teacher_provider=load_or_fit_teacher,
+    )
 
 
 def test_router_only_in_stage2(ds, monkeypatch):
@@ -56,8 +63,12 @@ def test_router_only_in_stage2(ds, monkeypatch):
 
     monkeypatch.setattr(m, "training_loss", training_loss)
     monkeypatch.setattr(m, "on_stage_start", on_stage_start)
-    hooks = [r.register_forward_hook(lambda *a: router_calls.__setitem__(
-        1 + m.use_router, router_calls[1 + m.use_router] + 1)) for r in m.routers.values()]
+    hooks = [
+        r.register_forward_hook(
+            lambda *a: router_calls.__setitem__(1 + m.use_router, router_calls[1 + m.use_router] + 1)
+        )
+        for r in m.routers.values()
+    ]
     fit(m, _ctx(ds))
     for h in hooks:
         h.remove()
@@ -102,9 +113,16 @@ def test_checkpoint_reloads_with_identical_predictions(ds, tmp_path):
 
 
 def test_run_experiment_checkpoint_reproduces_metrics(ds, tmp_path):
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
-                       "method": {"name": "momke", "options": SMALL}, "condition": "at", "cache_dir": None,
-                       "train": {"epochs": 4, "patience": 0}, "out": str(tmp_path / "run")})
+    cfg = load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
+            "method": {"name": "momke", "options": SMALL},
+            "condition": "at",
+            "cache_dir": None,
+            "train": {"epochs": 4, "patience": 0},
+            "out": str(tmp_path / "run"),
+        }
+    )
     metrics = run_experiment(cfg, ds=ds)
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["method"] == "momke"
     for split in ("val", "test"):

@@ -36,15 +36,34 @@ def _runs(methods, seeds, offset=0.0, dataset="synthetic", protocol="fixed", rng
         for c in CONDITIONS:
             for s in seeds:
                 if task == "regression":
-                    mets = {"acc2": 60 + i + offset + rng.normal(0, 1) + s * 0.1, "f1": 60 + rng.normal(),
-                            "acc2_has0": 60.0, "f1_has0": 60.0, "acc7": 20.0, "mae": 1.1 + rng.normal(0, .01),
-                            "corr": 0.3}
+                    mets = {
+                        "acc2": 60 + i + offset + rng.normal(0, 1) + s * 0.1,
+                        "f1": 60 + rng.normal(),
+                        "acc2_has0": 60.0,
+                        "f1_has0": 60.0,
+                        "acc7": 20.0,
+                        "mae": 1.1 + rng.normal(0, 0.01),
+                        "corr": 0.3,
+                    }
                 else:
                     mets = {"wa": 50 + i + rng.normal(), "ua": 50 + rng.normal(), "wf1": 50 + rng.normal()}
-                runs.append({"method": m, "bench_method": m, "condition": c, "seed": s, "fold": "0",
-                             "dataset": dataset, "protocol": protocol, "select_on": "val",
-                             "select_metric": "mae" if task == "regression" else "wa", "best_epoch": 1,
-                             "val": dict(mets), "test": dict(mets), "train_seconds": 1.0})
+                runs.append(
+                    {
+                        "method": m,
+                        "bench_method": m,
+                        "condition": c,
+                        "seed": s,
+                        "fold": "0",
+                        "dataset": dataset,
+                        "protocol": protocol,
+                        "select_on": "val",
+                        "select_metric": "mae" if task == "regression" else "wa",
+                        "best_epoch": 1,
+                        "val": dict(mets),
+                        "test": dict(mets),
+                        "train_seconds": 1.0,
+                    }
+                )
     return runs
 
 
@@ -70,9 +89,17 @@ def test_values_and_paired_differences_match_numpy_scipy(two):
 
     def per_seed(res, method, cond):
         if cond == "mean6":
-            return {r["seed"]: np.mean([x["test"]["acc2"] for x in res.runs if x["method"] == method
-                                        and x["seed"] == r["seed"] and x["condition"] != "atv"])
-                    for r in res.runs if r["method"] == method}
+            return {
+                r["seed"]: np.mean(
+                    [
+                        x["test"]["acc2"]
+                        for x in res.runs
+                        if x["method"] == method and x["seed"] == r["seed"] and x["condition"] != "atv"
+                    ]
+                )
+                for r in res.runs
+                if r["method"] == method
+            }
         return {r["seed"]: r["test"]["acc2"] for r in res.runs if r["method"] == method and r["condition"] == cond}
 
     for cond in ("at", "mean6"):
@@ -181,22 +208,28 @@ def test_compare_committed_reports():
     tuned = load_bench_results(root / "mosi-tuned" / "tuned")
     cmp = compare_results([tuned, load_bench_results(root / "mosi-tuned" / "default")])
     assert cmp.reference == "backbone@tuned"
-    stored = {(d["method"], d["condition"]): d for d in json.loads((root / "mosi-tuned" / "tuned" / "results.json")
-                                                                   .read_text())["paired"]["differences"]
-              if d["metric"] == "acc2"}
+    stored = {
+        (d["method"], d["condition"]): d
+        for d in json.loads((root / "mosi-tuned" / "tuned" / "results.json").read_text())["paired"]["differences"]
+        if d["metric"] == "acc2"
+    }
     for cond, got in cmp.paired["gru-context@tuned"].items():
         want = stored[("gru-context", cond)]
         assert got["n"] == want["n"] == 5
         assert (got["mean"], got["ci_low"], got["ci_high"]) == (
-            pytest.approx(want["mean"]), pytest.approx(want["ci_low"]), pytest.approx(want["ci_high"]))
+            pytest.approx(want["mean"]),
+            pytest.approx(want["ci_low"]),
+            pytest.approx(want["ci_high"]),
+        )
     assert cmp.paired["gru-context@default"]["mean6"]["n"] == 5
 
 
 def test_equal_differences_on_two_seeds_are_not_starred(tmp_path):
     """A row exactly 4.25 acc2 below the reference on both shared seeds: no interval, no star."""
     base = _runs(["backbone"], (0, 1))
-    shifted = [{**r, "method": "x", "bench_method": "x", "test": {**r["test"], "acc2": r["test"]["acc2"] - 4.25}}
-               for r in base]
+    shifted = [
+        {**r, "method": "x", "bench_method": "x", "test": {**r["test"], "acc2": r["test"]["acc2"] - 4.25}} for r in base
+    ]
     a = _folder(tmp_path / "a", base, ["backbone"])
     b = _folder(tmp_path / "b", shifted, ["x"])
     cmp = compare_results([load_bench_results(a), load_bench_results(b)])

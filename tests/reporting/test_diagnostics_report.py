@@ -25,8 +25,11 @@ def _run(path, seed, auc, own, cond="a"):
 
 
 def test_collect_summarise_and_write(tmp_path) -> None:
-    dirs = [_run(tmp_path / "r0", 0, 0.8, 0.5), _run(tmp_path / "r1", 1, 0.6, None),
-            _run(tmp_path / "r2", 0, None, 0.2, cond="at")]
+    dirs = [
+        _run(tmp_path / "r0", 0, 0.8, 0.5),
+        _run(tmp_path / "r1", 1, 0.6, None),
+        _run(tmp_path / "r2", 0, None, 0.2, cond="at"),
+    ]
     empty = tmp_path / "backbone"
     empty.mkdir()
     rows = collect_diagnostics([*dirs, empty], labels=["hm", "hm", "hm", "backbone"])

@@ -40,7 +40,7 @@ def test_reports_round_with_the_one_table():
 def test_every_formatter_gives_the_same_cell(diffs):
     d = paired_differences(np.asarray(diffs) + 60.0, np.full(len(diffs), 60.0))
     verdict = _load(ROOT / "scripts" / "verdict_report.py")
-    grid = _load(ROOT / "benchmarks" / "grid_accuracy.py")
+    grid = _load(ROOT / "benchmarks" / "analysis" / "grid_accuracy.py")
     cell = d.cell(2)
     assert diff_cell(d.to_dict(), 2) == cell == verdict.fmt(d, 2)
     assert paired_cell(d.to_dict(), 2) == cell.replace(" *", " \\*")

@@ -13,9 +13,21 @@ from hardymer.reporting.results import rebuild_results, write_results
 
 
 def _run(method, cond, seed, test, bench_method=None, env=None):
-    r = {"method": method, "dataset": "synthetic", "condition": cond, "seed": seed, "fold": "0",
-         "protocol": "fixed", "select_on": "val", "select_metric": "wa", "optimistic": False, "best_epoch": 1,
-         "val": test, "test": test, "train_seconds": 0.1}
+    r = {
+        "method": method,
+        "dataset": "synthetic",
+        "condition": cond,
+        "seed": seed,
+        "fold": "0",
+        "protocol": "fixed",
+        "select_on": "val",
+        "select_metric": "wa",
+        "optimistic": False,
+        "best_epoch": 1,
+        "val": test,
+        "test": test,
+        "train_seconds": 0.1,
+    }
     if bench_method:
         r["bench_method"] = bench_method
     if env is not None:
@@ -53,8 +65,9 @@ def test_paired_numbers_match_scipy():
         assert d["excludes_zero"] == (stats.ttest_rel(a, b).pvalue < 0.05)
     # mean6 is the per-seed mean over the six missing conditions, then paired
     d6 = next(d for d in paired["differences"] if (d["method"], d["condition"], d["metric"]) == ("m", "mean6", "wa"))
-    per_seed = [np.mean([values[("m", k)][c]["wa"] - values[("backbone", k)][c]["wa"] for c in CONDITIONS[:-1]])
-                for k in keys]
+    per_seed = [
+        np.mean([values[("m", k)][c]["wa"] - values[("backbone", k)][c]["wa"] for c in CONDITIONS[:-1]]) for k in keys
+    ]
     np.testing.assert_allclose(d6["diffs"], per_seed)
     assert {d["method"] for d in paired["differences"]} == {"zero-fill", "m"}
 

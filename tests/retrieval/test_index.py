@@ -26,8 +26,7 @@ def _bruteforce(x, q, metric):
     return ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
 
 
-def _dataset(seed=0, n_groups=20, per_group=3, task="classification", v_pairs=False, copy_eval=True,
-             missing=()):
+def _dataset(seed=0, n_groups=20, per_group=3, task="classification", v_pairs=False, copy_eval=True, missing=()):
     """Groups of ``per_group`` utterances; the first 14 groups train, 3 val, 3 test.
 
     ``copy_eval``: val/test rows are near-copies of training rows (they would be the nearest
@@ -63,9 +62,16 @@ def _dataset(seed=0, n_groups=20, per_group=3, task="classification", v_pairs=Fa
         labels = np.round(rng.uniform(-3, 3, n), 1).astype(np.float32)
         extra = {"label_range": (-3.0, 3.0)}
     return MultimodalDataset(
-        name="toy", task=task, features=feats, available=avail, labels=labels,
-        groups=np.array([f"g{g}" for g in gid]), order=np.tile(np.arange(per_group), n_groups),
-        utt_ids=np.array([f"u{i}" for i in range(n)]), folds=[Split("f", train, val, test)], **extra,
+        name="toy",
+        task=task,
+        features=feats,
+        available=avail,
+        labels=labels,
+        groups=np.array([f"g{g}" for g in gid]),
+        order=np.tile(np.arange(per_group), n_groups),
+        utt_ids=np.array([f"u{i}" for i in range(n)]),
+        folds=[Split("f", train, val, test)],
+        **extra,
     )
 
 
@@ -183,8 +189,9 @@ def test_only_available_modalities_are_used():
         np.testing.assert_array_equal(at, retrieve_neighbours(ds, no_v, train, "at", K, merge=merge))
         # changing video entirely changes nothing under 'at'
         ds2 = _dataset(seed=5, v_pairs=False, copy_eval=False)
-        np.testing.assert_array_equal(at, retrieve_neighbours(ds2, build_indexes(ds2, train), train, "at", K,
-                                                              merge=merge))
+        np.testing.assert_array_equal(
+            at, retrieve_neighbours(ds2, build_indexes(ds2, train), train, "at", K, merge=merge)
+        )
     at = retrieve_neighbours(ds, full, train, "at", K, merge="concat")
     for r, q in enumerate(train):
         assert at[r].tolist() == _concat_bruteforce(ds, train, int(q), ("a", "t"), K)
@@ -295,8 +302,14 @@ def test_label_agreement_matches_manual(task):
     assert np.isnan(label_agreement(ds, train, np.full((len(train), 3), -1)))
     # a perfect neighbour list agrees fully
     y = ds.labels
-    same = np.array([[int(train[(y[train] == y[i]) & (train != i)][0])] if task == "classification"
-                     else [int(train[((y[train] >= 0) == (y[i] >= 0)) & (train != i)][0])] for i in train])
+    same = np.array(
+        [
+            [int(train[(y[train] == y[i]) & (train != i)][0])]
+            if task == "classification"
+            else [int(train[((y[train] >= 0) == (y[i] >= 0)) & (train != i)][0])]
+            for i in train
+        ]
+    )
     assert label_agreement(ds, train, same) == 1.0
 
 
@@ -345,8 +358,12 @@ def _old_merge(ds, indexes, query_idx, condition, K, merge="fused"):
                 if m not in cand or not usable[m][qi]:
                     continue
                 have = ds.available[ids_arr, jm]
-                d = indexes[m].pair_distance(np.repeat(ds.features[m][i : i + 1], len(ids_arr), 0),
-                                             ds.features[m][ids_arr]) / scale[m]
+                d = (
+                    indexes[m].pair_distance(
+                        np.repeat(ds.features[m][i : i + 1], len(ids_arr), 0), ds.features[m][ids_arr]
+                    )
+                    / scale[m]
+                )
                 total += np.where(have, d, 1.0)
                 n_mod += 1
             order = np.argsort(total / max(n_mod, 1), kind="stable")
@@ -359,7 +376,11 @@ def _old_merge(ds, indexes, query_idx, condition, K, merge="fused"):
 def test_vectorised_merge_equals_the_per_query_merge(merge):
     rng = np.random.default_rng(3)
     missing = [(int(r), int(j)) for r, j in zip(rng.integers(0, 60, 25), rng.integers(0, 3, 25))]
-    cases = [_dataset(seed=1), _dataset(seed=2, v_pairs=True, missing=missing), create_dataset("synthetic", size="tiny", seed=0, missing_rate=0.3)]
+    cases = [
+        _dataset(seed=1),
+        _dataset(seed=2, v_pairs=True, missing=missing),
+        create_dataset("synthetic", size="tiny", seed=0, missing_rate=0.3),
+    ]
     for ds in cases:
         train = ds.folds[0].train
         indexes = build_indexes(ds, train)
@@ -371,7 +392,9 @@ def test_vectorised_merge_equals_the_per_query_merge(merge):
                         continue
                     old = _old_merge(ds, indexes, q, cond, K, merge)
                     for chunk in (1024, 7):
-                        np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk), old)
+                        np.testing.assert_array_equal(
+                            retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk), old
+                        )
 
 
 def _clustered(n, d, seed=0, latent=8):
@@ -423,8 +446,11 @@ def test_shared_candidates_equal_per_condition_search(merge):
 
     rng = np.random.default_rng(11)
     missing = [(int(r), int(j)) for r, j in zip(rng.integers(0, 60, 30), rng.integers(0, 3, 30))]
-    cases = [_dataset(seed=4), _dataset(seed=5, v_pairs=True, missing=missing),
-             create_dataset("synthetic", size="tiny", seed=1, missing_rate=0.3)]
+    cases = [
+        _dataset(seed=4),
+        _dataset(seed=5, v_pairs=True, missing=missing),
+        create_dataset("synthetic", size="tiny", seed=1, missing_rate=0.3),
+    ]
     for ds in cases:
         train = ds.folds[0].train
         indexes = build_indexes(ds, train)
@@ -437,7 +463,8 @@ def test_shared_candidates_equal_per_condition_search(merge):
                     np.testing.assert_array_equal(_old_merge(ds, indexes, q, cond, K, merge), today)
                     for chunk in (1024, 5):
                         np.testing.assert_array_equal(
-                            retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk, candidates=cand), today)
+                            retrieve_neighbours(ds, indexes, q, cond, K, merge, chunk=chunk, candidates=cand), today
+                        )
 
 
 def test_shared_candidates_are_checked_against_the_queries():
@@ -454,8 +481,10 @@ def test_shared_candidates_are_checked_against_the_queries():
     only_a = search_candidates(ds, indexes, train, 2, modalities=["a"])
     with pytest.raises(ValueError, match="modality"):
         retrieve_neighbours(ds, indexes, train, "at", 2, candidates=only_a)
-    np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, train, "a", 2, candidates=only_a),
-                                  retrieve_neighbours(ds, indexes, train, "a", 2))
+    np.testing.assert_array_equal(
+        retrieve_neighbours(ds, indexes, train, "a", 2, candidates=only_a),
+        retrieve_neighbours(ds, indexes, train, "a", 2),
+    )
 
 
 def test_shared_candidates_with_ivf_indexes_and_their_recall():
@@ -465,9 +494,17 @@ def test_shared_candidates_with_ivf_indexes_and_their_recall():
     n = 4000
     feats = {m: _clustered(n, d, seed=s) for s, (m, d) in enumerate({"a": 24, "t": 32, "v": 16}.items())}
     idx = np.arange(n)
-    ds = MultimodalDataset(name="ivf", task="regression", features=feats, available=np.ones((n, 3), bool),
-                           labels=np.zeros(n, np.float32), groups=idx.astype(str), order=np.zeros(n, np.int64),
-                           utt_ids=idx.astype(str), folds=[Split("0", idx, np.array([], np.int64), np.array([], np.int64))])
+    ds = MultimodalDataset(
+        name="ivf",
+        task="regression",
+        features=feats,
+        available=np.ones((n, 3), bool),
+        labels=np.zeros(n, np.float32),
+        groups=idx.astype(str),
+        order=np.zeros(n, np.int64),
+        utt_ids=idx.astype(str),
+        folds=[Split("0", idx, np.array([], np.int64), np.array([], np.int64))],
+    )
     indexes = build_indexes(ds, idx, approximate="ivf")
     for m, index in indexes.items():
         assert index.kind == "ivf" and index.recall >= 0.99
@@ -476,5 +513,7 @@ def test_shared_candidates_with_ivf_indexes_and_their_recall():
         assert recall_at_k(exact, index.search(feats[m][q], 8)[1]) >= 0.97
     cand = search_candidates(ds, indexes, idx, 3)
     for cond in ("a", "tv", "atv"):
-        np.testing.assert_array_equal(retrieve_neighbours(ds, indexes, idx, cond, 3, candidates=cand),
-                                      retrieve_neighbours(ds, indexes, idx, cond, 3))
+        np.testing.assert_array_equal(
+            retrieve_neighbours(ds, indexes, idx, cond, 3, candidates=cand),
+            retrieve_neighbours(ds, indexes, idx, cond, 3),
+        )

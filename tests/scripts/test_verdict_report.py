@@ -23,15 +23,31 @@ def _module():
     return mod
 
 
-def _run(root: Path, cell: str, method: str, cond: str, seed: int, acc2: float, mae: float, auc: float | None = None) -> None:
+def _run(
+    root: Path, cell: str, method: str, cond: str, seed: int, acc2: float, mae: float, auc: float | None = None
+) -> None:
     d = root / "p1" / cell / method / cond / "fold0" / f"seed{seed}"
     d.mkdir(parents=True)
     (d / "metrics.json").write_text(json.dumps({"test": {"acc2": acc2, "mae": mae}, "curriculum_steps": 12}))
     if auc is not None:
-        (d / "hardness_summary.json").write_text(json.dumps({"conditions": {cond: {
-            "auc_h_vs_hard": auc, "auc_dh_vs_hard": auc, "auc_ih_vs_hard": 0.5, "spearman_dh_missing_sq_norm": 0.8,
-            "k_mean_hard": 2.5, "k_mean_easy": 1.5, "label_agreement_used_hard": 0.5,
-            "label_agreement_used_easy": 0.6}}}))
+        (d / "hardness_summary.json").write_text(
+            json.dumps(
+                {
+                    "conditions": {
+                        cond: {
+                            "auc_h_vs_hard": auc,
+                            "auc_dh_vs_hard": auc,
+                            "auc_ih_vs_hard": 0.5,
+                            "spearman_dh_missing_sq_norm": 0.8,
+                            "k_mean_hard": 2.5,
+                            "k_mean_easy": 1.5,
+                            "label_agreement_used_hard": 0.5,
+                            "label_agreement_used_easy": 0.6,
+                        }
+                    }
+                }
+            )
+        )
 
 
 def test_report_intervals_match_scipy_and_rules(tmp_path):
@@ -42,8 +58,16 @@ def test_report_intervals_match_scipy_and_rules(tmp_path):
     for s in range(5):
         for cond in ("a", "at"):
             _run(tmp_path, "b1.5-r0.4-small", "backbone", cond, s, base[s], 1.0)
-            _run(tmp_path, "b1.5-r0.4-small", "hardymer", cond, s, gain[s] if cond == "a" else base[s] + (0.1, -0.1, 0.05, -0.05, 0.0)[s],
-                 0.9, auc=0.8 if cond == "a" else None)
+            _run(
+                tmp_path,
+                "b1.5-r0.4-small",
+                "hardymer",
+                cond,
+                s,
+                gain[s] if cond == "a" else base[s] + (0.1, -0.1, 0.05, -0.05, 0.0)[s],
+                0.9,
+                auc=0.8 if cond == "a" else None,
+            )
     md, concl = vr.build(tmp_path, tmp_path / "verdict.md", [])
     runs = vr.load_runs(tmp_path)
     n, da, _ = vr.compare(runs, ("p1", "b1.5-r0.4-small", "hardymer", "a"), ("p1", "b1.5-r0.4-small", "backbone", "a"))
@@ -75,7 +99,13 @@ def test_verdict_quick_end_to_end(tmp_path):
     import os
 
     env = {**os.environ, **env}
-    subprocess.run(["bash", str(ROOT / "scripts" / "verdict.sh"), "--quick"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=1800)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "verdict.sh"), "--quick"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
     md = (tmp_path / "verdict-quick" / "verdict.md").read_text()
     assert "| P1 |" in md and "| P2 |" in md and "| P3 |" in md

@@ -12,14 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from hardymer.cli import app
-from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.errors import ConfigError
 from hardymer.training.run import run_experiment
 
-SMALL = {"zero-fill": {}, "backbone": {"hidden": 16, "depth": 1},
-         "momke": {"hidden": 16, "depth": 1},
-         "hardymer": {"hidden": 16, "depth": 1, "decoder_hidden": 32, "critic_epochs": 2, "teacher_epochs": 2}}
+SMALL = {
+    "zero-fill": {},
+    "backbone": {"hidden": 16, "depth": 1},
+    "momke": {"hidden": 16, "depth": 1},
+    "hardymer": {"hidden": 16, "depth": 1, "decoder_hidden": 32, "critic_epochs": 2, "teacher_epochs": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +31,25 @@ def gcnet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
     vids = {f"vid{k:02d}": [f"vid{k:02d}_{j}" for j in range(5)] for k in range(12)}
     labels = {v: np.round(rng.uniform(-3, 3, size=5), 1).tolist() for v in vids}
-    obj = [vids, labels, {v: [""] * 5 for v in vids}, {v: ["s"] * 5 for v in vids},
-           {f"vid{k:02d}" for k in range(8)}, {"vid08", "vid09"}, {"vid10", "vid11"}]
+    obj = [
+        vids,
+        labels,
+        {v: [""] * 5 for v in vids},
+        {v: ["s"] * 5 for v in vids},
+        {f"vid{k:02d}" for k in range(8)},
+        {"vid08", "vid09"},
+        {"vid10", "vid11"},
+    ]
     (root / "CMUMOSI_features_raw_2way.pkl").write_bytes(pickle.dumps(obj, protocol=2))
-    for sub, d in (("deberta-large-4-UTT", 8), ("wav2vec-large-c-UTT", 4)):
+    for sub, _dim in (("deberta-large-4-UTT", 8), ("wav2vec-large-c-UTT", 4)):
         (root / "features" / sub).mkdir(parents=True)
     for v, us in vids.items():
         for u, y in zip(us, labels[v]):
-            np.save(root / "features" / "deberta-large-4-UTT" / f"{u}.npy",
-                    (y + rng.normal(size=8)).astype(np.float32))
-            np.save(root / "features" / "wav2vec-large-c-UTT" / f"{u}.npy",
-                    (0.3 * y + rng.normal(size=(3, 4))).astype(np.float32))
+            np.save(root / "features" / "deberta-large-4-UTT" / f"{u}.npy", (y + rng.normal(size=8)).astype(np.float32))
+            np.save(
+                root / "features" / "wav2vec-large-c-UTT" / f"{u}.npy",
+                (0.3 * y + rng.normal(size=(3, 4))).astype(np.float32),
+            )
     return root
 
 
@@ -47,11 +57,25 @@ def _opts(text_only: bool) -> dict:
     return {"video_feature": "none", **({"audio_feature": "none"} if text_only else {})}
 
 
-def _cfg(root: Path, out: Path, method: str, condition: str, text_only: bool, protocol: str = "fixed", **extra):
-    return load_config({"data": {"name": "gcnet-mosi", "root": str(root), "options": _opts(text_only)},
-                        "method": {"name": method, "options": {**SMALL[method], **extra}},
-                        "condition": condition, "protocol": protocol, "cache_dir": None,
-                        "train": {"epochs": 2, "patience": 0, "batch_size": 4}, "out": str(out)})
+@pytest.fixture(scope="module")
+def cfg(tiny_config):
+    """``cfg(root, out, method, condition, text_only, protocol="fixed", **method_options)``: the tiny run
+    config on the GCNet-format data in ``root``."""
+
+    def make(root: Path, out: Path, method: str, condition: str, text_only: bool, protocol: str = "fixed", **extra):
+        return tiny_config(
+            out,
+            epochs=2,
+            method=method,
+            method_options={**SMALL[method], **extra},
+            data={"name": "gcnet-mosi", "root": str(root), "options": _opts(text_only)},
+            condition=condition,
+            protocol=protocol,
+            cache_dir=None,
+            train={"batch_size": 4},
+        )
+
+    return make
 
 
 def test_absent_modalities_loaded(gcnet_root: Path) -> None:
@@ -66,9 +90,10 @@ def test_absent_modalities_loaded(gcnet_root: Path) -> None:
 
 @pytest.mark.parametrize("method", ["zero-fill", "backbone", "momke", "hardymer"])
 @pytest.mark.parametrize("condition,text_only", [("t", True), ("at", False)])
-def test_every_method_trains_without_the_absent_modality(gcnet_root: Path, tmp_path: Path, method: str,
-                                                         condition: str, text_only: bool) -> None:
-    m = run_experiment(_cfg(gcnet_root, tmp_path, method, condition, text_only))
+def test_every_method_trains_without_the_absent_modality(
+    gcnet_root: Path, tmp_path: Path, cfg, method: str, condition: str, text_only: bool
+) -> None:
+    m = run_experiment(cfg(gcnet_root, tmp_path, method, condition, text_only))
     assert m["condition"] == condition
     for part in ("val", "test"):
         assert np.isfinite(m[part]["mae"]), m[part]
@@ -78,10 +103,10 @@ def test_every_method_trains_without_the_absent_modality(gcnet_root: Path, tmp_p
 
 
 @pytest.mark.parametrize("estimator", ["critic", "entropy"])
-def test_hardymer_hardness_uses_the_present_modalities(gcnet_root: Path, tmp_path: Path, estimator: str) -> None:
+def test_hardymer_hardness_uses_the_present_modalities(gcnet_root: Path, tmp_path: Path, cfg, estimator: str) -> None:
     """Video absent, audio present: condition t has a DH term (audio reconstruction) and an IH
     term (the text-audio pair), none for video."""
-    m = run_experiment(_cfg(gcnet_root, tmp_path, "hardymer", "t", False, mi_estimator=estimator))
+    m = run_experiment(cfg(gcnet_root, tmp_path, "hardymer", "t", False, mi_estimator=estimator))
     assert np.isfinite(m["test"]["mae"])
     rows = json.loads((tmp_path / "hardness.json").read_text())
     dh = np.array([r["dh"] for r in rows])
@@ -90,26 +115,44 @@ def test_hardymer_hardness_uses_the_present_modalities(gcnet_root: Path, tmp_pat
     assert dh.std() > 0 and ih.std() > 0
 
 
-def test_hardymer_entropy_estimator_text_only(gcnet_root: Path, tmp_path: Path) -> None:
-    m = run_experiment(_cfg(gcnet_root, tmp_path, "hardymer", "t", True, mi_estimator="entropy"))
+def test_hardymer_entropy_estimator_text_only(gcnet_root: Path, tmp_path: Path, cfg) -> None:
+    m = run_experiment(cfg(gcnet_root, tmp_path, "hardymer", "t", True, mi_estimator="entropy"))
     assert np.isfinite(m["test"]["mae"])
     rows = json.loads((tmp_path / "hardness.json").read_text())
     assert all(r["ih"] == 0.0 for r in rows)
 
 
-@pytest.mark.parametrize("condition,protocol,needle", [
-    ("a", "fixed", "needs audio"), ("tv", "fixed", "needs video"), ("atv", "fixed", "needs audio, video"),
-    ("atv", "unified", "has no a, v features"),
-])
-def test_conditions_needing_an_absent_modality_refused(gcnet_root: Path, tmp_path: Path, condition: str,
-                                                       protocol: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    "condition,protocol,needle",
+    [
+        ("a", "fixed", "needs audio"),
+        ("tv", "fixed", "needs video"),
+        ("atv", "fixed", "needs audio, video"),
+        ("atv", "unified", "has no a, v features"),
+    ],
+)
+def test_conditions_needing_an_absent_modality_refused(
+    gcnet_root: Path, tmp_path: Path, cfg, condition: str, protocol: str, needle: str
+) -> None:
     with pytest.raises(ConfigError, match=needle):
-        run_experiment(_cfg(gcnet_root, tmp_path, "zero-fill", condition, True, protocol=protocol))
+        run_experiment(cfg(gcnet_root, tmp_path, "zero-fill", condition, True, protocol=protocol))
 
 
 def test_data_info_names_absent_modalities(gcnet_root: Path) -> None:
-    r = CliRunner().invoke(app, ["data", "info", "gcnet-mosi", "--root", str(gcnet_root),
-                                 "--data-opt", "video_feature=none", "--data-opt", "audio_feature=none"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "info",
+            "gcnet-mosi",
+            "--root",
+            str(gcnet_root),
+            "--data-opt",
+            "video_feature=none",
+            "--data-opt",
+            "audio_feature=none",
+        ],
+    )
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert "absent (no features for any utterance" in text and "audio, video" in text

@@ -10,14 +10,14 @@ from omegaconf import OmegaConf
 
 from hardymer.config import TrainConfig, load_config
 from hardymer.data import Standardizer, create_dataset
+from hardymer.data.protocol import FixedCondition
 from hardymer.errors import ConfigError
 from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.context import FitContext
-from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.precision import autocast, precision_of
-from hardymer.data.protocol import FixedCondition
 from hardymer.training.run import run_experiment
+from hardymer.training.teacher import load_or_fit_teacher
 from hardymer.training.trainer import make_optimizer, predict, train_epoch
 
 SMALL = {"hidden": 32, "depth": 1, "decoder_hidden": 64}
@@ -31,8 +31,15 @@ def ds():
 def _ctx(ds, device: str, precision: str, epochs: int = 2) -> FitContext:
     dsi = Standardizer.fit(ds, ds.folds[0].train).transform(ds)
     tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=0, precision=precision, device=device))
-    return FitContext(ds=dsi, fold=dsi.folds[0], conditions=FixedCondition("a"), train=tc, seed=0,
-                      device=torch.device(device), teacher_provider=load_or_fit_teacher)
+    return FitContext(
+        ds=dsi,
+        fold=dsi.folds[0],
+        conditions=FixedCondition("a"),
+        train=tc,
+        seed=0,
+        device=torch.device(device),
+        teacher_provider=load_or_fit_teacher,
+    )
 
 
 def _method(ds, name="backbone"):
@@ -74,11 +81,17 @@ def test_bf16_epoch_keeps_fp32_weights_and_losses(ds, name):
     assert l16 != l32 and l16[0] == pytest.approx(l32[0], rel=0.05)
 
 
-def test_bf16_run_end_to_end(tmp_path, ds):
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
-                       "method": {"name": "hardymer", "options": {**SMALL, "critic_epochs": 3}},
-                       "condition": "at", "cache_dir": None, "out": str(tmp_path / "r"),
-                       "train": {"epochs": 2, "patience": 0, "precision": "bf16"}})
+def test_bf16_run_end_to_end(tmp_path, ds, tiny_config):
+    cfg = tiny_config(
+        tmp_path / "r",
+        epochs=2,
+        data_seed=0,
+        method="hardymer",
+        method_options={**SMALL, "critic_epochs": 3},
+        condition="at",
+        cache_dir=None,
+        train={"precision": "bf16"},
+    )
     m = run_experiment(cfg, ds=ds)
     assert 0.0 <= m["test"]["wa"] <= 100.0 and math.isfinite(m["val"]["ua"])
     # the checkpoint evaluates in the precision of its run: the reported metrics again
@@ -115,11 +128,17 @@ def test_cuda_predict_equals_cpu(ds):
 
 @pytest.mark.cuda
 @cuda
-def test_cuda_run_end_to_end_bf16(tmp_path, ds):
-    cfg = load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
-                       "method": {"name": "hardymer", "options": {**SMALL, "critic_epochs": 3}},
-                       "condition": "a", "cache_dir": str(tmp_path / "c"), "out": str(tmp_path / "r"),
-                       "train": {"epochs": 4, "patience": 0, "precision": "bf16", "device": "cuda"}})
+def test_cuda_run_end_to_end_bf16(tmp_path, ds, tiny_config):
+    cfg = tiny_config(
+        tmp_path / "r",
+        epochs=4,
+        data_seed=0,
+        method="hardymer",
+        method_options={**SMALL, "critic_epochs": 3},
+        condition="a",
+        cache_dir=str(tmp_path / "c"),
+        train={"precision": "bf16", "device": "cuda"},
+    )
     first = run_experiment(cfg, ds=ds)
     cfg.out, cfg.condition = str(tmp_path / "r2"), "t"
     second = run_experiment(cfg, ds=ds)
@@ -140,8 +159,9 @@ def test_cpu_bf16_context_uses_the_math_attention_kernel_and_is_reusable():
             assert torch.is_autocast_enabled("cpu")
         names = {e.key for e in prof.key_averages()}
         assert out.dtype == torch.bfloat16
-        assert not any("flash" in n for n in names) and any("_scaled_dot_product_attention_math" in n or "bmm" in n
-                                                           for n in names), sorted(names)
+        assert not any("flash" in n for n in names) and any(
+            "_scaled_dot_product_attention_math" in n or "bmm" in n for n in names
+        ), sorted(names)
     assert not torch.is_autocast_enabled("cpu")
     with autocast(TrainConfig(), torch.device("cpu")):
         assert not torch.is_autocast_enabled("cpu")

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from hardymer._env import devices, resolve_device
-from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.errors import ConfigError
 from hardymer.training.progress import EpochLogger, chain, format_seconds, history_csv
@@ -22,11 +21,6 @@ from hardymer.training.run import run_experiment
 @pytest.fixture(scope="module")
 def tiny():
     return create_dataset("synthetic", size="tiny", seed=3)
-
-
-def _cfg(tmp_path, **train):
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                        "train": {"epochs": 3, "patience": 0, **train}, "out": str(tmp_path / "run")})
 
 
 def test_format_seconds() -> None:
@@ -73,9 +67,9 @@ def test_history_csv_union_of_columns() -> None:
     assert rows[0]["val_wf1"] == "" and float(rows[1]["val_wf1"]) == 50.0
 
 
-def test_run_writes_history_csv_and_logs_epochs(tmp_path, tiny, caplog) -> None:
+def test_run_writes_history_csv_and_logs_epochs(tmp_path, tiny, tiny_config, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="hardymer.training.progress"):
-        run_experiment(_cfg(tmp_path), ds=tiny, save_checkpoint_file=False, log_epochs=True)
+        run_experiment(tiny_config(tmp_path / "run", epochs=3), ds=tiny, save_checkpoint_file=False, log_epochs=True)
     out = tmp_path / "run"
     hist = json.loads((out / "history.json").read_text())
     rows = list(csv.DictReader(io.StringIO((out / "history.csv").read_text())))
@@ -96,15 +90,17 @@ def test_resolve_device_and_devices() -> None:
     assert len(devs) == 1 + (torch.cuda.device_count() if torch.cuda.is_available() else 0)
 
 
-def test_device_auto_trains(tmp_path, tiny) -> None:
-    m = run_experiment(_cfg(tmp_path, device="auto", epochs=2), ds=tiny, save_checkpoint_file=False)
+def test_device_auto_trains(tmp_path, tiny, tiny_config) -> None:
+    cfg = tiny_config(tmp_path / "run", epochs=2, train={"device": "auto"})
+    m = run_experiment(cfg, ds=tiny, save_checkpoint_file=False)
     assert m["best_epoch"] >= 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
-def test_device_cuda_without_cuda_is_a_config_error(tmp_path, tiny) -> None:
+def test_device_cuda_without_cuda_is_a_config_error(tmp_path, tiny, tiny_config) -> None:
+    cfg = tiny_config(tmp_path / "run", epochs=3, train={"device": "cuda"})
     with pytest.raises(ConfigError, match="CUDA is not available"):
-        run_experiment(_cfg(tmp_path, device="cuda"), ds=tiny, save_checkpoint_file=False)
+        run_experiment(cfg, ds=tiny, save_checkpoint_file=False)
 
 
 def test_config_differences() -> None:
@@ -113,14 +109,14 @@ def test_config_differences() -> None:
     assert config_differences(old, new) == ["extra: '<absent>' -> 1", "train.epochs: 3 -> 5"]
 
 
-def test_check_run_dir_refuses_a_changed_config(tmp_path, tiny) -> None:
-    cfg = _cfg(tmp_path, epochs=2)
+def test_check_run_dir_refuses_a_changed_config(tmp_path, tiny, tiny_config) -> None:
+    cfg = tiny_config(tmp_path / "run", epochs=2)
     assert check_run_dir(tmp_path / "run", cfg) is False  # nothing there yet
     run_experiment(cfg, ds=tiny, save_checkpoint_file=False)
     assert check_run_dir(tmp_path / "run", cfg) is True  # same config: finished
-    same_but_device = _cfg(tmp_path, epochs=2, num_threads=1)
+    same_but_device = tiny_config(tmp_path / "run", epochs=2, train={"num_threads": 1})
     assert check_run_dir(tmp_path / "run", same_but_device) is True
-    changed = _cfg(tmp_path, epochs=3)
+    changed = tiny_config(tmp_path / "run", epochs=3)
     with pytest.raises(ConfigError, match=r"train\.epochs: 2 -> 3.*--overwrite"):
         check_run_dir(tmp_path / "run", changed)
     assert check_run_dir(tmp_path / "run", changed, overwrite=True) is False

@@ -15,7 +15,6 @@ import sys
 
 import pytest
 
-from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.training import trainer as trainer_mod
 from hardymer.training.progress import EpochLogger
@@ -27,14 +26,11 @@ def tiny():
     return create_dataset("synthetic", size="tiny", seed=3)
 
 
-def _cfg(tmp_path, name="run", **train):
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                        "method": {"name": "backbone"}, "cache_dir": None,
-                        "train": {"epochs": 4, "patience": 0, **train}, "out": str(tmp_path / name)})
+BACKBONE = {"method": "backbone", "cache_dir": None}  # tiny_config keywords of these runs: no cache
 
 
-def test_epochs_are_one_based_in_metrics_history_and_log(tmp_path, tiny) -> None:
-    m = run_experiment(_cfg(tmp_path), ds=tiny, save_checkpoint_file=False, log_epochs=True)
+def test_epochs_are_one_based_in_metrics_history_and_log(tmp_path, tiny, tiny_config) -> None:
+    m = run_experiment(tiny_config(tmp_path / "run", **BACKBONE), ds=tiny, save_checkpoint_file=False, log_epochs=True)
     out = tmp_path / "run"
     rows = list(csv.DictReader(io.StringIO((out / "history.csv").read_text())))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
@@ -53,9 +49,30 @@ def test_cli_log_to_a_file_is_one_line_per_epoch(tmp_path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     err = tmp_path / "stderr.txt"
     with open(err, "w") as fh:
-        r = subprocess.run([sys.executable, "-m", "hardymer", "train", "--dataset", "synthetic", "--data-opt",
-                            "size=tiny", "--method", "backbone", "--epochs", "4", "--out", str(tmp_path / "r"),
-                            "--set", "cache_dir=null"], stdout=subprocess.DEVNULL, stderr=fh, env=env, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hardymer",
+                "train",
+                "--dataset",
+                "synthetic",
+                "--data-opt",
+                "size=tiny",
+                "--method",
+                "backbone",
+                "--epochs",
+                "4",
+                "--out",
+                str(tmp_path / "r"),
+                "--set",
+                "cache_dir=null",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+            env=env,
+            timeout=300,
+        )
     assert r.returncode == 0
     lines = err.read_text().splitlines()
     epoch_lines = [line for line in lines if "epoch " in line and "/4" in line]
@@ -73,25 +90,25 @@ def test_eta_counts_epoch_time_only() -> None:
     assert "ETA 0:06" in lg.lines[1]
 
 
-def test_interrupt_removes_the_unfinished_run_folder(tmp_path, tiny, monkeypatch, caplog) -> None:
+def test_interrupt_removes_the_unfinished_run_folder(tmp_path, tiny, tiny_config, monkeypatch, caplog) -> None:
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("hardymer.training.run.fit", interrupted)
     with caplog.at_level(logging.WARNING, logger="hardymer.training.run"), pytest.raises(KeyboardInterrupt):
-        run_experiment(_cfg(tmp_path, "cut"), ds=tiny)
+        run_experiment(tiny_config(tmp_path / "cut", **BACKBONE), ds=tiny)
     assert not (tmp_path / "cut").exists()
     assert any("removed the unfinished run folder" in r.getMessage() for r in caplog.records)
     assert trainer_mod.fit is not interrupted
 
 
-def test_a_tiny_split_warns(tmp_path, caplog) -> None:
+def test_a_tiny_split_warns(tmp_path, tiny_config, caplog) -> None:
     ds = create_dataset("synthetic", size="tiny", seed=3)
     fold = ds.fold(0)
     small_fold = type(fold)(fold.name, fold.train, fold.val, fold.test[:2])  # 2 test items, 4 classes
     ds.folds = [small_fold]
     with caplog.at_level(logging.WARNING, logger="hardymer.training.run"):
-        run_experiment(_cfg(tmp_path, epochs=2), ds=ds, save_checkpoint_file=False)
+        run_experiment(tiny_config(tmp_path / "run", epochs=2, **BACKBONE), ds=ds, save_checkpoint_file=False)
     small = [r.getMessage() for r in caplog.records if "measure little" in r.getMessage()]
     assert any("test split has 2 utterance(s) for 4 classes" in m for m in small), small
     assert not any("val split" in m for m in small)

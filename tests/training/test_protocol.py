@@ -1,4 +1,3 @@
-
 from hardymer.data import GroupBatcher, create_dataset
 from hardymer.data.protocol import FixedCondition, RandomConditions, make_condition_sampler
 

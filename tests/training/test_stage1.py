@@ -7,7 +7,7 @@ import pytest
 
 import hardymer.training.trainer as trainer_mod
 from hardymer._cache import train_key
-from hardymer.config import config_hash, load_config, to_container
+from hardymer.config import config_hash, to_container
 from hardymer.data import create_dataset
 from hardymer.training.run import run_experiment
 
@@ -19,12 +19,25 @@ def ds():
     return create_dataset("synthetic", size="tiny", seed=0)
 
 
-def _cfg(method, condition, out, cache, share=True, epochs=4, **train):
-    opt = dict(SMALL, **({"critic_epochs": 3} if method == "hardymer" else {}))
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
-                        "method": {"name": method, "options": opt}, "condition": condition,
-                        "cache_dir": str(cache) if cache else None, "out": str(out),
-                        "train": {"epochs": epochs, "patience": 0, "share_stage1": share, **train}})
+@pytest.fixture(scope="module")
+def cfg(tiny_config):
+    """``cfg(method, condition, out, cache, share=True, epochs=4, **train)``: a tiny run (data seed 0) with
+    the small models of this file, trained-model cache in ``cache`` (``None``: no cache)."""
+
+    def make(method, condition, out, cache, share=True, epochs=4, **train):
+        opt = dict(SMALL, **({"critic_epochs": 3} if method == "hardymer" else {}))
+        return tiny_config(
+            out,
+            epochs=epochs,
+            data_seed=0,
+            method=method,
+            method_options=opt,
+            condition=condition,
+            cache_dir=str(cache) if cache else None,
+            train={"share_stage1": share, **train},
+        )
+
+    return make
 
 
 def _close(a: dict, b: dict) -> None:
@@ -52,14 +65,14 @@ class _Stage1Epochs:
 
 
 @pytest.mark.parametrize("method", ["backbone", "hardymer", "momke"])
-def test_shared_stage1_gives_identical_results(tmp_path, ds, method):
+def test_shared_stage1_gives_identical_results(tmp_path, cfg, ds, method):
     counter = None
     with pytest.MonkeyPatch.context() as mp:
         counter = _Stage1Epochs(mp)
         for i, cond in enumerate(("a", "tv")):
-            ref = run_experiment(_cfg(method, cond, tmp_path / f"u{cond}", tmp_path / "c0", share=False), ds=ds)
+            ref = run_experiment(cfg(method, cond, tmp_path / f"u{cond}", tmp_path / "c0", share=False), ds=ds)
             before = counter.n
-            got = run_experiment(_cfg(method, cond, tmp_path / f"s{cond}", tmp_path / "c1"), ds=ds)
+            got = run_experiment(cfg(method, cond, tmp_path / f"s{cond}", tmp_path / "c1"), ds=ds)
             assert not ref["stage1_shared"]
             _close(got["val"], ref["val"])
             _close(got["test"], ref["test"])
@@ -73,24 +86,24 @@ def test_shared_stage1_gives_identical_results(tmp_path, ds, method):
     assert n_entries == (2 if method == "hardymer" else 1)  # the teacher starts from other weights
 
 
-def test_backbone_and_hardymer_students_share_stage1(tmp_path, ds):
-    run_experiment(_cfg("backbone", "a", tmp_path / "b", tmp_path / "c"), ds=ds)
-    ref = run_experiment(_cfg("hardymer", "a", tmp_path / "h0", None), ds=ds)
-    got = run_experiment(_cfg("hardymer", "a", tmp_path / "h1", tmp_path / "c"), ds=ds)
+def test_backbone_and_hardymer_students_share_stage1(tmp_path, cfg, ds):
+    run_experiment(cfg("backbone", "a", tmp_path / "b", tmp_path / "c"), ds=ds)
+    ref = run_experiment(cfg("hardymer", "a", tmp_path / "h0", None), ds=ds)
+    got = run_experiment(cfg("hardymer", "a", tmp_path / "h1", tmp_path / "c"), ds=ds)
     assert got["stage1_shared"]
     _close(got["test"], ref["test"])
 
 
-def test_other_stage1_inputs_get_their_own_entry(tmp_path, ds):
+def test_other_stage1_inputs_get_their_own_entry(tmp_path, cfg, ds):
     cache = tmp_path / "c"
-    run_experiment(_cfg("backbone", "a", tmp_path / "r1", cache), ds=ds)
-    r2 = run_experiment(_cfg("backbone", "t", tmp_path / "r2", cache, lr=2e-3), ds=ds)
-    r3 = run_experiment(_cfg("backbone", "t", tmp_path / "r3", cache, epochs=6), ds=ds)
+    run_experiment(cfg("backbone", "a", tmp_path / "r1", cache), ds=ds)
+    r2 = run_experiment(cfg("backbone", "t", tmp_path / "r2", cache, lr=2e-3), ds=ds)
+    r3 = run_experiment(cfg("backbone", "t", tmp_path / "r3", cache, epochs=6), ds=ds)
     assert not r2["stage1_shared"] and not r3["stage1_shared"]
     assert len(list(cache.glob("stage1-*.pt"))) == 3
 
 
-def test_a_stage1_that_moves_numpy_is_not_shared(tmp_path, ds, monkeypatch):
+def test_a_stage1_that_moves_numpy_is_not_shared(tmp_path, cfg, ds, monkeypatch):
     from hardymer.models.backbone import Backbone
 
     orig = Backbone.stage1_loss
@@ -100,16 +113,16 @@ def test_a_stage1_that_moves_numpy_is_not_shared(tmp_path, ds, monkeypatch):
         return orig(self, batch)
 
     monkeypatch.setattr(Backbone, "stage1_loss", noisy)
-    run_experiment(_cfg("backbone", "a", tmp_path / "r", tmp_path / "c"), ds=ds)
+    run_experiment(cfg("backbone", "a", tmp_path / "r", tmp_path / "c"), ds=ds)
     assert not list((tmp_path / "c").glob("stage1-*"))
 
 
-def test_share_stage1_is_hash_neutral_at_its_default(tmp_path):
-    cfg = _cfg("backbone", "a", tmp_path / "r", None)
-    d = to_container(cfg)
+def test_share_stage1_is_hash_neutral_at_its_default(tmp_path, cfg):
+    run = cfg("backbone", "a", tmp_path / "r", None)
+    d = to_container(run)
     del d["train"]["share_stage1"], d["train"]["precision"]
-    assert config_hash(cfg) == config_hash(d)
-    assert config_hash(_cfg("backbone", "a", tmp_path / "r", None, share=False)) != config_hash(cfg)
+    assert config_hash(run) == config_hash(d)
+    assert config_hash(cfg("backbone", "a", tmp_path / "r", None, share=False)) != config_hash(run)
     # trained-model caches ignore it at any value (it changes how, not what, is trained)
     assert train_key({"lr": 1.0, "share_stage1": False}, "model") == {"lr": 1.0}
     assert train_key({"lr": 1.0, "share_stage1": False, "device": "cpu"}, "hardness") == {"lr": 1.0}

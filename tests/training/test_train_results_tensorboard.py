@@ -12,8 +12,17 @@ from hardymer.errors import ConfigError
 from hardymer.training.tensorboard import check_log_backend
 
 runner = CliRunner()
-TINY = ["train", "--dataset", "synthetic", "--data-opt", "size=tiny", "--method-opt", "hidden=16",
-        "--method-opt", "layers=1"]
+TINY = [
+    "train",
+    "--dataset",
+    "synthetic",
+    "--data-opt",
+    "size=tiny",
+    "--method-opt",
+    "hidden=16",
+    "--method-opt",
+    "layers=1",
+]
 
 
 def test_several_runs_write_results_files(tmp_path):

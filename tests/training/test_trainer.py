@@ -5,7 +5,6 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hardymer.config import load_config
 from hardymer.data import create_dataset
 from hardymer.inference.evaluate import evaluate_checkpoint
 from hardymer.training.checkpoint import load_checkpoint
@@ -17,19 +16,25 @@ def tiny():
     return create_dataset("synthetic", size="tiny", seed=3)
 
 
-def _cfg(tmp_path, **train):
-    return load_config({"data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
-                        "train": {"epochs": 4, "patience": 0, **train}, "out": str(tmp_path / "run")})
-
-
-def test_run_writes_outputs_and_checkpoint_reproduces_metrics(tmp_path, tiny):
-    cfg = _cfg(tmp_path)
+def test_run_writes_outputs_and_checkpoint_reproduces_metrics(tmp_path, tiny, tiny_config):
+    cfg = tiny_config(tmp_path / "run")
     cfg.condition = "ta"
     m = run_experiment(cfg, ds=tiny)
     out = tmp_path / "run"
     saved = json.loads((out / "metrics.json").read_text())
-    for key in ("method", "dataset", "condition", "seed", "fold", "protocol", "select_on", "best_epoch",
-                "val", "test", "train_seconds"):
+    for key in (
+        "method",
+        "dataset",
+        "condition",
+        "seed",
+        "fold",
+        "protocol",
+        "select_on",
+        "best_epoch",
+        "val",
+        "test",
+        "train_seconds",
+    ):
         assert key in saved
     assert saved["condition"] == "at" and saved["select_on"] == "val" and not saved["optimistic"]
     assert set(saved["test"]) == {"wa", "ua", "wf1"}
@@ -41,23 +46,23 @@ def test_run_writes_outputs_and_checkpoint_reproduces_metrics(tmp_path, tiny):
             assert res["at"][k] == pytest.approx(v, abs=1e-6)
 
 
-def test_best_state_is_a_copy_and_selected_on_validation(tmp_path, tiny):
-    cfg = _cfg(tmp_path, epochs=6)
+def test_best_state_is_a_copy_and_selected_on_validation(tmp_path, tiny, tiny_config):
+    cfg = tiny_config(tmp_path / "run", epochs=6)
     m = run_experiment(cfg, ds=tiny)
     hist = json.loads((tmp_path / "run" / "history.json").read_text())
     vals = [h["val_wa"] for h in hist]
-    assert m["best_epoch"] == int(np.argmax(vals))  # first best epoch on validation
+    assert m["best_epoch"] == hist[int(np.argmax(vals))]["epoch"]  # first best epoch on validation (1-based)
     assert m["val"]["wa"] == pytest.approx(max(vals))
 
 
-def test_seeds_make_runs_reproducible(tmp_path, tiny):
-    a = run_experiment(_cfg(tmp_path / "a"), ds=tiny)
-    b = run_experiment(_cfg(tmp_path / "b"), ds=tiny)
+def test_seeds_make_runs_reproducible(tmp_path, tiny, tiny_config):
+    a = run_experiment(tiny_config(tmp_path / "a" / "run"), ds=tiny)
+    b = run_experiment(tiny_config(tmp_path / "b" / "run"), ds=tiny)
     assert a["test"] == b["test"]
 
 
-def test_select_on_test_is_stamped_optimistic(tmp_path, tiny):
-    m = run_experiment(_cfg(tmp_path, select_on="test"), ds=tiny)
+def test_select_on_test_is_stamped_optimistic(tmp_path, tiny, tiny_config):
+    m = run_experiment(tiny_config(tmp_path / "run", train={"select_on": "test"}), ds=tiny)
     assert m["select_on"] == "test" and m["optimistic"] is True
 
 

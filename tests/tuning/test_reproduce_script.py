@@ -18,11 +18,22 @@ def test_quick_pipeline(tmp_path):
     shim = tmp_path / "hardymer-cli"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "from hardymer.cli import app; app()" "$@"\n')
     shim.chmod(0o755)
-    env = dict(os.environ, METHODS="zero-fill,backbone", HARDYMER=str(shim), OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    r = subprocess.run(["bash", str(REPO / "scripts" / "reproduce_mosi_tuned.sh"), "--quick", "unused", "1"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        METHODS="zero-fill,backbone",
+        HARDYMER=str(shim),
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "reproduce_mosi_tuned.sh"), "--quick", "unused", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     report = tmp_path / "runs" / "quick-report"
     for part in ("tuned", "release", "default"):
@@ -36,7 +47,13 @@ def test_quick_pipeline(tmp_path):
     summary_md = (report / "summary.md").read_text()
     assert "| backbone | release |" in summary_md and "| zero-fill | tuned |" in summary_md
     # resumable: a second run trains nothing new
-    r = subprocess.run(["bash", str(REPO / "scripts" / "reproduce_mosi_tuned.sh"), "--quick", "unused", "1"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        ["bash", str(REPO / "scripts" / "reproduce_mosi_tuned.sh"), "--quick", "unused", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0
     assert "train zero-fill" not in r.stdout + r.stderr

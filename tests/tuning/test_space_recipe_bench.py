@@ -9,8 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
-from hardymer.catalog.recipes import list_recipes
 from hardymer.bench.tuned import tuned_config_path
+from hardymer.catalog.recipes import list_recipes
 from hardymer.cli import app
 from hardymer.cli._common import build_config
 from hardymer.config import load_config, to_yaml
@@ -30,7 +30,9 @@ def test_packaged_space_parses_for_every_method_and_task():
             options = {f for f in method_config(method).__dataclass_fields__}
             for p in space.params:
                 assert p.key.startswith("train.") or p.key.split(".", 1)[1] in options, (method, p.key)
-            assert ("method.regression_loss" in space.as_dict()) == (task == "regression" and "regression_loss" in options)
+            assert ("method.regression_loss" in space.as_dict()) == (
+                task == "regression" and "regression_loss" in options
+            )
     keys = build_space("hardymer", "regression").as_dict()
     assert {"method.K", "method.alpha1", "method.beta", "method.mapping", "train.lr"} <= set(keys)
     assert "method.K" not in build_space("backbone", "regression").as_dict()  # backbone has no K
@@ -48,10 +50,12 @@ def test_unknown_type_names_the_key(tmp_path):
 
 def test_options_a_method_lacks_are_skipped_and_complement_is_derived(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("zero-fill:\n  method.layers: {type: int, low: 1, high: 3}\n  method.K: {type: int, low: 1, high: 5}\n"
-                 "  method.not_yet_an_option: {type: categorical, choices: [a, b]}\n"
-                 "hardymer:\n  method.alpha1: {type: float, low: 0.0, high: 1.0}\n"
-                 "  method.alpha2: {type: complement, of: method.alpha1}\n")
+    f.write_text(
+        "zero-fill:\n  method.layers: {type: int, low: 1, high: 3}\n  method.K: {type: int, low: 1, high: 5}\n"
+        "  method.not_yet_an_option: {type: categorical, choices: [a, b]}\n"
+        "hardymer:\n  method.alpha1: {type: float, low: 0.0, high: 1.0}\n"
+        "  method.alpha2: {type: complement, of: method.alpha1}\n"
+    )
     assert list(build_space("zero-fill", "regression", f).as_dict()) == ["method.layers"]
     space = build_space("hardymer", "regression", f)
     values = space.sample(optuna.trial.FixedTrial({"method.alpha1": 0.3}))
@@ -65,8 +69,15 @@ def test_release_recipe_values():
     assert (o.hidden, o.depth, o.heads, o.dropout, o.attn_dropout) == (256, 4, 2, 0.5, 0.0)
     assert (o.stage1_fraction, o.K, o.mapping, o.teacher_epochs, o.regression_loss) == (0.5, 3, "release", 200, "mse")
     # flags and --config merge after the recipe
-    cfg = build_config(None, protocol="fixed", data={}, train={"epochs": 4}, method="zero-fill", recipe="release",
-                       set_=["train.lr=0.01"])
+    cfg = build_config(
+        None,
+        protocol="fixed",
+        data={},
+        train={"epochs": 4},
+        method="zero-fill",
+        recipe="release",
+        set_=["train.lr=0.01"],
+    )
     assert cfg.train.epochs == 4 and cfg.train.lr == 0.01 and cfg.train.optimizer == "adam"
     assert "K" not in cfg.method.options  # options zero-fill lacks are not applied
     with pytest.raises(ConfigError, match="release"):
@@ -93,8 +104,24 @@ def test_attention_dropout_and_adam():
 
 def test_train_cli_with_release_recipe(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    r = runner.invoke(app, ["train", "--recipe", "release", "--method", "backbone", "--data-opt", "size=tiny",
-                            "--epochs", "2", "--condition", "at", "--out", "run"])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--recipe",
+            "release",
+            "--method",
+            "backbone",
+            "--data-opt",
+            "size=tiny",
+            "--epochs",
+            "2",
+            "--condition",
+            "at",
+            "--out",
+            "run",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = load_config(str(tmp_path / "run" / "config.yaml"))
     assert cfg.train.optimizer == "adam" and cfg.method.options.depth == 4
@@ -108,7 +135,8 @@ def _write_tuned(path, method: str, options: dict, trials: int, seeds: list[int]
     path.mkdir(parents=True, exist_ok=True)
     (path / "best.yaml").write_text(to_yaml(cfg))
     (path.parent if per_condition else path).joinpath("tune.json").write_text(
-        json.dumps({"trials_requested": trials, "seeds": seeds, "per_condition": per_condition, "metric": "wa"}))
+        json.dumps({"trials_requested": trials, "seeds": seeds, "per_condition": per_condition, "metric": "wa"})
+    )
 
 
 def test_bench_tuned_uses_each_methods_config(tmp_path, monkeypatch):
@@ -116,8 +144,21 @@ def test_bench_tuned_uses_each_methods_config(tmp_path, monkeypatch):
     tuned = tmp_path / "tuned"
     _write_tuned(tuned / "zero-fill", "zero-fill", {"hidden": 24, "layers": 1}, trials=5, seeds=[0, 1])
     _write_tuned(tuned / "backbone" / "a", "backbone", {"hidden": 16, "depth": 1}, 5, [0, 1], per_condition=True)
-    args = ["bench", "--methods", "zero-fill,backbone", "--data-opt", "size=tiny", "--conditions", "a", "--seeds", "0",
-            "--out", "b", "--tuned", str(tuned)]
+    args = [
+        "bench",
+        "--methods",
+        "zero-fill,backbone",
+        "--data-opt",
+        "size=tiny",
+        "--conditions",
+        "a",
+        "--seeds",
+        "0",
+        "--out",
+        "b",
+        "--tuned",
+        str(tuned),
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     zf = OmegaConf.load(tmp_path / "b" / "zero-fill" / "a" / "fold0" / "seed0" / "config.yaml")
@@ -141,8 +182,24 @@ def test_bench_tuned_preset_uses_its_base_methods_config(tmp_path, monkeypatch):
     _write_tuned(tuned / "hardymer", "hardymer", {"hidden": 16, "depth": 1, "K": 2}, trials=3, seeds=[0])
     # a preset without its own tuned folder runs with its base method's config plus the preset's options
     assert tuned_config_path(tuned, "hardymer-fixed-k", "a") == tuned / "hardymer" / "best.yaml"
-    r = runner.invoke(app, ["bench", "--methods", "hardymer-fixed-k", "--data-opt", "size=tiny", "--conditions", "a",
-                            "--seeds", "0", "--out", "b", "--tuned", str(tuned)])
+    r = runner.invoke(
+        app,
+        [
+            "bench",
+            "--methods",
+            "hardymer-fixed-k",
+            "--data-opt",
+            "size=tiny",
+            "--conditions",
+            "a",
+            "--seeds",
+            "0",
+            "--out",
+            "b",
+            "--tuned",
+            str(tuned),
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = OmegaConf.load(tmp_path / "b" / "hardymer-fixed-k" / "a" / "fold0" / "seed0" / "config.yaml")
     assert cfg.method.name == "hardymer" and cfg.method.options.K == 2 and cfg.method.options.hidden == 16
@@ -153,8 +210,26 @@ def test_bench_tuned_explicit_set_wins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     tuned = tmp_path / "tuned"
     _write_tuned(tuned / "zero-fill", "zero-fill", {"hidden": 24}, trials=3, seeds=[0])
-    r = runner.invoke(app, ["bench", "--methods", "zero-fill", "--data-opt", "size=tiny", "--conditions", "a",
-                            "--seeds", "0", "--out", "b", "--tuned", str(tuned), "--set", "train.lr=0.0005"])
+    r = runner.invoke(
+        app,
+        [
+            "bench",
+            "--methods",
+            "zero-fill",
+            "--data-opt",
+            "size=tiny",
+            "--conditions",
+            "a",
+            "--seeds",
+            "0",
+            "--out",
+            "b",
+            "--tuned",
+            str(tuned),
+            "--set",
+            "train.lr=0.0005",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = OmegaConf.load(tmp_path / "b" / "zero-fill" / "a" / "fold0" / "seed0" / "config.yaml")
     assert cfg.train.lr == 0.0005 and cfg.method.options.hidden == 24 and cfg.train.epochs == 2

@@ -34,8 +34,25 @@ def _trials(path) -> list[dict]:
 
 
 def _tune_args(out, space, trials: int) -> list[str]:
-    return ["tune", "--method", "zero-fill", "--data-opt", "size=tiny", "--conditions", "a,t", "--trials", str(trials),
-            "--seeds", "0", "--set", "train.epochs=2", "--space", str(space), "--out", str(out)]
+    return [
+        "tune",
+        "--method",
+        "zero-fill",
+        "--data-opt",
+        "size=tiny",
+        "--conditions",
+        "a,t",
+        "--trials",
+        str(trials),
+        "--seeds",
+        "0",
+        "--set",
+        "train.epochs=2",
+        "--space",
+        str(space),
+        "--out",
+        str(out),
+    ]
 
 
 def test_tune_writes_outputs_best_yaml_trains_and_resumes(tmp_path, monkeypatch):
@@ -57,8 +74,9 @@ def test_tune_writes_outputs_best_yaml_trains_and_resumes(tmp_path, monkeypatch)
     # the best value is the best of the trial table, and the mean of its runs' validation metric
     best_row = max(rows, key=lambda row: float(row["value"]))
     assert info["best_value"] == pytest.approx(float(best_row["value"]))
-    runs = [json.loads((out / "trials" / best_row["number"] / c / "seed0" / "metrics.json").read_text())
-            for c in ("a", "t")]
+    runs = [
+        json.loads((out / "trials" / best_row["number"] / c / "seed0" / "metrics.json").read_text()) for c in ("a", "t")
+    ]
     assert info["best_value"] == pytest.approx(sum(m["val"]["wa"] for m in runs) / 2)
     assert all(m["test"] == {} for m in runs)  # test never evaluated while tuning
     assert not list((out / "trials").rglob("checkpoint.pt"))
@@ -66,7 +84,9 @@ def test_tune_writes_outputs_best_yaml_trains_and_resumes(tmp_path, monkeypatch)
     best = load_config(str(out / "best.yaml"))
     assert best.method.name == "zero-fill" and best.train.evaluate_test is True
     assert best.method.options.hidden == info["best_params"]["method.hidden"]
-    r = runner.invoke(app, ["train", "--config", str(out / "best.yaml"), "--condition", "a", "--out", str(tmp_path / "t")])
+    r = runner.invoke(
+        app, ["train", "--config", str(out / "best.yaml"), "--condition", "a", "--out", str(tmp_path / "t")]
+    )
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert m["method"] == "zero-fill" and m["test"]
@@ -110,8 +130,16 @@ def test_tuner_never_reads_test(tmp_path, method):
         run_experiment(load_config(cfg, {"out": str(tmp_path / "plain"), "method": {"name": method}}), ds=ds)
     space = tmp_path / "space.yaml"
     space.write_text(TINY_SPACE)
-    settings = TuneSettings(method=method, protocol="fixed", conditions=["at"], trials=2, seeds=[0],
-                            out=str(tmp_path / "tune"), space_file=str(space), fixed={"train.epochs"})
+    settings = TuneSettings(
+        method=method,
+        protocol="fixed",
+        conditions=["at"],
+        trials=2,
+        seeds=[0],
+        out=str(tmp_path / "tune"),
+        space_file=str(space),
+        fixed={"train.epochs"},
+    )
     info = tune(cfg, settings, ds=ds)
     assert info["trials_finished"] == 2 and info["states"]["COMPLETE"] == 2
     assert (tmp_path / "tune" / "best.yaml").is_file()
@@ -121,12 +149,26 @@ def test_tuner_unified_and_per_condition(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(TINY_SPACE)
     cfg = load_config({"train": {"epochs": 2}, "data": {"options": {"size": "tiny"}}, "cache_dir": None})
-    uni = tune(cfg, TuneSettings(method="zero-fill", protocol="unified", trials=1, seeds=[0],
-                                 out=str(tmp_path / "u"), space_file=str(space)))
+    uni = tune(
+        cfg,
+        TuneSettings(
+            method="zero-fill", protocol="unified", trials=1, seeds=[0], out=str(tmp_path / "u"), space_file=str(space)
+        ),
+    )
     m = json.loads(next((tmp_path / "u" / "trials").rglob("metrics.json")).read_text())
     assert m["protocol"] == "unified" and uni["best_value"] == pytest.approx(m["val"]["mean6"]["wa"])
-    per = tune(cfg, TuneSettings(method="zero-fill", conditions=["a", "tv"], trials=1, seeds=[0], per_condition=True,
-                                 out=str(tmp_path / "p"), space_file=str(space)))
+    per = tune(
+        cfg,
+        TuneSettings(
+            method="zero-fill",
+            conditions=["a", "tv"],
+            trials=1,
+            seeds=[0],
+            per_condition=True,
+            out=str(tmp_path / "p"),
+            space_file=str(space),
+        ),
+    )
     assert set(per["studies"]) == {"a", "tv"}
     for c in ("a", "tv"):
         assert load_config(str(tmp_path / "p" / c / "best.yaml")).condition == c
@@ -134,10 +176,10 @@ def test_tuner_unified_and_per_condition(tmp_path):
 
 
 def test_fit_on_epoch_callback_and_pruning_propagate(tmp_path):
+    from hardymer.data.protocol import FixedCondition
     from hardymer.models import MethodSpec, create_method
     from hardymer.models.context import FitContext
     from hardymer.training.teacher import load_or_fit_teacher
-    from hardymer.data.protocol import FixedCondition
     from hardymer.training.trainer import fit
 
     ds = create_dataset("synthetic", size="tiny", seed=1)
@@ -146,8 +188,15 @@ def test_fit_on_epoch_callback_and_pruning_propagate(tmp_path):
     seen = []
 
     def make_ctx():
-        return FitContext(ds=ds, fold=ds.fold(0), conditions=FixedCondition("at"), train=train, seed=0,
-                          device=torch.device("cpu"), teacher_provider=load_or_fit_teacher)
+        return FitContext(
+            ds=ds,
+            fold=ds.fold(0),
+            conditions=FixedCondition("at"),
+            train=train,
+            seed=0,
+            device=torch.device("cpu"),
+            teacher_provider=load_or_fit_teacher,
+        )
 
     res = fit(create_method("zero-fill", spec), make_ctx(), on_epoch=lambda e, s, rec: seen.append((e, s, rec)))
     assert [e for e, _, _ in seen] == [0, 1, 2] and res.test == {}

@@ -7,17 +7,21 @@ written atomically and ``metrics.json`` last, so a killed run leaves nothing tha
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from hardymer.catalog.presets import resolve_method
 from hardymer.config import config_hash, to_container
+from hardymer.models import method_config_class
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +40,28 @@ class RunSpec:
         return f"{self.method}/{self.condition}/{self.fold}/seed{self.seed}"
 
 
-def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: list[int], folds: list[str],
-              out: str | Path) -> list[RunSpec]:
-    """Expand the grid into resolved run configs (each validated: nothing fails later for a knowable reason)."""
+def plan_grid(
+    base_cfg: Any,
+    methods: list[str],
+    conditions: Sequence[str],
+    seeds: list[int],
+    folds: list[str],
+    out: str | Path,
+    method_options: dict | None = None,
+) -> list[RunSpec]:
+    """Expand the grid into resolved run configs (each validated: nothing fails later for a knowable reason).
+
+    A preset's options apply over ``base_cfg``'s; ``method_options`` (``--method-opt``) apply last, each
+    to the methods that have the option."""
     from hardymer.catalog.validation import check_out_dir, validate_config
 
     check_out_dir(out, "--out")
     specs = []
     for name in methods:
         method, options = resolve_method(name)
+        if method_options:
+            own = {f.name for f in dataclasses.fields(method_config_class(method))}
+            options = {**options, **{k: v for k, v in method_options.items() if k in own}}
         for fold in folds:
             for cond in conditions:
                 for seed in seeds:
@@ -52,7 +69,7 @@ def plan_grid(base_cfg: Any, methods: list[str], conditions: list[str], seeds: l
                     cfg.method.name = method
                     cfg.method.options = OmegaConf.merge(cfg.method.options, options)
                     cfg.data.fold = str(fold)
-                    cfg.condition = cond if cond != "all" else "atv"
+                    cfg.condition = str(cond) if cond != "all" else "atv"
                     cfg.seed = int(seed)
                     run_out = Path(out) / name / cond / f"fold{fold}" / f"seed{seed}"
                     cfg.out = str(run_out)
@@ -121,8 +138,14 @@ def _execute(spec: RunSpec, threads: int) -> dict:
     return metrics
 
 
-def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: str = "local",
-             ray_address: str | None = None, on_done: Callable[[RunSpec, dict | None], None] | None = None) -> list[dict]:
+def run_grid(
+    specs: list[RunSpec],
+    workers: int = 1,
+    threads: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    on_done: Callable[[RunSpec, dict | None], None] | None = None,
+) -> list[dict]:
     """Run every unfinished spec; return the metrics of all specs (finished ones re-read)."""
     todo = [s for s in specs if not is_done(s)]
     log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
@@ -149,7 +172,7 @@ def run_grid(specs: list[RunSpec], workers: int = 1, threads: int = 1, backend: 
                 log.info("%d runs were held by another process; waiting for them", len(busy))
             if workers <= 1:
                 for s in list(batch):
-                    settle(s, lambda s=s: execute(s, threads, wait))
+                    settle(s, functools.partial(execute, s, threads, wait))
             elif batch:
                 import multiprocessing as mp
 

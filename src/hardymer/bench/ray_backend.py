@@ -5,11 +5,18 @@ This module does not import the grid: the grid hands it the function that execut
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 
-def run_with_ray(specs: list, execute: Callable, threads: int = 1, address: str | None = None,
-                 on_done: Callable | None = None, local_mode: bool = False) -> list[tuple[str, str]]:
+def run_with_ray(
+    specs: list,
+    execute: Callable,
+    threads: int = 1,
+    address: str | None = None,
+    on_done: Callable | None = None,
+    local_mode: bool = False,
+) -> list[tuple[str, str]]:
     """Submit one Ray task ``execute(spec, threads)`` per spec (each writes its own outputs) and
     wait; return failures."""
     try:
@@ -21,8 +28,8 @@ def run_with_ray(specs: list, execute: Callable, threads: int = 1, address: str 
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-                 **({"local_mode": True} if local_mode else {}))
+        extra: dict[str, Any] = {"local_mode": True} if local_mode else {}
+        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False, **extra)
     remote = ray.remote(num_cpus=threads)(execute)
     refs = {remote.remote(s, threads): s for s in specs}
     failures = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
@@ -50,10 +50,10 @@ def apply_tuned(base_cfg: Any, best_yaml: str | Path) -> Any:
     cfg = base_cfg.copy()
     cfg.method.name = tuned.method.name
     cfg.method.options = tuned.method.options
-    train = OmegaConf.to_container(tuned.train, resolve=True)
+    train = cast(dict, OmegaConf.to_container(tuned.train, resolve=True))
     for k in _RUN_LOCAL_TRAIN_KEYS:
-        train.pop(k, None)  # type: ignore[union-attr]
-    train["evaluate_test"] = True  # type: ignore[index]
+        train.pop(k, None)
+    train["evaluate_test"] = True
     cfg.train = OmegaConf.merge(cfg.train, train)
     return cfg
 
@@ -66,11 +66,19 @@ def tuned_note(tuned_dir: str | Path, methods: list[str]) -> str:
         if not p.is_file():
             raise ConfigError(f"--tuned: {p} is missing (run `hardymer tune --out {Path(tuned_dir) / m}`)")
         info = json.loads(p.read_text())
-        budgets.append((int(info["trials_requested"]), tuple(info["seeds"]), bool(info.get("per_condition")),
-                        info.get("metric", "?")))
+        budgets.append(
+            (
+                int(info["trials_requested"]),
+                tuple(info["seeds"]),
+                bool(info.get("per_condition")),
+                info.get("metric", "?"),
+            )
+        )
     trials = sorted({b[0] for b in budgets})
     seeds = sorted({s for b in budgets for s in b[1]})
     per = " per condition" if any(b[2] for b in budgets) else ""
     metric = ", ".join(sorted({b[3] for b in budgets}))
-    return (f"tuned configs from {tuned_dir} ({'/'.join(map(str, trials))} trials each{per}, seeds "
-            f"{', '.join(map(str, seeds))}; TPE on validation {metric}, test never read while tuning)")
+    return (
+        f"tuned configs from {tuned_dir} ({'/'.join(map(str, trials))} trials each{per}, seeds "
+        f"{', '.join(map(str, seeds))}; TPE on validation {metric}, test never read while tuning)"
+    )

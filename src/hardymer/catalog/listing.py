@@ -32,8 +32,9 @@ def method_options(name: str) -> dict[str, Any]:
 
 def presets() -> list[dict]:
     """Every preset of ``configs/methods.yaml``: name, method and the options it sets."""
-    return [{"name": n, "method": p["method"], "options": dict(p.get("options") or {})}
-            for n, p in load_presets().items()]
+    return [
+        {"name": n, "method": p["method"], "options": dict(p.get("options") or {})} for n, p in load_presets().items()
+    ]
 
 
 def methods() -> list[dict]:
@@ -45,8 +46,15 @@ def methods() -> list[dict]:
     out = []
     for m in list_methods():
         info = method_info(m)
-        out.append({"name": m, "paper": info.get("paper", ""), "protocols": list(info.get("protocols", [])),
-                    "options": method_options(m), "presets": by_method.get(m, [])})
+        out.append(
+            {
+                "name": m,
+                "paper": info.get("paper", ""),
+                "protocols": list(info.get("protocols", [])),
+                "options": method_options(m),
+                "presets": by_method.get(m, []),
+            }
+        )
     return out
 
 
@@ -72,8 +80,14 @@ def datasets() -> list[dict]:
 
 def conditions() -> list[dict]:
     """The seven conditions (available modalities) and the two group names."""
-    rows = [{"name": c, "available": [MODALITY_NAMES[m] for m in c],
-             "missing": [MODALITY_NAMES[m] for m in "atv" if m not in c]} for c in CONDITIONS]
+    rows = [
+        {
+            "name": c,
+            "available": [MODALITY_NAMES[m] for m in c],
+            "missing": [MODALITY_NAMES[m] for m in "atv" if m not in c],
+        }
+        for c in CONDITIONS
+    ]
     rows.append({"name": "missing", "means": list(MISSING_CONDITIONS)})
     rows.append({"name": "all", "means": list(CONDITIONS)})
     return rows
@@ -84,9 +98,14 @@ def recipes() -> list[dict]:
     out = []
     for r in list_recipes():
         data = load_recipe(r)
-        out.append({"name": r, "description": " ".join(str(data.get("description") or "").split()),
-                    "train": dict(data.get("train") or {}),
-                    "methods": {m: dict(o or {}) for m, o in (data.get("methods") or {}).items()}})
+        out.append(
+            {
+                "name": r,
+                "description": " ".join(str(data.get("description") or "").split()),
+                "train": dict(data.get("train") or {}),
+                "methods": {m: dict(o or {}) for m, o in (data.get("methods") or {}).items()},
+            }
+        )
     return out
 
 
@@ -94,8 +113,7 @@ def catalog(section: str | None = None) -> dict[str, list[dict]]:
     """The whole catalogue (``{section: rows}``), or one section of :data:`SECTIONS`."""
     from hardymer.errors import ConfigError
 
-    build = {"methods": methods, "presets": presets, "datasets": datasets, "conditions": conditions,
-             "recipes": recipes}
+    build = {"methods": methods, "presets": presets, "datasets": datasets, "conditions": conditions, "recipes": recipes}
     if section is not None and section not in build:
         raise ConfigError(f"hardymer list {section}: unknown section; sections: {', '.join(SECTIONS)}")
     return {s: build[s]() for s in SECTIONS if section in (None, s)}

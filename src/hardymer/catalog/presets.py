@@ -23,5 +23,7 @@ def resolve_method(name: str) -> tuple[str, dict]:
         return p["method"], dict(p.get("options") or {})
     if name in list_methods():
         return name, {}
-    raise ConfigError(f"unknown method or preset {name!r}; methods: {', '.join(list_methods())}; "
-                      f"presets: {', '.join(sorted(presets))}")
+    raise ConfigError(
+        f"unknown method or preset {name!r}; methods: {', '.join(list_methods())}; "
+        f"presets: {', '.join(sorted(presets))}"
+    )

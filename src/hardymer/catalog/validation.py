@@ -13,16 +13,27 @@ import math
 import os
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 from hardymer.errors import ConfigError
 
+if typing.TYPE_CHECKING:
+    from hardymer.models import Method
+
 #: config key -> command-line flag (messages name the flag the user typed)
 FLAGS = {
-    "train.epochs": "--epochs", "train.batch_size": "--batch-size", "train.lr": "--lr",
-    "train.device": "--device", "train.select_on": "--select-on", "data.name": "--dataset",
-    "data.fold": "--fold", "method.name": "--method", "out": "--out", "protocol": "--protocol",
+    "train.epochs": "--epochs",
+    "train.batch_size": "--batch-size",
+    "train.lr": "--lr",
+    "train.device": "--device",
+    "train.select_on": "--select-on",
+    "data.name": "--dataset",
+    "data.fold": "--fold",
+    "method.name": "--method",
+    "out": "--out",
+    "protocol": "--protocol",
     "condition": "--condition",
 }
 
@@ -103,14 +114,18 @@ TRAIN_RULES: dict[str, Rule] = {
 }
 
 
-def validate_config(cfg: Any, *, check_out: bool = True) -> None:
-    """Raise ``ConfigError`` for the first invalid value of a run config (DictConfig or dict)."""
+def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = False) -> None:
+    """Raise ``ConfigError`` for the first invalid value of a run config (DictConfig or dict).
+
+    ``condition_list``: ``condition`` may name several conditions (``a,tv``, ``all``, ``missing``), as a
+    config file given to ``hardymer train --config`` may (one run per condition); a run's config names one.
+    """
     from omegaconf import OmegaConf
 
-    from hardymer.conditions import canonical_condition
+    from hardymer.conditions import Condition, parse_conditions
     from hardymer.data.protocol import PROTOCOLS
 
-    d = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    d: dict = cast(dict, OmegaConf.to_container(cfg, resolve=True)) if not isinstance(cfg, dict) else cfg
     train = d.get("train") or {}
     for key, value in train.items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -124,19 +139,25 @@ def validate_config(cfg: Any, *, check_out: bool = True) -> None:
 
         known = set(metric_names("classification")) | set(metric_names("regression")) | set(LOWER_IS_BETTER)
         if train["select_metric"] not in known:
-            raise ConfigError(f"train.select_metric={train['select_metric']}: unknown metric; "
-                              f"use auto or one of {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"train.select_metric={train['select_metric']}: unknown metric; "
+                f"use auto or one of {', '.join(sorted(known))}"
+            )
     protocol = d.get("protocol", "fixed")
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{option_label('protocol', protocol)}: must be one of {', '.join(PROTOCOLS)}")
     try:
-        canonical_condition(d.get("condition", "atv"))
+        if condition_list:
+            parse_conditions(str(d.get("condition", "atv")))
+        else:
+            Condition(d.get("condition", "atv"))
     except ValueError as exc:
         raise ConfigError(f"{option_label('condition', d.get('condition'))}: {exc}") from None
     if isinstance(d.get("seed"), bool) or not isinstance(d.get("seed", 0), int):
         raise ConfigError(f"seed={d.get('seed')}: must be an integer")
     method = d.get("method") or {}
     check_method_options(method.get("name", "zero-fill"), method.get("options") or {})
+    check_stages(method.get("name", "zero-fill"), method.get("options") or {}, train)
     data = d.get("data") or {}
     check_dataset_options(data.get("name", "synthetic"), data.get("options") or {})
     if check_out and d.get("out"):
@@ -148,8 +169,9 @@ def check_method_options(name: str, options: dict) -> None:
     from hardymer.models import METHODS, list_methods, method_config_class
 
     if name not in METHODS:
-        raise ConfigError(f"--method {name}: unknown method; methods: {', '.join(list_methods())}"
-                          + METHODS.suggestion(name))
+        raise ConfigError(
+            f"--method {name}: unknown method; methods: {', '.join(list_methods())}" + METHODS.suggestion(name)
+        )
     cls = method_config_class(name)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     try:
@@ -158,11 +180,73 @@ def check_method_options(name: str, options: dict) -> None:
         hints = {}
     for key, value in options.items():
         if key not in fields:
-            raise ConfigError(f"--method-opt {key}={value}: method {name!r} has no option {key!r}; "
-                              f"options: {', '.join(fields)}")
+            raise ConfigError(
+                f"--method-opt {key}={value}: method {name!r} has no option {key!r}; options: {', '.join(fields)}"
+            )
         problem = _type_problem(value, hints.get(key))
         if problem:
             raise ConfigError(f"--method-opt {key}={value}: {problem}")
+
+
+def check_method_name(name: str, option: str = "--method") -> None:
+    """A registered method or a preset of ``configs/methods.yaml``; else the known names, and the
+    nearest one when the name looks like a typo."""
+    import difflib
+
+    from hardymer.catalog.presets import load_presets
+    from hardymer.models import list_methods
+
+    presets = load_presets()
+    if name in presets or name in list_methods():
+        return
+    close = difflib.get_close_matches(str(name), [*list_methods(), *presets], n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"{option} {name}: unknown method or preset; methods: {', '.join(list_methods())}; "
+        f"presets: {', '.join(sorted(presets))}{hint}"
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def stage_lengths(name: str, options: dict, epochs: int) -> tuple[int, int] | None:
+    """``(stage-1 epochs, stage-2 epochs)`` of a two-stage method trained ``epochs`` epochs (the
+    method's own rule, :meth:`~hardymer.models.Method.stage1_epochs`); ``None`` for one stage."""
+    import types as _types
+
+    from hardymer.models import METHODS, method_config
+
+    cls = cast("type[Method]", METHODS.get(name))  # registered factories are the Method classes
+    fraction = getattr(method_config(name, **options), "stage1_fraction", getattr(cls, "stage1_fraction", 0.0))
+    if not fraction or fraction <= 0:
+        return None
+    schedule = _types.SimpleNamespace(stage1_fraction=fraction)  # what the rule reads; no model is built
+    s1 = int(cls.stage1_epochs(cast("Method", schedule), epochs))
+    return s1, epochs - s1
+
+
+def check_stages(name: str, options: dict, train: dict) -> None:
+    """A two-stage method (``stage1_fraction`` > 0) gets at least one epoch in each stage; else
+    ``ConfigError`` naming both stage lengths and the fewest epochs that give each stage one."""
+    epochs = train.get("epochs")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        return  # the epochs rule reports it
+    lengths = stage_lengths(name, options, epochs)
+    if lengths is None:
+        return
+    s1, s2 = lengths
+    if train.get("stage2_steps") is not None:
+        s2 = max(s2, 1)  # a step-based stage 2 lasts as long as its steps need
+    if s1 >= 1 and s2 >= 1:
+        return
+    least = next((n for n in range(epochs + 1, 10_000) if min(stage_lengths(name, options, n) or (1, 1)) >= 1), None)
+    stage2 = "from train.stage2_steps" if train.get("stage2_steps") is not None else s2
+    raise ConfigError(
+        f"{option_label('train.epochs', epochs)}: {name} trains 2 stages (stage 1: "
+        f"{_plural(s1, 'epoch')}, stage 2: {stage2}); give at least {least}"
+    )
 
 
 def _type_problem(value: Any, hint: Any) -> str | None:
@@ -200,13 +284,12 @@ def dataset_option_names(name: str) -> list[str] | None:
 
 def check_dataset_options(name: str, options: dict) -> None:
     """Known dataset; every ``--data-opt`` key accepted by its loader (the valid ones listed)."""
-    from hardymer.data import list_datasets
-
-    from hardymer.data import DATASETS
+    from hardymer.data import DATASETS, list_datasets
 
     if name not in list_datasets():
-        raise ConfigError(f"--dataset {name}: unknown dataset; datasets: {', '.join(list_datasets())}"
-                          + DATASETS.suggestion(name))
+        raise ConfigError(
+            f"--dataset {name}: unknown dataset; datasets: {', '.join(list_datasets())}" + DATASETS.suggestion(name)
+        )
     valid = dataset_option_names(name)
     if valid is None:
         return

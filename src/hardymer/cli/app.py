@@ -24,8 +24,11 @@ from hardymer.cli.tune import tune
 app = HardymerTyper(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 data_app = HardymerTyper(no_args_is_help=True, help="Inspect and download datasets.", pretty_exceptions_enable=False)
 app.add_typer(data_app, name="data")
-cache_app = HardymerTyper(no_args_is_help=True, help="See and clean the on-disk cache of teachers, stage-1 states "
-                          "and hardness tables.", pretty_exceptions_enable=False)
+cache_app = HardymerTyper(
+    no_args_is_help=True,
+    help="See and clean the on-disk cache of teachers, stage-1 states and hardness tables.",
+    pretty_exceptions_enable=False,
+)
 app.add_typer(cache_app, name="cache")
 
 
@@ -38,9 +41,12 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "-v", "--verbose", help="tracebacks with errors; debug logging"),
-          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
+def _main(
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="tracebacks with errors; debug logging"),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
     """Global options go before the command, e.g. hardymer -v train ..."""
     from hardymer._memory import return_freed_memory
 

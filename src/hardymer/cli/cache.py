@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import List, Optional
 
 import typer
 from rich.table import Table
 
-from hardymer.cli._common import console, setup_logging
+from hardymer.cli._common import console, setup_logging, verbose_option
 
 CACHE_DIR_HELP = "the cache folder (a run's cache_dir; default runs/.cache)"
 
@@ -28,9 +27,11 @@ def _age(seconds: float) -> str:
     return f"{days:.1f} d" if days >= 1 else f"{seconds / 3600:.1f} h"
 
 
-def cache_info(cache_dir: str = typer.Option("runs/.cache", "--cache-dir", help=CACHE_DIR_HELP),
-               as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
-               verbose: bool = typer.Option(False, "-v", "--verbose", help="debug logging")) -> None:
+def cache_info(
+    cache_dir: str = typer.Option("runs/.cache", "--cache-dir", help=CACHE_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    verbose: bool = verbose_option(),
+) -> None:
     """Files, size and age per kind of cached artefact, and what reuses each kind."""
     setup_logging(verbose)
     from hardymer._cache import CACHE_KINDS, cache_summary
@@ -50,17 +51,24 @@ def cache_info(cache_dir: str = typer.Option("runs/.cache", "--cache-dir", help=
         t.add_row(kind, str(s["files"]), _size(s["bytes"]), _age(now - s["newest"]), _age(now - s["oldest"]), what)
     console.print(t)
     total = sum(s["bytes"] for s in summary.values())
-    console.print(f"{sum(s['files'] for s in summary.values())} files, {_size(total)}; "
-                  "`hardymer cache clean` removes them (a later run recomputes what it needs)", markup=False)
+    console.print(
+        f"{sum(s['files'] for s in summary.values())} files, {_size(total)}; "
+        "`hardymer cache clean` removes them (a later run recomputes what it needs)",
+        markup=False,
+    )
 
 
-def cache_clean(cache_dir: str = typer.Option("runs/.cache", "--cache-dir", help=CACHE_DIR_HELP),
-                kind: Optional[List[str]] = typer.Option(None, "--kind", help="only this kind (repeatable): "
-                                                         "teacher, stage1, hardness or partial"),
-                older_than: Optional[float] = typer.Option(None, "--older-than", metavar="DAYS",
-                                                           help="only files not modified for this many days"),
-                dry_run: bool = typer.Option(False, "--dry-run", help="list what would be removed, remove nothing"),
-                verbose: bool = typer.Option(False, "-v", "--verbose", help="debug logging")) -> None:
+def cache_clean(
+    cache_dir: str = typer.Option("runs/.cache", "--cache-dir", help=CACHE_DIR_HELP),
+    kind: list[str] | None = typer.Option(
+        None, "--kind", help="only this kind (repeatable): teacher, stage1, hardness or partial"
+    ),
+    older_than: float | None = typer.Option(
+        None, "--older-than", metavar="DAYS", help="only files not modified for this many days"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would be removed, remove nothing"),
+    verbose: bool = verbose_option(),
+) -> None:
     """Remove cached artefacts (all, or by kind and age); other files in the folder are never touched."""
     setup_logging(verbose)
     from hardymer._cache import clean_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -13,13 +12,19 @@ from hardymer.cli._common import (
     fail,
     parse_kv,
     setup_logging,
+    verbose_option,
 )
 from hardymer.errors import HardymerError
 
 
-def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Optional[List[str]] = typer.Option(None)) -> None:
+def data_info(
+    name: str = typer.Argument(..., help="dataset name (see `hardymer list datasets`)"),
+    root: str | None = typer.Option(None, help="dataset folder or file"),
+    data_opt: list[str] | None = typer.Option(None, help="dataset option key=value"),
+    verbose: bool = verbose_option(),
+) -> None:
     """Counts per split, dims, label distribution and availability of a dataset."""
-    setup_logging(False)
+    setup_logging(verbose)
     from hardymer.data import create_dataset
 
     try:
@@ -34,9 +39,13 @@ def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Opt
     if s.get("absent"):
         from hardymer.conditions import MODALITY_NAMES
 
-        console.print("absent (no features for any utterance; conditions need none of them): "
-                      + ", ".join(MODALITY_NAMES[m] for m in s["absent"]))
-    console.print("labels: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["labels"].items()))
+        console.print(
+            "absent (no features for any utterance; conditions need none of them): "
+            + ", ".join(MODALITY_NAMES[m] for m in s["absent"])
+        )
+    console.print(
+        "labels: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["labels"].items())
+    )
     t = Table("fold", "train", "validation", "test")
     for f, parts in s["folds"].items():
         t.add_row(f, *[f"{parts[p]['utterances']} utt / {parts[p]['groups']} groups" for p in ("train", "val", "test")])
@@ -45,10 +54,14 @@ def data_info(name: str, root: Optional[str] = typer.Option(None), data_opt: Opt
         console.print("per-utterance metadata: " + ", ".join(sorted(ds.utt_meta)))
 
 
-def data_fetch(name: str, dest: str = typer.Option(..., help="destination folder"),
-               base_url: Optional[str] = typer.Option(None, help="mirror replacing the pinned download prefix")) -> None:
+def data_fetch(
+    name: str = typer.Argument(..., help="dataset name (see `hardymer list datasets`)"),
+    dest: str = typer.Option(..., help="destination folder"),
+    base_url: str | None = typer.Option(None, help="mirror replacing the pinned download prefix"),
+    verbose: bool = verbose_option(),
+) -> None:
     """Download a public dataset's files (pinned commits, sha256 checked)."""
-    setup_logging(False)
+    setup_logging(verbose)
     from hardymer.data.fetch import fetch_dataset
 
     try:

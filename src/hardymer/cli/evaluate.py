@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -13,21 +12,27 @@ from hardymer.cli._common import (
     fail,
     parse_condition_option,
     setup_logging,
+    verbose_option,
 )
 from hardymer.errors import HardymerError
 
 
 def evaluate(
-    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`, or its run folder"),
     condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
     split: str = typer.Option("test", help="train, val or test"),
-    root: Optional[str] = typer.Option(None, help="override the dataset folder stored in the checkpoint"),
-    out: Optional[str] = typer.Option(None, help="also write the metrics to FILE.json or FILE.csv"),
+    root: str | None = typer.Option(
+        None, help="dataset folder (default: the one stored in the checkpoint, found from any folder)"
+    ),
+    out: str | None = typer.Option(None, help="also write the metrics to FILE.json or FILE.csv"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON (for scripts) instead of a table"),
-    strict: bool = typer.Option(False, help="refuse conditions a fixed-protocol model was not trained on (default: warn)"),
+    strict: bool = typer.Option(
+        False, help="refuse conditions a fixed-protocol model was not trained on (default: warn)"
+    ),
+    verbose: bool = verbose_option(),
 ) -> None:
     """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
-    setup_logging(False)
+    setup_logging(verbose)
     from hardymer.inference.evaluate import evaluate_checkpoint
     from hardymer.reporting.compare import check_out_file
     from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation

@@ -7,12 +7,14 @@ import json
 import typer
 from rich.table import Table
 
-from hardymer.cli._common import console, setup_logging
+from hardymer.cli._common import console, setup_logging, verbose_option
 
 
-def info(as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
+def info(
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"), verbose: bool = verbose_option()
+) -> None:
     """Show library versions, the compute devices torch sees and the thread count."""
-    setup_logging(False)
+    setup_logging(verbose)
     from hardymer import __version__
     from hardymer._env import devices, environment
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -11,15 +9,19 @@ from rich.table import Table
 from hardymer.cli._common import (
     console,
     setup_logging,
+    verbose_option,
 )
 
 
 def list_(
-    section: Optional[str] = typer.Argument(None, help="methods, presets, datasets, conditions or recipes (default: an overview)"),
+    section: str | None = typer.Argument(
+        None, help="methods, presets, datasets, conditions or recipes (default: an overview)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print JSON (the whole catalogue, or the section)"),
+    verbose: bool = verbose_option(),
 ) -> None:
     """Methods (with options, defaults and presets), datasets (with options), conditions and recipes."""
-    setup_logging(False)
+    setup_logging(verbose)
     import json
 
     from hardymer.catalog.listing import catalog
@@ -39,8 +41,10 @@ def _opts(d: dict) -> str:
 
 
 def _overview(cat: dict) -> None:
-    t = Table(title="hardymer list — details: hardymer list methods|presets|datasets|conditions|recipes [--json]",
-              show_header=False)
+    t = Table(
+        title="hardymer list — details: hardymer list methods|presets|datasets|conditions|recipes [--json]",
+        show_header=False,
+    )
     t.add_column("section", style="bold")
     t.add_column("entries")
     t.add_row("methods", ", ".join(m["name"] for m in cat["methods"]))
@@ -102,5 +106,10 @@ def _print_recipes(rows: list) -> None:
         console.print(t)
 
 
-_SECTION_PRINTERS = {"methods": _print_methods, "presets": _print_presets, "datasets": _print_datasets,
-                     "conditions": _print_conditions, "recipes": _print_recipes}
+_SECTION_PRINTERS = {
+    "methods": _print_methods,
+    "presets": _print_presets,
+    "datasets": _print_datasets,
+    "conditions": _print_conditions,
+    "recipes": _print_recipes,
+}

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from hardymer.cli._common import (
     console,
     fail,
     setup_logging,
+    verbose_option,
 )
 from hardymer.errors import HardymerError
 
 
 def predict(
-    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`"),
-    input: str = typer.Option(..., "--input", help=".npz with audio/text/video (any subset), optional mask_*, groups, utt_ids"),
-    out: Optional[str] = typer.Option(None, help="CSV to write (default: print)"),
-    strict: bool = typer.Option(False, help="refuse modality sets a fixed-protocol model was not trained on (default: warn)"),
+    checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`, or its run folder"),
+    input: str = typer.Option(
+        ..., "--input", help=".npz with audio/text/video (any subset), optional mask_*, groups, utt_ids"
+    ),
+    out: str | None = typer.Option(None, help="CSV to write (default: print)"),
+    strict: bool = typer.Option(
+        False, help="refuse modality sets a fixed-protocol model was not trained on (default: warn)"
+    ),
+    verbose: bool = verbose_option(),
 ) -> None:
     """Predict on new data with whatever modalities it has."""
-    setup_logging(False)
+    setup_logging(verbose)
     from hardymer.inference import predict_file
 
     try:

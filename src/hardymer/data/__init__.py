@@ -9,11 +9,27 @@ from __future__ import annotations
 from hardymer.data.batching import Batch, GroupBatcher, group_index
 from hardymer.data.dataset import MultimodalDataset, Split
 from hardymer.data.loaders import gcnet, mmsa, mosi_poria, npz, synthetic  # noqa: F401  (registration)
-from hardymer.data.registry import (DATASETS, create_dataset, dataset_option_defaults, list_datasets, loader_of,
-                                    register_dataset)
+from hardymer.data.registry import (
+    DATASETS,
+    create_dataset,
+    dataset_option_defaults,
+    list_datasets,
+    loader_of,
+    register_dataset,
+)
 from hardymer.data.standardize import Standardizer
 
 __all__ = [
-    "Batch", "GroupBatcher", "MultimodalDataset", "Split", "Standardizer", "DATASETS",
-    "create_dataset", "dataset_option_defaults", "group_index", "list_datasets", "loader_of", "register_dataset",
+    "Batch",
+    "GroupBatcher",
+    "MultimodalDataset",
+    "Split",
+    "Standardizer",
+    "DATASETS",
+    "create_dataset",
+    "dataset_option_defaults",
+    "group_index",
+    "list_datasets",
+    "loader_of",
+    "register_dataset",
 ]

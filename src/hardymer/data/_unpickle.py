@@ -10,20 +10,44 @@ from typing import Any
 from hardymer.errors import DataError
 
 _ALLOWED: set[tuple[str, str]] = {
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "list"), ("builtins", "dict"),
-    ("builtins", "tuple"), ("builtins", "str"), ("builtins", "int"), ("builtins", "float"),
-    ("builtins", "bytes"), ("builtins", "bytearray"), ("builtins", "complex"), ("builtins", "bool"),
-    ("__builtin__", "set"), ("__builtin__", "frozenset"), ("__builtin__", "unicode"),
-    ("__builtin__", "list"), ("__builtin__", "dict"), ("__builtin__", "tuple"), ("__builtin__", "str"),
-    ("__builtin__", "int"), ("__builtin__", "long"), ("__builtin__", "float"), ("__builtin__", "bytearray"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "list"),
+    ("builtins", "dict"),
+    ("builtins", "tuple"),
+    ("builtins", "str"),
+    ("builtins", "int"),
+    ("builtins", "float"),
+    ("builtins", "bytes"),
+    ("builtins", "bytearray"),
+    ("builtins", "complex"),
+    ("builtins", "bool"),
+    ("__builtin__", "set"),
+    ("__builtin__", "frozenset"),
+    ("__builtin__", "unicode"),
+    ("__builtin__", "list"),
+    ("__builtin__", "dict"),
+    ("__builtin__", "tuple"),
+    ("__builtin__", "str"),
+    ("__builtin__", "int"),
+    ("__builtin__", "long"),
+    ("__builtin__", "float"),
+    ("__builtin__", "bytearray"),
     # Python 3 writes builtins as __builtin__.* under protocol < 3 (e.g. b"" -> __builtin__.bytes,
     # the empty data buffer of a zero-size numpy array)
-    ("__builtin__", "bytes"), ("__builtin__", "complex"), ("__builtin__", "bool"),
-    ("collections", "OrderedDict"), ("_codecs", "encode"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("__builtin__", "bytes"),
+    ("__builtin__", "complex"),
+    ("__builtin__", "bool"),
+    ("collections", "OrderedDict"),
+    ("_codecs", "encode"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
 }
 
 
@@ -39,7 +63,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         raise DataError(
             f"refusing to load global {module}.{name}: only builtins and numpy arrays are allowed "
-            "(pickles are code; this one may be hostile)", source=self.source,
+            "(pickles are code; this one may be hostile)",
+            source=self.source,
         )
 
 

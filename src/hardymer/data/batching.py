@@ -7,13 +7,13 @@ zero row used for padding, which keeps batching cheap (no per-item Python work p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
 
-from hardymer.conditions import MODALITIES, condition_mask
+from hardymer.conditions import MODALITIES, Condition
 from hardymer.data.dataset import MultimodalDataset
 
 
@@ -35,24 +35,28 @@ class Batch:
     y: torch.Tensor  # [B, L]
     idx: torch.Tensor  # [B, L] long
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(
             x={m: t.to(device) for m, t in self.x.items()},
             x_full={m: t.to(device) for m, t in self.x_full.items()},
-            avail=self.avail.to(device), avail_full=self.avail_full.to(device),
-            valid=self.valid.to(device), y=self.y.to(device), idx=self.idx.to(device),
+            avail=self.avail.to(device),
+            avail_full=self.avail_full.to(device),
+            valid=self.valid.to(device),
+            y=self.y.to(device),
+            idx=self.idx.to(device),
         )
 
-    def with_availability(self, avail: torch.Tensor) -> "Batch":
+    def with_availability(self, avail: torch.Tensor) -> Batch:
         """A batch whose inputs are masked by ``avail`` ([B, L, 3] bool, & natural availability)."""
         eff = avail & self.avail_full & self.valid.unsqueeze(-1)
         x = {m: self.x_full[m] * eff[..., j : j + 1].to(self.x_full[m].dtype) for j, m in enumerate(MODALITIES)}
-        return Batch(x=x, x_full=self.x_full, avail=eff, avail_full=self.avail_full,
-                     valid=self.valid, y=self.y, idx=self.idx)
+        return Batch(
+            x=x, x_full=self.x_full, avail=eff, avail_full=self.avail_full, valid=self.valid, y=self.y, idx=self.idx
+        )
 
-    def with_condition(self, condition: str) -> "Batch":
+    def with_condition(self, condition: str) -> Batch:
         """Apply a named condition (e.g. ``"at"``) to every utterance."""
-        cm = torch.as_tensor(condition_mask(condition), device=self.valid.device)
+        cm = torch.tensor(Condition(condition).mask, device=self.valid.device)
         return self.with_availability(cm.view(1, 1, 3).expand_as(self.avail_full))
 
 
@@ -93,10 +97,18 @@ class GroupBatcher:
     (standardised) arrays; padding positions are filled with zeros at gather time.
     """
 
-    def __init__(self, ds: MultimodalDataset, indices: np.ndarray, batch_size: int = 16,
-                 shuffle: bool = False, max_len: int | None = None,
-                 device: torch.device | str = "cpu", seed: int = 0, bucket: bool = False,
-                 bucket_batches: int = 1) -> None:
+    def __init__(
+        self,
+        ds: MultimodalDataset,
+        indices: np.ndarray,
+        batch_size: int = 16,
+        shuffle: bool = False,
+        max_len: int | None = None,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+        bucket: bool = False,
+        bucket_batches: int = 1,
+    ) -> None:
         if bucket_batches < 1:
             raise ValueError(f"bucket_batches must be >= 1, got {bucket_batches}")
         gi = group_index(ds, indices)
@@ -136,9 +148,13 @@ class GroupBatcher:
 
     def padding_stats(self) -> dict:
         """Utterances per epoch and padded positions (last epoch, mean over the epochs iterated)."""
-        return {"utterances": self.num_utterances, "bucket": self.bucket, "epochs": self.epochs,
-                "padded_last_epoch": self.last_epoch_padded,
-                "padded_per_epoch": self.padded_positions / self.epochs if self.epochs else 0.0}
+        return {
+            "utterances": self.num_utterances,
+            "bucket": self.bucket,
+            "epochs": self.epochs,
+            "padded_last_epoch": self.last_epoch_padded,
+            "padded_per_epoch": self.padded_positions / self.epochs if self.epochs else 0.0,
+        }
 
     def make_batch(self, rows: torch.Tensor) -> Batch:
         """Build a batch from rows of the padded group-index matrix."""
@@ -151,8 +167,15 @@ class GroupBatcher:
         x_full = {m: torch.where(v3, f[g], f.new_zeros(())) for m, f in self.feats.items()}
         avail_full = self.avail_all[g] & v3
         y = torch.where(valid, self.labels[g], self.labels.new_zeros(()))
-        return Batch(x=dict(x_full), x_full=x_full, avail=avail_full, avail_full=avail_full,
-                     valid=valid, y=y, idx=torch.where(valid, idx, torch.full_like(idx, -1)))
+        return Batch(
+            x=dict(x_full),
+            x_full=x_full,
+            avail=avail_full,
+            avail_full=avail_full,
+            valid=valid,
+            y=y,
+            idx=torch.where(valid, idx, torch.full_like(idx, -1)),
+        )
 
     def epoch_order(self) -> list[torch.Tensor]:
         """The group rows of each batch of the next epoch (advances the generator when shuffling).
@@ -171,7 +194,7 @@ class GroupBatcher:
             perm = torch.randperm(G, generator=self.gen)
             by_len = perm[torch.sort(self.lengths[perm], stable=True).indices]
             width = bs * self.bucket_batches
-            chunks = []
+            chunks: list[torch.Tensor] = []
             for s in range(0, G, width):
                 b = by_len[s : s + width]
                 if self.bucket_batches > 1:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from hardymer.conditions import MODALITIES, MODALITY_NAMES, canonical_condition
+from hardymer.conditions import MODALITIES, MODALITY_NAMES, Condition
 from hardymer.errors import ConfigError, DataError
 
 Task = Literal["classification", "regression"]
@@ -70,6 +71,18 @@ class MultimodalDataset:
         return int(self.labels.shape[0])
 
     @property
+    def source(self) -> str | None:
+        """The file or folder the data was read from (``meta["source"]``, set by the file loaders), if any."""
+        src = self.meta.get("source") if isinstance(self.meta, dict) else None
+        return str(src) if src else None
+
+    @property
+    def origin(self) -> str:
+        """How errors name this dataset: its name and, when known, its source (``mosi-poria (/data/mosi)``)."""
+        src = self.source
+        return f"{self.name} ({src})" if src else self.name
+
+    @property
     def dims(self) -> dict[str, int]:
         return {m: int(self.features[m].shape[1]) for m in MODALITIES}
 
@@ -80,12 +93,14 @@ class MultimodalDataset:
 
     def check_condition(self, condition: str) -> None:
         """Raise ``ConfigError`` when ``condition`` needs a modality this dataset lacks entirely."""
-        need = [m for m in self.absent_modalities if m in canonical_condition(condition)]
+        need = [m for m in self.absent_modalities if m in Condition(condition)]
         if need:
             names = ", ".join(MODALITY_NAMES[m] for m in need)
-            raise ConfigError(f"condition {condition!r} needs {names}, which dataset {self.name!r} does not have "
-                              f"(no utterance has {names} features); use a condition without "
-                              f"{', '.join(need)}")
+            raise ConfigError(
+                f"condition {condition!r} needs {names}, which dataset {self.name!r} does not have "
+                f"(no utterance has {names} features); use a condition without "
+                f"{', '.join(need)}"
+            )
 
     @property
     def num_classes(self) -> int | None:
@@ -94,7 +109,13 @@ class MultimodalDataset:
     @property
     def output_dim(self) -> int:
         """Number of model outputs: classes, or 1 for regression."""
-        return self.num_classes if self.task == "classification" else 1  # type: ignore[return-value]
+        return len(self._class_names()) if self.task == "classification" else 1
+
+    def _class_names(self) -> list[str]:
+        """The class names of classification data (``validate`` requires them)."""
+        if self.class_names is None:
+            raise DataError("classification data needs class_names", source=self.origin, field="class_names")
+        return self.class_names
 
     def fold(self, which: int | str = 0) -> Split:
         """A fold by position or name."""
@@ -102,21 +123,23 @@ class MultimodalDataset:
             for s in self.folds:
                 if s.name == which:
                     return s
-            raise KeyError(f"{self.name}: unknown fold {which!r}; folds: {[s.name for s in self.folds]}")
+            raise KeyError(f"{self.origin}: unknown fold {which!r}; folds: {[s.name for s in self.folds]}")
         i = int(which)
         if not 0 <= i < len(self.folds):
-            raise KeyError(f"{self.name}: fold {i} out of range (0..{len(self.folds) - 1})")
+            raise KeyError(f"{self.origin}: fold {i} out of range (0..{len(self.folds) - 1})")
         return self.folds[i]
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Check shapes, finiteness, label ranges and fold consistency; raise ``DataError``."""
-        src = self.name
+        src = self.origin
         n = self.labels.shape[0]
         if self.labels.ndim != 1:
             raise DataError(f"labels must be 1-D, got shape {self.labels.shape}", source=src, field="labels")
         if set(self.features) != set(MODALITIES):
-            raise DataError(f"features must have keys {MODALITIES}, got {sorted(self.features)}", source=src, field="features")
+            raise DataError(
+                f"features must have keys {MODALITIES}, got {sorted(self.features)}", source=src, field="features"
+            )
         for m in MODALITIES:
             x = self.features[m]
             if x.ndim != 2 or x.shape[0] != n:
@@ -124,13 +147,14 @@ class MultimodalDataset:
             if x.dtype != np.float32:
                 self.features[m] = x = x.astype(np.float32)
             bad = np.zeros(n, dtype=bool)  # checked in row blocks: no [N, d] temporary
-            for s in range(0, n, 65_536):
-                bad[s : s + 65_536] = ~np.isfinite(x[s : s + 65_536]).all(axis=1)
+            for start in range(0, n, 65_536):
+                bad[start : start + 65_536] = ~np.isfinite(x[start : start + 65_536]).all(axis=1)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise DataError(
                     f"{int(bad.sum())} rows contain NaN/inf (first: utterance {self.utt_ids[i]!r})",
-                    source=src, field=f"features.{m}",
+                    source=src,
+                    field=f"features.{m}",
                 )
         if self.available.shape != (n, len(MODALITIES)):
             raise DataError(f"expected shape [{n}, 3], got {self.available.shape}", source=src, field="available")
@@ -142,7 +166,9 @@ class MultimodalDataset:
         for key, arr in self.utt_meta.items():
             arr = np.asarray(arr)
             if arr.ndim < 1 or arr.shape[0] != n:
-                raise DataError(f"expected an array with {n} rows, got shape {arr.shape}", source=src, field=f"utt_meta.{key}")
+                raise DataError(
+                    f"expected an array with {n} rows, got shape {arr.shape}", source=src, field=f"utt_meta.{key}"
+                )
             self.utt_meta[key] = arr
         if len(set(self.utt_ids.tolist())) != n:
             raise DataError("utterance ids are not unique", source=src, field="utt_ids")
@@ -158,7 +184,8 @@ class MultimodalDataset:
                 i = int(np.flatnonzero(out)[0])
                 raise DataError(
                     f"label {self.labels[i]} of utterance {self.utt_ids[i]!r} out of range 0..{k - 1}",
-                    source=src, field="labels",
+                    source=src,
+                    field="labels",
                 )
         elif self.task == "regression":
             self.labels = self.labels.astype(np.float32)
@@ -171,7 +198,8 @@ class MultimodalDataset:
                     i = int(np.flatnonzero(out)[0])
                     raise DataError(
                         f"label {self.labels[i]} of utterance {self.utt_ids[i]!r} outside [{lo}, {hi}]",
-                        source=src, field="labels",
+                        source=src,
+                        field="labels",
                     )
         else:
             raise DataError(f"task must be classification or regression, got {self.task!r}", source=src, field="task")
@@ -184,7 +212,11 @@ class MultimodalDataset:
                     raise DataError(f"fold {s.name!r}: {part} indices out of range", source=src, field="folds")
             if len(parts[0]) == 0:
                 raise DataError(f"fold {s.name!r} has an empty training part", source=src, field="folds")
-            if np.intersect1d(parts[0], parts[1]).size or np.intersect1d(parts[0], parts[2]).size or np.intersect1d(parts[1], parts[2]).size:
+            if (
+                np.intersect1d(parts[0], parts[1]).size
+                or np.intersect1d(parts[0], parts[2]).size
+                or np.intersect1d(parts[1], parts[2]).size
+            ):
                 raise DataError(f"fold {s.name!r}: train/val/test overlap", source=src, field="folds")
             for part, arr in zip(("train", "val", "test"), parts):
                 gs = set(self.groups[arr].tolist())
@@ -192,7 +224,9 @@ class MultimodalDataset:
                     if other <= part:
                         continue
                     if gs & set(self.groups[arr2].tolist()):
-                        raise DataError(f"fold {s.name!r}: a group is in both {part} and {other}", source=src, field="folds")
+                        raise DataError(
+                            f"fold {s.name!r}: a group is in both {part} and {other}", source=src, field="folds"
+                        )
         # a feature row of an unavailable modality must be zero: models rely on it
         for j, m in enumerate(MODALITIES):
             miss = ~self.available[:, j]
@@ -204,7 +238,7 @@ class MultimodalDataset:
         words = {"train": "training", "val": "validation", "test": "test"}
         for p in parts:
             if len(split.part(p)) == 0:
-                raise DataError(f"fold {split.name!r} has no {words[p]} utterances", source=self.name, field="folds")
+                raise DataError(f"fold {split.name!r} has no {words[p]} utterances", source=self.origin, field="folds")
 
     def without_empty_training_rows(self, split: Split) -> tuple[Split, int]:
         """``split`` with the training utterances that have no modality at all left out, and their number.
@@ -221,19 +255,23 @@ class MultimodalDataset:
         if dropped == 0:
             return split, 0
         if not keep.any():
-            raise DataError(f"fold {split.name!r}: no training utterance has any modality", source=self.name,
-                            field="available")
+            raise DataError(
+                f"fold {split.name!r}: no training utterance has any modality", source=self.origin, field="available"
+            )
         return dataclasses.replace(split, train=tr[keep]), dropped
 
-    def check_conditions(self, conditions: list[str], indices: np.ndarray | None = None, where: str = "") -> None:
+    def check_conditions(self, conditions: Sequence[str], indices: np.ndarray | None = None, where: str = "") -> None:
         """Raise ``DataError`` when a condition keeps a modality that no utterance (of ``indices``) has."""
         avail = self.available if indices is None else self.available[np.asarray(indices, dtype=np.int64)]
         for c in conditions:
+            keeps = Condition(c).modalities
             for j, m in enumerate(MODALITIES):
-                if m in canonical_condition(c) and not avail[:, j].any():
+                if m in keeps and not avail[:, j].any():
                     raise DataError(
                         f"condition {c!r} needs {MODALITY_NAMES[m]}, which no utterance{where} has; "
-                        f"use a condition without {m!r}", source=self.name, field="available",
+                        f"use a condition without {m!r}",
+                        source=self.origin,
+                        field="available",
                     )
 
     def summary(self) -> dict:
@@ -250,12 +288,17 @@ class MultimodalDataset:
         }
         if self.task == "classification":
             vals, cnt = np.unique(self.labels, return_counts=True)
-            out["labels"] = {self.class_names[int(v)]: int(c) for v, c in zip(vals, cnt)}  # type: ignore[index]
+            names = self._class_names()
+            out["labels"] = {names[int(v)]: int(c) for v, c in zip(vals, cnt)}
         else:
             y = self.labels
             out["labels"] = {
-                "min": float(y.min()), "max": float(y.max()), "mean": float(y.mean()),
-                "positive(>=0)": int((y >= 0).sum()), "negative": int((y < 0).sum()), "zero": int((y == 0).sum()),
+                "min": float(y.min()),
+                "max": float(y.max()),
+                "mean": float(y.mean()),
+                "positive(>=0)": int((y >= 0).sum()),
+                "negative": int((y < 0).sum()),
+                "zero": int((y == 0).sum()),
             }
         for s in self.folds:
             out["folds"][s.name] = {

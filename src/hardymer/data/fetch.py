@@ -27,9 +27,9 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from hardymer.errors import ConfigError, DataError
 
@@ -70,30 +70,69 @@ def _mdl(path: str, target: str, sha256: str, size: int) -> RemoteFile:
 #: dataset name -> the files it needs (digests of the original public files)
 SOURCES: dict[str, tuple[RemoteFile, ...]] = {
     "mosi-poria": (
-        _mdl("LICENSE", "LICENSE",
-             "7a4348bcc838ef3811ad96475d975869ba6104bfec46572b371fa34482defdb5", 1107),
-        _mdl("bc-LSTM/data/transcripts.csv", "transcripts.csv",
-             "e7689e6d70720addd2a6b316419d245a68839c32b014ff426c406063ee777466", 201361),
-        _mdl("bc-LSTM/data/text_train.csv", "text_train.csv",
-             "73770b6302ad0f7a51f4eddcae6788efde4d0b6802e09f78249d5b538d1c1d67", 1689050),
-        _mdl("bc-LSTM/data/text_test.csv", "text_test.csv",
-             "f3b735070bf07ceff7a6ef6c8f4c32757e988de484e35bd6d38b2aecef851a59", 889325),
-        _mdl("bc-LSTM/data/audio/audio_train0.csv", "audio/audio_train0.csv",
-             "5435398a54664e7b00304587dc59ae84a438852be033c2a2fba779588624a2a1", 1343911),
-        _mdl("bc-LSTM/data/audio/audio_test0.csv", "audio/audio_test0.csv",
-             "ddd17eeefd3d951d51d4e2ef8a0d132652d8161e1886f71eb7262b7a14bffff6", 699228),
-        _mdl("bc-LSTM/data/text/text_train0.csv", "text/text_train0.csv",
-             "cc327045db6cc361a08b4037b97bb24de4ddb5efb381468c4835cc4a60674668", 2993906),
-        _mdl("bc-LSTM/data/text/text_test0.csv", "text/text_test0.csv",
-             "a343e22272919d1384c2075dbcdd5fef5aa9f9366b0552a83f7c3147b64b047a", 1551145),
-        _mdl("bc-LSTM/data/video/video_train0.csv", "video/video_train0.csv",
-             "b6efc0413132d627efd06f67f1706830e775e90af9a75696f535c48dbc73f12f", 1055454),
-        _mdl("bc-LSTM/data/video/video_test0.csv", "video/video_test0.csv",
-             "cab836253d81100f59d533fa2ff65cd53c486be3ec9fd82203c5e25a7a77265f", 557378),
+        _mdl("LICENSE", "LICENSE", "7a4348bcc838ef3811ad96475d975869ba6104bfec46572b371fa34482defdb5", 1107),
+        _mdl(
+            "bc-LSTM/data/transcripts.csv",
+            "transcripts.csv",
+            "e7689e6d70720addd2a6b316419d245a68839c32b014ff426c406063ee777466",
+            201361,
+        ),
+        _mdl(
+            "bc-LSTM/data/text_train.csv",
+            "text_train.csv",
+            "73770b6302ad0f7a51f4eddcae6788efde4d0b6802e09f78249d5b538d1c1d67",
+            1689050,
+        ),
+        _mdl(
+            "bc-LSTM/data/text_test.csv",
+            "text_test.csv",
+            "f3b735070bf07ceff7a6ef6c8f4c32757e988de484e35bd6d38b2aecef851a59",
+            889325,
+        ),
+        _mdl(
+            "bc-LSTM/data/audio/audio_train0.csv",
+            "audio/audio_train0.csv",
+            "5435398a54664e7b00304587dc59ae84a438852be033c2a2fba779588624a2a1",
+            1343911,
+        ),
+        _mdl(
+            "bc-LSTM/data/audio/audio_test0.csv",
+            "audio/audio_test0.csv",
+            "ddd17eeefd3d951d51d4e2ef8a0d132652d8161e1886f71eb7262b7a14bffff6",
+            699228,
+        ),
+        _mdl(
+            "bc-LSTM/data/text/text_train0.csv",
+            "text/text_train0.csv",
+            "cc327045db6cc361a08b4037b97bb24de4ddb5efb381468c4835cc4a60674668",
+            2993906,
+        ),
+        _mdl(
+            "bc-LSTM/data/text/text_test0.csv",
+            "text/text_test0.csv",
+            "a343e22272919d1384c2075dbcdd5fef5aa9f9366b0552a83f7c3147b64b047a",
+            1551145,
+        ),
+        _mdl(
+            "bc-LSTM/data/video/video_train0.csv",
+            "video/video_train0.csv",
+            "b6efc0413132d627efd06f67f1706830e775e90af9a75696f535c48dbc73f12f",
+            1055454,
+        ),
+        _mdl(
+            "bc-LSTM/data/video/video_test0.csv",
+            "video/video_test0.csv",
+            "cab836253d81100f59d533fa2ff65cd53c486be3ec9fd82203c5e25a7a77265f",
+            557378,
+        ),
         # the mosi-poria loader looks for the label pickle in its root folder first
-        RemoteFile(*_GCNET, path="dataset/CMUMOSI/CMUMOSI_features_raw_2way.pkl",
-                   target="CMUMOSI_features_raw_2way.pkl",
-                   sha256="931ee50f3a77b2eb18786840a880a439f3ae6542bf2dfb5e14ecc9690702af84", size=1683235),
+        RemoteFile(
+            *_GCNET,
+            path="dataset/CMUMOSI/CMUMOSI_features_raw_2way.pkl",
+            target="CMUMOSI_features_raw_2way.pkl",
+            sha256="931ee50f3a77b2eb18786840a880a439f3ae6542bf2dfb5e14ecc9690702af84",
+            size=1683235,
+        ),
     ),
 }
 
@@ -136,13 +175,14 @@ def _download(url: str, target: Path, expected: str, advance: Callable[[int], No
                         advance(len(chunk))
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", None) or exc
-                raise DataError(f"download from {url} failed ({reason}); nothing was written",
-                                source=str(target)) from exc
+                raise DataError(
+                    f"download from {url} failed ({reason}); nothing was written", source=str(target)
+                ) from exc
         actual = h.hexdigest()
         if actual != expected:
             raise DataError(
-                f"sha256 mismatch for the download from {url}: expected {expected}, got {actual}; "
-                "nothing was written", source=str(target),
+                f"sha256 mismatch for the download from {url}: expected {expected}, got {actual}; nothing was written",
+                source=str(target),
             )
         os.replace(tmp, target)
     finally:
@@ -154,12 +194,24 @@ def _progress(total: int):  # pragma: no cover - cosmetic
     if not sys.stderr.isatty():
         return None
     try:
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
     except ImportError:
         return None
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    TimeRemainingColumn(), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    )
 
 
 def fetch_dataset(name: str, dest: str | os.PathLike[str], base_url: str | None = None) -> Path:

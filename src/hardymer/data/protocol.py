@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from hardymer.conditions import CONDITIONS, canonical_condition, condition_mask
+from hardymer.conditions import CONDITIONS, Condition
 from hardymer.data.batching import Batch
 
 PROTOCOLS = ("fixed", "unified")
@@ -21,8 +21,8 @@ class FixedCondition:
     """Every utterance gets the same condition mask."""
 
     def __init__(self, condition: str) -> None:
-        self.condition = canonical_condition(condition)
-        self.mask = torch.as_tensor(condition_mask(self.condition))
+        self.condition = Condition(condition)
+        self.mask = torch.tensor(self.condition.mask)
         self.conditions = [self.condition]
         self.masks = self.mask.view(1, 3)
         self.eval_conditions = [self.condition]
@@ -38,14 +38,15 @@ class FixedCondition:
 class RandomConditions:
     """Each group draws one condition per step, uniformly (or with ``weights``) from ``conditions``."""
 
-    def __init__(self, conditions: Sequence[str] = CONDITIONS, weights: Sequence[float] | None = None,
-                 seed: int = 0) -> None:
-        self.conditions = [canonical_condition(c) for c in conditions]
-        self.masks = torch.as_tensor(np.stack([condition_mask(c) for c in self.conditions]))
+    def __init__(
+        self, conditions: Sequence[str] = CONDITIONS, weights: Sequence[float] | None = None, seed: int = 0
+    ) -> None:
+        self.conditions = [Condition(c) for c in conditions]
+        self.masks = torch.as_tensor(np.stack([c.mask for c in self.conditions]))
         w = torch.ones(len(self.conditions)) if weights is None else torch.as_tensor(weights, dtype=torch.float)
         self.weights = w / w.sum()
         self.gen = torch.Generator().manual_seed(seed)
-        self.eval_conditions = list(CONDITIONS)
+        self.eval_conditions = [Condition(c) for c in CONDITIONS]
 
     def sample_ids(self, n_groups: int) -> torch.Tensor:
         return torch.multinomial(self.weights, n_groups, replacement=True, generator=self.gen)

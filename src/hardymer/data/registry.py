@@ -10,8 +10,9 @@ def _npz(root=None, path=None, **kw): ...
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from hardymer._registry import Registry
 from hardymer.data.dataset import MultimodalDataset
@@ -23,9 +24,9 @@ NO_DEFAULT = "(required or set by the dataset)"
 FORWARDED = "(scenario option)"
 
 
-def register_dataset(*names: str, loader: Callable[..., Any] | None = None,
-                     extra_options: Sequence[str] = ()) -> Callable[[Callable[..., MultimodalDataset]],
-                                                                    Callable[..., MultimodalDataset]]:
+def register_dataset(
+    *names: str, loader: Callable[..., Any] | None = None, extra_options: Sequence[str] = ()
+) -> Callable[[Callable[..., MultimodalDataset]], Callable[..., MultimodalDataset]]:
     """Decorator registering a dataset factory ``(root=None, **options) -> MultimodalDataset`` under
     ``names``; ``loader`` is the function it forwards its options to and ``extra_options`` the
     options that loader forwards further (both for option checks and ``hardymer list``)."""

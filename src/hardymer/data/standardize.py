@@ -18,7 +18,7 @@ class Standardizer:
     std: dict[str, np.ndarray]
 
     @classmethod
-    def fit(cls, ds: MultimodalDataset, train_idx: np.ndarray, eps: float = 1e-6) -> "Standardizer":
+    def fit(cls, ds: MultimodalDataset, train_idx: np.ndarray, eps: float = 1e-6) -> Standardizer:
         mean, std = {}, {}
         for j, m in enumerate(MODALITIES):
             rows = train_idx[ds.available[train_idx, j]]
@@ -43,9 +43,14 @@ class Standardizer:
         return replace(ds, features=feats)
 
     def state_dict(self) -> dict:
-        return {"mean": {m: v.tolist() for m, v in self.mean.items()}, "std": {m: v.tolist() for m, v in self.std.items()}}
+        return {
+            "mean": {m: v.tolist() for m, v in self.mean.items()},
+            "std": {m: v.tolist() for m, v in self.std.items()},
+        }
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> "Standardizer":
-        return cls({m: np.asarray(v, np.float32) for m, v in state["mean"].items()},
-                   {m: np.asarray(v, np.float32) for m, v in state["std"].items()})
+    def from_state_dict(cls, state: dict) -> Standardizer:
+        return cls(
+            {m: np.asarray(v, np.float32) for m, v in state["mean"].items()},
+            {m: np.asarray(v, np.float32) for m, v in state["std"].items()},
+        )

@@ -19,10 +19,20 @@ REGRESSION_METRICS = ("acc2", "f1", "acc2_has0", "f1_has0", "acc7", "mae", "corr
 #: metrics where lower is better (model selection direction)
 LOWER_IS_BETTER = frozenset({"mae", "loss"})
 #: decimals every report shows a metric with (percentages 2, ``mae``/``corr`` 3); see :func:`metric_decimals`
-METRIC_DECIMALS: Mapping[str, int] = MappingProxyType({
-    "wa": 2, "ua": 2, "wf1": 2,
-    "acc2": 2, "f1": 2, "acc2_has0": 2, "f1_has0": 2, "acc7": 2, "mae": 3, "corr": 3,
-})
+METRIC_DECIMALS: Mapping[str, int] = MappingProxyType(
+    {
+        "wa": 2,
+        "ua": 2,
+        "wf1": 2,
+        "acc2": 2,
+        "f1": 2,
+        "acc2_has0": 2,
+        "f1_has0": 2,
+        "acc7": 2,
+        "mae": 3,
+        "corr": 3,
+    }
+)
 #: decimals of a metric missing from :data:`METRIC_DECIMALS`
 DEFAULT_DECIMALS = 2
 
@@ -44,7 +54,7 @@ def _accuracy(t: np.ndarray, p: np.ndarray) -> float:
 def _per_label(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True positives, predicted counts and support per label of ``t ∪ p`` (sorted)."""
     labels, inv = np.unique(np.concatenate([t, p]), return_inverse=True)
-    ti, pi = inv[: len(t)], inv[len(t):]
+    ti, pi = inv[: len(t)], inv[len(t) :]
     k = len(labels)
     tp = np.bincount(ti[ti == pi], minlength=k).astype(np.float64)
     return tp, np.bincount(pi, minlength=k).astype(np.float64), np.bincount(ti, minlength=k).astype(np.float64)

@@ -105,8 +105,16 @@ class PairedDifference:
         level = float(d.get("level", 0.95))
         if d.get("diffs"):
             return cls.from_diffs(d["diffs"], level)
-        return cls([], float(d["mean"]), d.get("ci_low"), d.get("ci_high"), int(d["n"]), level,
-                   bool(d.get("excludes_zero", False)) and d.get("ci_low") is not None, d.get("wilcoxon_p"))
+        return cls(
+            [],
+            float(d["mean"]),
+            d.get("ci_low"),
+            d.get("ci_high"),
+            int(d["n"]),
+            level,
+            bool(d.get("excludes_zero", False)) and d.get("ci_low") is not None,
+            d.get("wilcoxon_p"),
+        )
 
     @property
     def estimable(self) -> bool:
@@ -139,8 +147,10 @@ def format_interval(d: PairedDifference | Mapping[str, Any], digits: int, mark: 
 
 def no_interval_note(mark: str = "*") -> str:
     """The sentence a report puts under a difference table where some interval is not estimable."""
-    return (f"No interval (and no {mark}) where fewer than {MIN_PAIRS_FOR_INTERVAL} seeds are paired or all "
-            "per-seed differences are equal.")
+    return (
+        f"No interval (and no {mark}) where fewer than {MIN_PAIRS_FOR_INTERVAL} seeds are paired or all "
+        "per-seed differences are equal."
+    )
 
 
 def paired_differences(values_a: Sequence[float], values_b: Sequence[float], level: float = 0.95) -> PairedDifference:

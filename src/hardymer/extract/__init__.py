@@ -13,6 +13,16 @@ from hardymer.extract.manifest import Manifest, read_manifest
 from hardymer.extract.runner import DEFAULT_BACKENDS, ExtractResult, ModalityStats, extract, make_backend
 
 __all__ = [
-    "Backend", "DEFAULT_BACKENDS", "ExtractResult", "FeatureCache", "InputError", "Manifest", "MissingExtraError",
-    "ModalityStats", "cache_key", "extract", "make_backend", "read_manifest",
+    "Backend",
+    "DEFAULT_BACKENDS",
+    "ExtractResult",
+    "FeatureCache",
+    "InputError",
+    "Manifest",
+    "MissingExtraError",
+    "ModalityStats",
+    "cache_key",
+    "extract",
+    "make_backend",
+    "read_manifest",
 ]

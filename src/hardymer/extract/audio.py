@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from hardymer.extract.base import Backend, InputError, package_version, read_mono, require, sha256_file
+from hardymer.extract.base import (
+    Backend,
+    InputError,
+    package_version,
+    read_mono,
+    register_backend,
+    require,
+    sha256_file,
+)
 
 EGEMAPS_DIM = 88
 
@@ -36,14 +44,21 @@ class OpenSmileBackend(Backend):
     def _smile(self) -> Any:
         smile = getattr(self._local, "smile", None)
         if smile is None:  # one extractor per thread
-            smile = self._opensmile.Smile(feature_set=self._opensmile.FeatureSet.eGeMAPSv02,
-                                          feature_level=self._opensmile.FeatureLevel.Functionals)
+            smile = self._opensmile.Smile(
+                feature_set=self._opensmile.FeatureSet.eGeMAPSv02,
+                feature_level=self._opensmile.FeatureLevel.Functionals,
+            )
             self._local.smile = smile
         return smile
 
     def config(self) -> dict:
-        return {"backend": self.name, "feature_set": "eGeMAPSv02", "level": "Functionals", "mono": "mean",
-                "opensmile": package_version("opensmile")}
+        return {
+            "backend": self.name,
+            "feature_set": "eGeMAPSv02",
+            "level": "Functionals",
+            "mono": "mean",
+            "opensmile": package_version("opensmile"),
+        }
 
     def fingerprint(self, value: Path) -> str:
         return sha256_file(Path(value)).hexdigest()
@@ -56,3 +71,8 @@ class OpenSmileBackend(Backend):
         except Exception as exc:
             raise InputError(f"openSMILE failed on {path} ({type(exc).__name__}: {exc})") from exc
         return np.asarray(df.to_numpy(dtype=np.float32)).reshape(-1)
+
+
+@register_backend("audio", "opensmile")
+def _opensmile(spec: str, **_: Any) -> OpenSmileBackend:
+    return OpenSmileBackend()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from hardymer._registry import Registry
 from hardymer.errors import HardymerError
 
 HASH_CHUNK = 1 << 20
@@ -29,14 +31,16 @@ def require(module: str, *, extra: str, package: str | None = None, what: str = 
         return importlib.import_module(module)
     except ImportError as exc:
         pkg = package or module
-        msg = (f"{what or 'this backend'} needs the optional package {pkg!r} (import {module!r} failed: {exc}). "
-               f"Install it with: pip install 'hardymer[{extra}]'")
+        msg = (
+            f"{what or 'this backend'} needs the optional package {pkg!r} (import {module!r} failed: {exc}). "
+            f"Install it with: pip install 'hardymer[{extra}]'"
+        )
         if hint:
             msg += f" {hint}"
         raise MissingExtraError(msg) from exc
 
 
-def sha256_file(path: Path, h: "hashlib._Hash | None" = None) -> "hashlib._Hash":
+def sha256_file(path: Path, h: hashlib._Hash | None = None) -> hashlib._Hash:
     """Feed a file's bytes into ``h`` (new sha256 when None); ``InputError`` when it cannot be read."""
     h = h or hashlib.sha256()
     try:
@@ -107,3 +111,30 @@ def read_mono(sf: Any, path: Path) -> tuple[np.ndarray, int]:
     if not np.isfinite(x).all():
         raise InputError(f"audio has NaN/inf samples: {path}")
     return x.mean(axis=1), int(sr)
+
+
+# -- backends by name: each backend module registers its factories where the class is defined --------
+#: ``factory(spec, *, video_fps, max_frames, device) -> Backend``; keyed ``"<modality>:<name>"``
+BACKENDS: Registry[Backend] = Registry("extractor backend")
+
+
+def register_backend(
+    modality: str, name: str, *, prefix: bool = False
+) -> Callable[[Callable[..., Backend]], Callable[..., Backend]]:
+    """Register a backend factory for ``modality`` under ``name`` (``--<modality>-backend name``);
+    with ``prefix``, every spec starting ``name:`` (e.g. ``hf:models/wavlm``) goes to it, the whole
+    spec passed as its first argument."""
+    return BACKENDS.register(f"{modality}:{name}", modality=modality, name=name, prefix=prefix)
+
+
+def find_backend(modality: str, spec: str) -> Callable[..., Backend] | None:
+    """The factory registered for ``spec`` (exact name, else a registered ``prefix:``), or ``None``."""
+    low = spec.strip().lower()
+    if f"{modality}:{low}" in BACKENDS and not BACKENDS.meta(f"{modality}:{low}")["prefix"]:
+        return BACKENDS.get(f"{modality}:{low}")
+    for key in BACKENDS.names():
+        meta = BACKENDS.meta(key)
+        if meta["modality"] == modality and meta["prefix"] and low.startswith(meta["name"] + ":"):
+            if low[len(meta["name"]) + 1 :].strip():
+                return BACKENDS.get(key)
+    return None

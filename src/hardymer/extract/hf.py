@@ -29,7 +29,15 @@ from urllib.parse import parse_qsl
 import numpy as np
 
 from hardymer.errors import ConfigError
-from hardymer.extract.base import Backend, InputError, package_version, read_mono, require, sha256_file
+from hardymer.extract.base import (
+    Backend,
+    InputError,
+    package_version,
+    read_mono,
+    register_backend,
+    require,
+    sha256_file,
+)
 
 log = logging.getLogger("hardymer.extract")
 
@@ -99,8 +107,10 @@ class _HFBase(Backend):
         try:
             model = tf.AutoModel.from_pretrained(where, local_files_only=local)
         except Exception as exc:
-            raise ConfigError(f"{self.modality} model {self.model_name!r} could not be loaded from {where} "
-                              f"({type(exc).__name__}: {exc})") from exc
+            raise ConfigError(
+                f"{self.modality} model {self.model_name!r} could not be loaded from {where} "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         return model.to(self.device).eval()
 
     def _layers_count(self) -> int:
@@ -131,19 +141,29 @@ class HFAudioBackend(_HFBase):
         try:
             self._fe = tf.AutoFeatureExtractor.from_pretrained(where, local_files_only=local)
         except Exception as exc:
-            raise ConfigError(f"audio model {self.model_name!r}: no feature extractor in {where} "
-                              f"(preprocessor_config.json; {type(exc).__name__}: {exc})") from exc
+            raise ConfigError(
+                f"audio model {self.model_name!r}: no feature extractor in {where} "
+                f"(preprocessor_config.json; {type(exc).__name__}: {exc})"
+            ) from exc
         self.sampling_rate = int(getattr(self._fe, "sampling_rate", 16000))
         n = self._layers_count()
         if not -n <= self.layer < n:
-            raise ConfigError(f"backend {self.spec!r}: layer {self.layer} out of range for a model with "
-                              f"{n - 1} layers (use -{n}..{n - 1})")
+            raise ConfigError(
+                f"backend {self.spec!r}: layer {self.layer} out of range for a model with "
+                f"{n - 1} layers (use -{n}..{n - 1})"
+            )
         self.dim = int(self._model.config.hidden_size)
 
     def config(self) -> dict:
-        return {"backend": "hf-audio", "model": self.model_name, "layer": self.layer, "pool": self.pool,
-                "window_s": self.window, "sampling_rate": getattr(self, "sampling_rate", None),
-                "transformers": package_version("transformers")}
+        return {
+            "backend": "hf-audio",
+            "model": self.model_name,
+            "layer": self.layer,
+            "pool": self.pool,
+            "window_s": self.window,
+            "sampling_rate": getattr(self, "sampling_rate", None),
+            "transformers": package_version("transformers"),
+        }
 
     def fingerprint(self, value: Path) -> str:
         return sha256_file(Path(value)).hexdigest()
@@ -206,8 +226,9 @@ class HFTextBackend(_HFBase):
         try:
             self._tok = tf.AutoTokenizer.from_pretrained(where, local_files_only=local)
         except Exception as exc:
-            raise ConfigError(f"text model {self.model_name!r}: no usable tokenizer in {where} "
-                              f"({type(exc).__name__}: {exc})") from exc
+            raise ConfigError(
+                f"text model {self.model_name!r}: no usable tokenizer in {where} ({type(exc).__name__}: {exc})"
+            ) from exc
         n = self._layers_count() - 1
         if self.k > n:
             raise ConfigError(f"backend {self.spec!r}: layers={self.k} but the model has {n} layers")
@@ -221,9 +242,15 @@ class HFTextBackend(_HFBase):
             log.info("text backend %s: slow tokenizer (no word ids): averaging sub-word tokens", self.spec)
 
     def config(self) -> dict:
-        return {"backend": "hf-text", "model": self.model_name, "last_layers": self.k, "combine": self.combine,
-                "tokens": self.tokens, "max_length": getattr(self, "max_length", None),
-                "transformers": package_version("transformers")}
+        return {
+            "backend": "hf-text",
+            "model": self.model_name,
+            "last_layers": self.k,
+            "combine": self.combine,
+            "tokens": self.tokens,
+            "max_length": getattr(self, "max_length", None),
+            "transformers": package_version("transformers"),
+        }
 
     def fingerprint(self, value: str) -> str:
         return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -233,8 +260,9 @@ class HFTextBackend(_HFBase):
 
         if not value or not value.strip():
             raise InputError("empty transcript")
-        enc = self._tok(value, return_tensors="pt", truncation=True, max_length=self.max_length,
-                        return_special_tokens_mask=True)
+        enc = self._tok(
+            value, return_tensors="pt", truncation=True, max_length=self.max_length, return_special_tokens_mask=True
+        )
         special = enc.pop("special_tokens_mask")[0].bool().numpy()
         word_ids = enc.word_ids(0) if self.tokens == "words" and getattr(enc, "is_fast", False) else None
         with self._lock, torch.inference_mode():
@@ -253,3 +281,13 @@ class HFTextBackend(_HFBase):
         if not words:
             return h[keep].mean(0).astype(np.float32)
         return np.mean([h[idx].mean(0) for idx in words.values()], axis=0).astype(np.float32)
+
+
+@register_backend("audio", "hf", prefix=True)
+def _hf_audio(spec: str, *, device: str = "cpu", **_: Any) -> HFAudioBackend:
+    return HFAudioBackend(spec.strip(), device=device)
+
+
+@register_backend("text", "hf", prefix=True)
+def _hf_text(spec: str, *, device: str = "cpu", **_: Any) -> HFTextBackend:
+    return HFTextBackend(spec.strip(), device=device)

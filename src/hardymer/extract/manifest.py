@@ -30,8 +30,15 @@ from hardymer.errors import DataError
 log = logging.getLogger(__name__)
 
 KNOWN_COLUMNS = ("id", "group", "order", "label", "split", "speaker", "audio", "text", "video")
-SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test", "": "",
-                 "none": ""}
+SPLIT_ALIASES = {
+    "train": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "": "",
+    "none": "",
+}
 
 
 @dataclass
@@ -72,8 +79,9 @@ def _labels(path: Path, cells: list[str], lines: list[int]) -> tuple[np.ndarray,
         arr = np.array(ints, dtype=np.int64)
         if (arr < 0).any():
             i = int(np.flatnonzero(arr < 0)[0])
-            raise DataError(f"line {lines[i]}: negative class id {ints[i]} (class ids are 0..C-1)",
-                            source=str(path), field="label")
+            raise DataError(
+                f"line {lines[i]}: negative class id {ints[i]} (class ids are 0..C-1)", source=str(path), field="label"
+            )
         return arr, None
     except ValueError:
         pass
@@ -114,8 +122,9 @@ def read_manifest(path: str | Path) -> Manifest:
         raise DataError("empty manifest (needs a header line with at least an 'id' column)", source=str(path))
     cols = [h.strip().lower() for h in header]
     if "id" not in cols:
-        raise DataError(f"no 'id' column in the header {header} (columns: {', '.join(KNOWN_COLUMNS)})",
-                        source=str(path), field="id")
+        raise DataError(
+            f"no 'id' column in the header {header} (columns: {', '.join(KNOWN_COLUMNS)})", source=str(path), field="id"
+        )
     dup = sorted({c for c in cols if cols.count(c) > 1 and c})
     if dup:
         raise DataError(f"column {dup[0]!r} appears twice", source=str(path), field=dup[0])
@@ -142,8 +151,9 @@ def read_manifest(path: str | Path) -> Manifest:
     seen: dict[str, int] = {}
     for i, u in enumerate(ids):
         if u in seen:
-            raise DataError(f"line {lines[i]}: id {u!r} already used on line {lines[seen[u]]}",
-                            source=str(path), field="id")
+            raise DataError(
+                f"line {lines[i]}: id {u!r} already used on line {lines[seen[u]]}", source=str(path), field="id"
+            )
         seen[u] = i
     groups = [c.strip() for c in col("group")] if "group" in pos else list(ids)
     groups = [g if g else u for g, u in zip(groups, ids)]
@@ -153,8 +163,9 @@ def read_manifest(path: str | Path) -> Manifest:
             try:
                 order[i] = int(c.strip())
             except ValueError as exc:
-                raise DataError(f"line {lines[i]}: order {c!r} is not an integer", source=str(path),
-                                field="order") from exc
+                raise DataError(
+                    f"line {lines[i]}: order {c!r} is not an integer", source=str(path), field="order"
+                ) from exc
     else:
         order = np.zeros(len(ids), dtype=np.int64)
         count: dict[str, int] = {}
@@ -170,8 +181,9 @@ def read_manifest(path: str | Path) -> Manifest:
         filled = [bool(c) for c in cells]
         if any(filled) and not all(filled):
             i = filled.index(False)
-            raise DataError(f"line {lines[i]}: empty label (give a label on every row or on none)",
-                            source=str(path), field="label")
+            raise DataError(
+                f"line {lines[i]}: empty label (give a label on every row or on none)", source=str(path), field="label"
+            )
         if all(filled):
             m.labels, m.class_names = _labels(path, cells, lines)
     if "split" in pos:
@@ -179,8 +191,9 @@ def read_manifest(path: str | Path) -> Manifest:
         for i, c in enumerate(col("split")):
             v = c.strip().lower()
             if v not in SPLIT_ALIASES:
-                raise DataError(f"line {lines[i]}: unknown split {c!r} (train, val, test or empty)",
-                                source=str(path), field="split")
+                raise DataError(
+                    f"line {lines[i]}: unknown split {c!r} (train, val, test or empty)", source=str(path), field="split"
+                )
             sp.append(SPLIT_ALIASES[v])
         if any(sp):
             m.split = sp

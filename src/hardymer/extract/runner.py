@@ -6,16 +6,21 @@ import csv
 import io
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+import hardymer.extract.audio  # noqa: F401  (each backend module registers its backends)
+import hardymer.extract.hf  # noqa: F401
+import hardymer.extract.text  # noqa: F401
+import hardymer.extract.video  # noqa: F401
 from hardymer._io import atomic_numpy_save, atomic_write_json, atomic_write_text
 from hardymer.errors import ConfigError, DataError
-from hardymer.extract.base import Backend, InputError
+from hardymer.extract.base import Backend, InputError, find_backend
 from hardymer.extract.cache import FeatureCache, cache_key
 from hardymer.extract.manifest import Manifest, read_manifest
 
@@ -23,39 +28,24 @@ log = logging.getLogger("hardymer.extract")
 
 MODALITY_ORDER = ("audio", "text", "video")
 DEFAULT_BACKENDS = {"audio": "opensmile", "text": "minilm", "video": "fer"}
-BACKEND_CHOICES = {"audio": "opensmile | hf:<model folder or name>[?layer=L&pool=mean] | none",
-                   "text": "minilm | sentence-transformers:<name or folder> | hf:<model folder or name>[?layers=4] | none",
-                   "video": "fer | none"}
+BACKEND_CHOICES = {
+    "audio": "opensmile | hf:<model folder or name>[?layer=L&pool=mean] | none",
+    "text": "minilm | sentence-transformers:<name or folder> | hf:<model folder or name>[?layers=4] | none",
+    "video": "fer | none",
+}
 
 
-def make_backend(modality: str, spec: str, *, video_fps: float = 2.0, max_frames: int = 64,
-                 device: str = "cpu") -> Backend | None:
-    """A backend from its command-line name; ``None`` for ``none``."""
-    s = spec.strip()
-    low = s.lower()
-    if low == "none":
+def make_backend(
+    modality: str, spec: str, *, video_fps: float = 2.0, max_frames: int = 64, device: str = "cpu"
+) -> Backend | None:
+    """A backend from its command-line name (looked up in the registry the backend modules fill,
+    :data:`hardymer.extract.base.BACKENDS`); ``None`` for ``none``."""
+    if spec.strip().lower() == "none":
         return None
-    if modality in ("audio", "text") and low.startswith("hf:"):
-        from hardymer.extract.hf import HFAudioBackend, HFTextBackend
-
-        return (HFAudioBackend if modality == "audio" else HFTextBackend)(s, device=device)
-    if modality == "audio" and low == "opensmile":
-        from hardymer.extract.audio import OpenSmileBackend
-
-        return OpenSmileBackend()
-    if modality == "text":
-        from hardymer.extract.text import SentenceTransformerBackend
-
-        if low == "minilm":
-            return SentenceTransformerBackend("minilm", device=device)
-        for prefix in ("sentence-transformers:", "st:"):
-            if low.startswith(prefix) and s[len(prefix):].strip():
-                return SentenceTransformerBackend(s[len(prefix):].strip(), device=device)
-    if modality == "video" and low == "fer":
-        from hardymer.extract.video import FerBackend
-
-        return FerBackend(fps=video_fps, max_frames=max_frames)
-    raise ConfigError(f"unknown {modality} backend {spec!r}; choose {BACKEND_CHOICES[modality]}")
+    factory = find_backend(modality, spec)
+    if factory is None:
+        raise ConfigError(f"unknown {modality} backend {spec!r}; choose {BACKEND_CHOICES[modality]}")
+    return factory(spec.strip(), video_fps=video_fps, max_frames=max_frames, device=device)
 
 
 @dataclass
@@ -97,8 +87,16 @@ def _safe(fn: Callable[[], Any]) -> tuple[Any, str | None]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _run_modality(m: Manifest, modality: str, backend: Backend, cache: FeatureCache, workers: int,
-                  progress: Any, stats: ModalityStats, problems: dict[int, str]) -> np.ndarray:
+def _run_modality(
+    m: Manifest,
+    modality: str,
+    backend: Backend,
+    cache: FeatureCache,
+    workers: int,
+    progress: Any,
+    stats: ModalityStats,
+    problems: dict[int, str],
+) -> np.ndarray:
     n = len(m)
     x = np.zeros((n, backend.dim), dtype=np.float32)
     ok = np.zeros(n, dtype=bool)
@@ -133,8 +131,11 @@ def _run_modality(m: Manifest, modality: str, backend: Backend, cache: FeatureCa
             else:
                 by_key.setdefault(cache_key(cfg, fp), []).append(i)
         # 2. one computation per distinct content (cache first)
-        task = progress.add_task(f"{modality} ({backend.name})", total=sum(len(v) for v in by_key.values())) \
-            if progress is not None else None
+        task = (
+            progress.add_task(f"{modality} ({backend.name})", total=sum(len(v) for v in by_key.values()))
+            if progress is not None
+            else None
+        )
 
         def job(key: str) -> tuple[np.ndarray | None, str | None, bool]:
             hit = cache.get(modality, key, backend.dim)
@@ -194,10 +195,21 @@ def default_report_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.report.csv")
 
 
-def extract(manifest: str | Path, out: str | Path, *, audio_backend: str | None = None,
-            text_backend: str | None = None, video_backend: str | None = None, workers: int = 1,
-            cache_dir: str | Path | None = None, report: str | Path | None = None, video_fps: float = 2.0,
-            max_frames: int = 64, device: str = "cpu", progress: bool = True) -> ExtractResult:
+def extract(
+    manifest: str | Path,
+    out: str | Path,
+    *,
+    audio_backend: str | None = None,
+    text_backend: str | None = None,
+    video_backend: str | None = None,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    report: str | Path | None = None,
+    video_fps: float = 2.0,
+    max_frames: int = 64,
+    device: str = "cpu",
+    progress: bool = True,
+) -> ExtractResult:
     """Extract features for every utterance of ``manifest`` and write them to ``out`` (``npz`` format).
 
     Backends: ``None``/``"auto"`` picks the default one (opensmile, minilm, fer) when the manifest has
@@ -219,8 +231,9 @@ def extract(manifest: str | Path, out: str | Path, *, audio_backend: str | None 
             b.load()  # fails here, before any work, when an extra is missing
             backends[mod] = b
     if not backends:
-        raise ConfigError(f"nothing to extract: the manifest {m.path} has no audio/text/video inputs "
-                          "or every backend is 'none'")
+        raise ConfigError(
+            f"nothing to extract: the manifest {m.path} has no audio/text/video inputs or every backend is 'none'"
+        )
     cache = FeatureCache(cache_dir)
     res = ExtractResult(out=out, report=report_path, n=len(m))
     arrays: dict[str, np.ndarray] = {}
@@ -229,8 +242,14 @@ def extract(manifest: str | Path, out: str | Path, *, audio_backend: str | None 
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=False)
+        prog = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         prog.start()
     problems_by_mod: dict[str, dict[int, str]] = {}
     try:
@@ -279,12 +298,19 @@ def extract(manifest: str | Path, out: str | Path, *, audio_backend: str | None 
             load_npz(out)
         except DataError as exc:
             res.warnings.append(f"the file is written but `train` will refuse it: {exc}")
-    atomic_write_json(out.with_name(f"{out.stem}.extract.json"), {
-        "manifest": str(m.path), "out": str(out), "report": str(report_path), "utterances": len(m),
-        "backends": {mod: {"name": b.name, "dim": b.dim, "config": b.config()} for mod, b in backends.items()},
-        "stats": {mod: vars(s) for mod, s in res.stats.items()}, "problems": len(res.problems),
-        "seconds": round(time.perf_counter() - t0, 3),
-    })
+    atomic_write_json(
+        out.with_name(f"{out.stem}.extract.json"),
+        {
+            "manifest": str(m.path),
+            "out": str(out),
+            "report": str(report_path),
+            "utterances": len(m),
+            "backends": {mod: {"name": b.name, "dim": b.dim, "config": b.config()} for mod, b in backends.items()},
+            "stats": {mod: vars(s) for mod, s in res.stats.items()},
+            "problems": len(res.problems),
+            "seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
     for w in res.warnings:
         log.warning("%s", w)
     return res

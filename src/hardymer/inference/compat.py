@@ -8,22 +8,22 @@ warning naming both sets) or, with ``strict``, refused.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
-from hardymer.conditions import CONDITIONS, MODALITY_NAMES, canonical_condition
+from hardymer.conditions import CONDITIONS, MODALITY_NAMES, Condition
 from hardymer.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def trained_condition(ckpt: dict) -> str | None:
+def trained_condition(ckpt: dict) -> Condition | None:
     """The condition a fixed-protocol checkpoint was trained on (canonical, e.g. ``"at"``);
     ``None`` for a unified model or when its config does not say."""
     cfg = ckpt.get("config") or {}
     if cfg.get("protocol") != "fixed" or not cfg.get("condition"):
         return None
     try:
-        return canonical_condition(str(cfg["condition"]))
+        return Condition(str(cfg["condition"]))
     except ValueError:
         return None
 
@@ -40,14 +40,17 @@ def check_modalities(ckpt: dict, given: Iterable[str], *, strict: bool = False, 
     trained = trained_condition(ckpt)
     if trained is None:
         return None
-    sets = sorted({canonical_condition(c) for c in given}, key=lambda c: (CONDITIONS.index(c), c))
+    sets = sorted({Condition(c) for c in given}, key=lambda c: (CONDITIONS.index(c), c))
     other = [c for c in sets if c != trained]
     if not other:
         return None
     where = f"{source}: " if source else ""
-    msg = (f"{where}this {ckpt.get('method', 'model')} model was trained under the fixed protocol on "
-           f"{describe_modalities(trained)} ({trained}) only, but is given {', '.join(f'{describe_modalities(c)} ({c})' for c in other)}; "
-           "its outputs there are off its training distribution")
+    msg = (
+        f"{where}this {ckpt.get('method', 'model')} model was trained under the fixed protocol on "
+        f"{describe_modalities(trained)} ({trained}) only, but is given "
+        f"{', '.join(f'{describe_modalities(c)} ({c})' for c in other)}; "
+        "its outputs there are off its training distribution"
+    )
     if strict:
         raise ConfigError(msg + " (refused: --strict)")
     log.warning("%s", msg)

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
 
+from hardymer.conditions import Condition
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
 from hardymer.errors import ConfigError, DataError
 from hardymer.inference.compat import check_modalities
-from hardymer.training.checkpoint import load_checkpoint
+from hardymer.training.checkpoint import checkpoint_file, data_root_candidates, load_checkpoint
 from hardymer.training.precision import autocast
 from hardymer.training.trainer import evaluate
 
 
-def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "test",
-                        root: str | None = None, device: str = "cpu", strict: bool = False) -> dict:
+def evaluate_checkpoint(
+    path: str | Path,
+    conditions: Sequence[str],
+    split: str = "test",
+    root: str | None = None,
+    device: str = "cpu",
+    strict: bool = False,
+) -> dict:
     """Metrics of a checkpoint on ``split`` of the dataset it was trained on, per condition.
 
     A fixed-protocol model evaluated under another condition than it was trained on gets one
     warning naming both modality sets (``strict``: a ``ConfigError`` instead)."""
+    conditions = [Condition(c) for c in conditions]  # no-op for parsed ones (the CLI's)
+    path = checkpoint_file(path)  # a run folder: its checkpoint.pt
     method, ckpt = load_checkpoint(path, device=device)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: use train, val or test")
@@ -30,8 +40,16 @@ def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "t
         cfg = OmegaConf.create(ckpt["config"])
         _ = (cfg.data.name, cfg.data.root, cfg.data.options, cfg.data.fold, cfg.train.batch_size, cfg.train.max_len)
     except Exception as exc:
-        raise DataError(f"unusable run config ({' '.join(str(exc).split())})", source=str(path), field="config") from None
-    ds = create_dataset(cfg.data.name, root=root if root is not None else cfg.data.root, **dict(cfg.data.options))
+        raise DataError(
+            f"unusable run config ({' '.join(str(exc).split())})", source=str(path), field="config"
+        ) from None
+    data_root = root if root is not None else find_data_root(ckpt, path)
+    try:
+        ds = create_dataset(cfg.data.name, root=data_root, **dict(cfg.data.options))
+    except DataError as exc:
+        if root is not None or "not found" not in str(exc):
+            raise
+        raise DataError(f"{exc} (the dataset folder stored in the checkpoint; --root DIR overrides it)") from None
     if ds.dims != ckpt["spec"]["dims"]:
         raise DataError(f"dataset dims {ds.dims} differ from the checkpoint's {ckpt['spec']['dims']}", source=str(path))
     fold = ds.fold(ckpt["dataset"].get("fold", cfg.data.fold))
@@ -39,7 +57,19 @@ def evaluate_checkpoint(path: str | Path, conditions: list[str], split: str = "t
     ds.check_conditions(conditions, fold.part(split), where=f" of the {split} part of fold {fold.name!r}")
     if ckpt["standardizer"] is not None:
         ds = Standardizer.from_state_dict(ckpt["standardizer"]).transform(ds)
-    b = GroupBatcher(ds, fold.part(split), batch_size=int(cfg.train.batch_size), max_len=cfg.train.max_len, device=device)
+    b = GroupBatcher(
+        ds, fold.part(split), batch_size=int(cfg.train.batch_size), max_len=cfg.train.max_len, device=device
+    )
     with autocast(cfg.train, torch.device(device)):  # the precision the run was evaluated in
         res = evaluate(method, b, conditions, ds.task)
     return res if len(conditions) > 1 else {conditions[0]: res}
+
+
+def find_data_root(ckpt: dict, path: str | Path) -> str | None:
+    """The checkpoint's dataset folder as found from here (:func:`data_root_candidates`): the first
+    candidate that exists, else the folder as stored (its loader then says it is not found)."""
+    candidates = data_root_candidates(ckpt, path)
+    for c in candidates:
+        if Path(c).exists():
+            return c
+    return candidates[0] if candidates else None

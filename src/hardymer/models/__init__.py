@@ -6,10 +6,26 @@ importing this package imports the built-in ones.
 
 from __future__ import annotations
 
-from hardymer.models import backbone, gru_context, hardymer, momke, zero_fill  # noqa: F401  (registration)
-from hardymer.models._api import (METHODS, create_method, list_methods, method_config, method_config_class,
-                                  method_info, register_method)
+from hardymer.models import backbone, gru_context, hardymer, mmin, momke, zero_fill  # noqa: F401  (registration)
+from hardymer.models._api import (
+    METHODS,
+    create_method,
+    list_methods,
+    method_config,
+    method_config_class,
+    method_info,
+    register_method,
+)
 from hardymer.models.base import Method, MethodSpec
 
-__all__ = ["METHODS", "Method", "MethodSpec", "create_method", "list_methods", "method_config",
-           "method_config_class", "method_info", "register_method"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "MethodSpec",
+    "create_method",
+    "list_methods",
+    "method_config",
+    "method_config_class",
+    "method_info",
+    "register_method",
+]

@@ -12,7 +12,8 @@ create_method("zero-fill", spec, dropout=0.2)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hardymer._registry import Registry
 from hardymer.errors import ConfigError
@@ -37,8 +38,7 @@ def register_method(name: str, config_cls: type, **meta: Any) -> Callable[[M], M
 def method_config_class(name: str) -> type:
     """The config dataclass of a registered method (``ConfigError`` naming the known ones if unknown)."""
     if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; methods: {', '.join(list_methods())}"
-                          + METHODS.suggestion(name))
+        raise ConfigError(f"unknown method {name!r}; methods: {', '.join(list_methods())}" + METHODS.suggestion(name))
     return METHODS.meta(name)["config"]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import cast
 
 import torch
 from torch import nn
@@ -34,7 +34,7 @@ class BackboneConfig:
     heads: int = 2
     ff_mult: int = 2
     dropout: float = 0.3
-    attn_dropout: Optional[float] = None  # dropout of the attention weights; None: same as dropout
+    attn_dropout: float | None = None  # dropout of the attention weights; None: same as dropout
     decoder_hidden: int = 1024
     recon_weight: float = 1.0
     stage1_fraction: float = 0.5
@@ -47,8 +47,9 @@ class ModalityEncoder(nn.Module):
     def __init__(self, d_in: int, cfg: BackboneConfig) -> None:
         super().__init__()
         self.proj = nn.Sequential(nn.Linear(d_in, cfg.hidden), nn.Dropout(cfg.dropout))
-        layer = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, cfg.hidden * cfg.ff_mult, cfg.dropout,
-                                           batch_first=True, norm_first=False)
+        layer = nn.TransformerEncoderLayer(
+            cfg.hidden, cfg.heads, cfg.hidden * cfg.ff_mult, cfg.dropout, batch_first=True, norm_first=False
+        )
         if cfg.attn_dropout is not None:
             layer.self_attn.dropout = float(cfg.attn_dropout)
         self.encoder = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
@@ -69,9 +70,12 @@ def run_masked(encoder: nn.Module, p: torch.Tensor, keep: torch.Tensor) -> torch
     return out * keep.unsqueeze(-1).to(out.dtype)
 
 
-@register_method("backbone", BackboneConfig,
-                 paper="Zuo et al. 2025, HARDY-MER backbone without MHE/RDCL (arXiv 2508.06800)",
-                 protocols=["fixed", "unified"])
+@register_method(
+    "backbone",
+    BackboneConfig,
+    paper="Zuo et al. 2025, HARDY-MER backbone without MHE/RDCL (arXiv 2508.06800)",
+    protocols=["fixed", "unified"],
+)
 class Backbone(Method):
     stage1_fraction = 0.5
     uses_groups = True  # the encoders attend over the utterances of a group
@@ -85,22 +89,29 @@ class Backbone(Method):
         self.fuse = nn.Sequential(nn.Linear(3 * D, 3 * D), nn.ReLU(), nn.Dropout(config.dropout))
         self.head = nn.Linear(3 * D, spec.output_dim)
         d_all = sum(spec.dims[m] for m in MODALITIES)
-        self.decoder = nn.Sequential(nn.Linear(3 * D, config.decoder_hidden), nn.ReLU(),
-                                     nn.Linear(config.decoder_hidden, d_all))
+        self.decoder = nn.Sequential(
+            nn.Linear(3 * D, config.decoder_hidden), nn.ReLU(), nn.Linear(config.decoder_hidden, d_all)
+        )
 
-    def stage1_signature(self) -> dict | None:  # type: ignore[override]
+    def stage1_signature(self) -> dict | None:
         """Stage 1 is the unimodal losses on full modalities: it depends on the backbone config only
         (not on the condition, nor on options of subclasses that act in stage 2)."""
-        return {"stage1": "backbone-unimodal",
-                "config": {f.name: getattr(self.config, f.name) for f in dataclasses.fields(BackboneConfig)}}
+        return {
+            "stage1": "backbone-unimodal",
+            "config": {f.name: getattr(self.config, f.name) for f in dataclasses.fields(BackboneConfig)},
+        }
 
     # ------------------------------------------------------------------ network
+    def modality_encoder(self, m: str) -> ModalityEncoder:
+        """The encoder of modality ``m``."""
+        return cast(ModalityEncoder, self.encoders[m])
+
     def encode(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-modality encodings ``[B, L, D]``; exactly 0 where the modality is unavailable."""
         out = {}
         for j, m in enumerate(MODALITIES):
             keep = batch.avail[..., j] & batch.valid
-            enc = self.encoders[m]
+            enc = self.modality_encoder(m)
             out[m] = enc.encode(enc.proj(batch.x[m]), keep)
         return out
 
@@ -168,7 +179,7 @@ class Backbone(Method):
         (the positions :meth:`recon_error` averages over)."""
         return ((~batch.avail) & batch.avail_full & batch.valid.unsqueeze(-1)).any(-1)
 
-    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:
         if self.stage(epoch, ctx.train.epochs) == 1:
             return self.stage1_loss(batch)
         return self.stage2_loss(batch.with_availability(ctx.conditions.sample(batch)))

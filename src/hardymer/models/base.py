@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -76,20 +77,20 @@ class Method(nn.Module):
         shared by every condition); ``None`` (the default): not shareable."""
         return None
 
-    def prepare(self, ctx: "FitContext") -> None:
+    def prepare(self, ctx: FitContext) -> None:
         """Hook run once before training (e.g. train a teacher, precompute neighbours)."""
 
-    def on_stage_start(self, stage: int, ctx: "FitContext") -> None:
+    def on_stage_start(self, stage: int, ctx: FitContext) -> None:
         """Hook run when a stage begins."""
 
     # -- objective ------------------------------------------------------------------
     def forward(self, batch: Batch) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def training_loss(self, batch: Batch, ctx: "FitContext", epoch: int) -> torch.Tensor:  # pragma: no cover
+    def training_loss(self, batch: Batch, ctx: FitContext, epoch: int) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def training_losses(self, batch: Batch, ctx: "FitContext", epoch: int) -> Iterator[torch.Tensor]:
+    def training_losses(self, batch: Batch, ctx: FitContext, epoch: int) -> Iterator[torch.Tensor | StepParts]:
         """The losses of one batch, one optimizer step each, in order; the trainer steps after each
         loss before the next is computed. A :class:`StepParts` is one step whose loss comes in parts
         (gradients accumulated). Default: the single :meth:`training_loss`."""

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from hardymer._cache import cache_key, cache_path, train_key
 from hardymer._io import atomic_numpy_save
-from hardymer.conditions import MODALITIES, condition_mask
+from hardymer.conditions import MODALITIES, Condition
 from hardymer.hardness.combine import allocate_neighbours, combine, neighbour_counts, to_hardness
 from hardymer.hardness.diagnostics import hardness_diagnostics
 from hardymer.hardness.mi import critic_indirect_hardness, entropy_indirect_hardness, pair_pmi, train_pair_critics
@@ -38,8 +39,22 @@ from hardymer.retrieval.index import build_indexes, build_views, label_agreement
 log = logging.getLogger(__name__)
 
 #: the method options the hardness table depends on (with the teacher's config and the train config)
-TABLE_OPTIONS = ("K", "alpha1", "alpha2", "beta", "mapping", "mi_estimator", "use_direct", "use_indirect", "hardness",
-                 "neighbours", "merge", "approximate_index", "teacher_epochs", "critic_epochs")
+TABLE_OPTIONS = (
+    "K",
+    "alpha1",
+    "alpha2",
+    "beta",
+    "mapping",
+    "mi_estimator",
+    "use_direct",
+    "use_indirect",
+    "hardness",
+    "neighbours",
+    "merge",
+    "approximate_index",
+    "teacher_epochs",
+    "critic_epochs",
+)
 
 
 @torch.no_grad()
@@ -68,17 +83,24 @@ def teacher_encodings(teacher: Backbone, ctx: FitContext, hidden: int) -> dict[s
     return enc
 
 
-def table_cache_key(cfg: Any, ctx: FitContext, teacher_config: BackboneConfig, conditions: list[str]) -> str:
+def table_cache_key(cfg: Any, ctx: FitContext, teacher_config: BackboneConfig, conditions: Sequence[str]) -> str:
     """The on-disk key of the hardness table: run, teacher config, table options, conditions, train config."""
-    hkey = cache_key("hardness", ctx.run_key, dataclasses.asdict(teacher_config),
-                     {k: getattr(cfg, k) for k in TABLE_OPTIONS}, conditions, train_key(ctx.train, "hardness"))
+    hkey = cache_key(
+        "hardness",
+        ctx.run_key,
+        dataclasses.asdict(teacher_config),
+        {k: getattr(cfg, k) for k in TABLE_OPTIONS},
+        conditions,
+        train_key(ctx.train, "hardness"),
+    )
     if cfg.share is not None:  # keys of share=None runs are unchanged
         hkey = cache_key("hardness", hkey, {"share": cfg.share})
     return hkey
 
 
-def hardness_table(cfg: Any, ctx: FitContext, teacher_config: BackboneConfig,
-                   teacher: Callable[[], Backbone]) -> dict[str, np.ndarray]:
+def hardness_table(
+    cfg: Any, ctx: FitContext, teacher_config: BackboneConfig, teacher: Callable[[], Backbone]
+) -> dict[str, np.ndarray]:
     """DH, IH, s, h, k and neighbours per (condition, training utterance) for a ``HardymerConfig``
     ``cfg``: from the cache under ``ctx.cache_dir``, else computed (``teacher()`` is called only
     then, and only where a condition misses a modality) and cached."""
@@ -94,28 +116,36 @@ def hardness_table(cfg: Any, ctx: FitContext, teacher_config: BackboneConfig,
     return table
 
 
-def compute_table(cfg: Any, ctx: FitContext, conditions: list[str],
-                  teacher_fn: Callable[[], Backbone]) -> dict[str, np.ndarray]:
+def compute_table(
+    cfg: Any, ctx: FitContext, conditions: Sequence[str], teacher_fn: Callable[[], Backbone]
+) -> dict[str, np.ndarray]:
     """The hardness table of :func:`hardness_table`, computed (no cache)."""
     ds, train = ctx.ds, ctx.fold.train
     # DH and IH score what is missing: where no condition misses a modality (``atv``) both are 0
     # by definition, so neither the teacher nor the critics are trained (same table, less work)
-    scored = cfg.hardness == "model" and not all(condition_mask(c).all() for c in conditions)
+    scored = cfg.hardness == "model" and not all(Condition(c).mask.all() for c in conditions)
     need_teacher = scored and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
     teacher = teacher_fn() if need_teacher else None
     critics = pmi = train_feats = None
     if scored and cfg.use_indirect and cfg.mi_estimator == "critic":
         have = [j for j, m in enumerate(MODALITIES) if m not in ds.absent_modalities]
         full = train[ds.available[train][:, have].all(1)]
-        critics = train_pair_critics({MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have},
-                                     epochs=cfg.critic_epochs, seed=ctx.seed)
+        critics = train_pair_critics(
+            {MODALITIES[j]: ds.features[MODALITIES[j]][full] for j in have}, epochs=cfg.critic_epochs, seed=ctx.seed
+        )
         train_feats = {m: ds.features[m][train] for m in MODALITIES}
         pmi = pair_pmi(critics, train_feats)  # condition-independent: once, not per condition
     indexes = build_indexes(ds, train, approximate=cfg.approximate_index) if cfg.neighbours == "faiss" else None
-    cands = (search_candidates(ds, indexes, train, cfg.K, distances=cfg.merge == "fused")  # one search per modality
-             if indexes is not None else None)
-    enc = (teacher_encodings(teacher, ctx, cfg.hidden)
-           if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy" else None)
+    cands = (
+        search_candidates(ds, indexes, train, cfg.K, distances=cfg.merge == "fused")  # one search per modality
+        if indexes is not None
+        else None
+    )
+    enc = (
+        teacher_encodings(teacher, ctx, cfg.hidden)
+        if teacher is not None and cfg.use_indirect and cfg.mi_estimator == "entropy"
+        else None
+    )
     rng = np.random.default_rng(ctx.seed)
     table: dict[str, Any] = {"train_idx": train, "dh": [], "ih": [], "s": [], "h": [], "k": [], "neighbours": []}
     for c in conditions:
@@ -123,12 +153,13 @@ def compute_table(cfg: Any, ctx: FitContext, conditions: list[str],
         ih = np.zeros(len(train))
         if teacher is not None:
             dh = direct_hardness(teacher, ctx, c)[train]
-        if scored and cfg.use_indirect and not condition_mask(c).all():
-            if critics is not None:
+        if scored and cfg.use_indirect and not Condition(c).mask.all():
+            if critics is not None and train_feats is not None:
                 ih = critic_indirect_hardness(critics, train_feats, ds.available[train], c, pmi=pmi)
             elif enc is not None:
-                ih = entropy_indirect_hardness({m: enc[m][train] for m in MODALITIES
-                                                if m not in ds.absent_modalities}, c)
+                ih = entropy_indirect_hardness(
+                    {m: enc[m][train] for m in MODALITIES if m not in ds.absent_modalities}, c
+                )
         a1 = cfg.alpha1 if cfg.use_direct else 0.0
         a2 = cfg.alpha2 if cfg.use_indirect else 0.0
         s = combine(dh, ih, a1, a2)
@@ -155,8 +186,9 @@ def compute_table(cfg: Any, ctx: FitContext, conditions: list[str],
     return {k: np.stack(v) if isinstance(v, list) else v for k, v in table.items()}
 
 
-def install_views(cfg: Any, ctx: FitContext, conditions: list[str], table: dict[str, np.ndarray]
-                  ) -> tuple[torch.Tensor, dict, dict[str, torch.Tensor], torch.Tensor]:
+def install_views(
+    cfg: Any, ctx: FitContext, conditions: list[str], table: dict[str, np.ndarray]
+) -> tuple[torch.Tensor, dict, dict[str, torch.Tensor], torch.Tensor]:
     """The K+1 views ``[n_conditions, N_dataset, K+1]`` (dataset indices; row i of a non-training
     utterance is i itself), the hardness summary, and the features and availability on the device.
     Writes ``hardness_summary.json`` and ``hardness.json`` into ``ctx.extras``."""
@@ -170,25 +202,37 @@ def install_views(cfg: Any, ctx: FitContext, conditions: list[str], table: dict[
         views[ci, train] = v
         h, k = table["h"][ci], table["k"][ci]
         summary["conditions"][c] = {
-            "hardness_mean": float(h.mean()), "hardness_std": float(h.std()),
-            "hardness_min": float(h.min()), "hardness_max": float(h.max()),
+            "hardness_mean": float(h.mean()),
+            "hardness_std": float(h.std()),
+            "hardness_min": float(h.min()),
+            "hardness_max": float(h.max()),
             "k_hist": {str(i): int((k == i).sum()) for i in range(min(1, int(k.min())), K + 1)},
             "neighbour_view_share": float((v != train[:, None]).mean()),
-            "dh_mean": float(table["dh"][ci].mean()), "ih_mean": float(table["ih"][ci].mean()),
+            "dh_mean": float(table["dh"][ci].mean()),
+            "ih_mean": float(table["ih"][ci].mean()),
             "label_agreement_used": label_agreement(ds, train, table["neighbours"][ci], k),
             "label_agreement_topK": label_agreement(ds, train, table["neighbours"][ci]),
-            "label_agreement_at_k": {str(kk): label_agreement(ds, train, table["neighbours"][ci][:, :kk])
-                                     for kk in range(1, K + 1)},
+            "label_agreement_at_k": {
+                str(kk): label_agreement(ds, train, table["neighbours"][ci][:, :kk]) for kk in range(1, K + 1)
+            },
         }
-        summary["conditions"][c].update(hardness_diagnostics(ds, c, train, table["dh"][ci], table["ih"][ci], h,
-                                                             table["neighbours"][ci], k))
+        summary["conditions"][c].update(
+            hardness_diagnostics(ds, c, train, table["dh"][ci], table["ih"][ci], h, table["neighbours"][ci], k)
+        )
         for r, i in enumerate(train):
-            rows.append({"utt_id": str(ds.utt_ids[i]), "condition": c, "dh": float(table["dh"][ci][r]),
-                         "ih": float(table["ih"][ci][r]), "s": float(table["s"][ci][r]),
-                         "h": float(h[r]), "k": int(k[r]),
-                         "neighbours": [str(ds.utt_ids[j]) for j in table["neighbours"][ci][r] if j >= 0]})
+            rows.append(
+                {
+                    "utt_id": str(ds.utt_ids[i]),
+                    "condition": c,
+                    "dh": float(table["dh"][ci][r]),
+                    "ih": float(table["ih"][ci][r]),
+                    "s": float(table["s"][ci][r]),
+                    "h": float(h[r]),
+                    "k": int(k[r]),
+                    "neighbours": [str(ds.utt_ids[j]) for j in table["neighbours"][ci][r] if j >= 0],
+                }
+            )
     ctx.extras["hardness_summary.json"] = summary
     ctx.extras["hardness.json"] = rows
     feats = {m: torch.as_tensor(ds.features[m], device=ctx.device) for m in MODALITIES}
-    return (torch.as_tensor(views, device=ctx.device), summary, feats,
-            torch.as_tensor(ds.available, device=ctx.device))
+    return (torch.as_tensor(views, device=ctx.device), summary, feats, torch.as_tensor(ds.available, device=ctx.device))

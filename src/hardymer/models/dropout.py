@@ -49,13 +49,13 @@ class _MaskedScale(torch.autograd.Function):
     """``x * mask * scale`` saving only the bool ``mask`` for the backward pass."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.save_for_backward(mask)
         ctx.scale = scale
         return x * mask.to(x.dtype).mul_(scale)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         (mask,) = ctx.saved_tensors
         return grad * mask.to(grad.dtype).mul_(ctx.scale), None, None
 
@@ -75,7 +75,7 @@ def bits_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
 class BitsDropout(nn.Dropout):
     """``nn.Dropout`` whose training-mode mask comes from :func:`bits_dropout` (same ``p``)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return bits_dropout(x, self.p, self.training)
 
 

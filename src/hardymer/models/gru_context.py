@@ -43,9 +43,12 @@ def group_lengths(valid: torch.Tensor) -> torch.Tensor:
     return lengths.to("cpu", torch.int64)
 
 
-@register_method("gru-context", GruContextConfig,
-                 paper="Poria et al. 2017, context-dependent sentiment analysis (bc-LSTM, ACL 2017)",
-                 protocols=["fixed", "unified"])
+@register_method(
+    "gru-context",
+    GruContextConfig,
+    paper="Poria et al. 2017, context-dependent sentiment analysis (bc-LSTM, ACL 2017)",
+    protocols=["fixed", "unified"],
+)
 class GruContext(Method):
     stage1_fraction = 0.0
     uses_groups = True  # the BiGRU runs over the utterances of a group
@@ -59,8 +62,14 @@ class GruContext(Method):
         d_in = sum(spec.dims[m] for m in MODALITIES) + len(MODALITIES)
         H = config.hidden
         self.proj = nn.Sequential(nn.Linear(d_in, H), nn.ReLU(), nn.Dropout(config.dropout))
-        self.gru = nn.GRU(H, H, num_layers=config.layers, batch_first=True, bidirectional=config.bidirectional,
-                          dropout=config.dropout if config.layers > 1 else 0.0)
+        self.gru = nn.GRU(
+            H,
+            H,
+            num_layers=config.layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
         d_ctx = H * (2 if config.bidirectional else 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(H + d_ctx, spec.output_dim))
 
@@ -87,6 +96,6 @@ class GruContext(Method):
         p = self.project(batch)
         return self.head(torch.cat([p, self.context(p, batch.valid)], dim=-1))
 
-    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:
         b = batch.with_availability(ctx.conditions.sample(batch))
         return self.task_loss(self.forward(b), b.y, b.valid)

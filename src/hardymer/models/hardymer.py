@@ -17,17 +17,18 @@ so its missing modalities are real reconstruction targets. Inference is one forw
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
 
 import numpy as np
 import torch
 
+import hardymer.models.curriculum as curriculum
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
 from hardymer.errors import ConfigError
-import hardymer.models.curriculum as curriculum
 from hardymer.models._api import register_method
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec, StepParts
@@ -46,7 +47,7 @@ class HardymerConfig(BackboneConfig):
     use_direct: bool = True
     use_indirect: bool = True
     hardness: str = "model"  # model | fixed (k = ⌊K/2⌋+1 for all) | random | all (k = K for all)
-    share: Optional[float] = None  # expected neighbour views / (K+1); None: k = ⌊K·h⌋+1 (rank: 0.5)
+    share: float | None = None  # expected neighbour views / (K+1); None: k = ⌊K·h⌋+1 (rank: 0.5)
     neighbours: str = "faiss"  # faiss | random (random training utterances) | none (self only)
     merge: str = "fused"  # fused | concat (release)
     approximate_index: bool | str | None = None  # None: exact up to retrieval.index.APPROX_MIN_ROWS rows, ivf above
@@ -58,29 +59,37 @@ class HardymerConfig(BackboneConfig):
     teacher_options: dict = field(default_factory=dict)  # backbone options overriding the student's
 
 
-@register_method("hardymer", HardymerConfig,
-                 paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)",
-                 protocols=["fixed", "unified"])
+@register_method(
+    "hardymer", HardymerConfig, paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)", protocols=["fixed", "unified"]
+)
 class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
         super().__init__(spec, config)
-        for name, allowed in (("mapping", ("release", "centered", "rank")), ("mi_estimator", ("critic", "entropy")),
-                              ("hardness", ("model", "fixed", "random", "all")),
-                              ("neighbours", ("faiss", "random", "none")),
-                              ("merge", ("fused", "concat")), ("pacing", ("none", "linear")),
-                              ("view_steps", ("stacked", "sequential"))):
+        for name, allowed in (
+            ("mapping", ("release", "centered", "rank")),
+            ("mi_estimator", ("critic", "entropy")),
+            ("hardness", ("model", "fixed", "random", "all")),
+            ("neighbours", ("faiss", "random", "none")),
+            ("merge", ("fused", "concat")),
+            ("pacing", ("none", "linear")),
+            ("view_steps", ("stacked", "sequential")),
+        ):
             if getattr(config, name) not in allowed:
                 raise ValueError(f"hardymer: {name} must be one of {allowed}, got {getattr(config, name)!r}")
         if config.K < 1:
             raise ValueError("hardymer: K must be >= 1")
         if config.view_chunk < 0:
-            raise ConfigError(f"hardymer: view_chunk must be >= 0 (0: all K+1 views in one pass), got {config.view_chunk}")
+            raise ConfigError(
+                f"hardymer: view_chunk must be >= 0 (0: all K+1 views in one pass), got {config.view_chunk}"
+            )
         if config.share is not None:
             if config.hardness == "all":
                 raise ConfigError("hardymer: share cannot be combined with hardness=all (k = K for all)")
             if not 0.0 <= config.share <= config.K / (config.K + 1):
-                raise ConfigError(f"hardymer: share must be in [0, K/(K+1)] = [0, {config.K / (config.K + 1):.4f}] "
-                                  f"for K={config.K}, got {config.share}")
+                raise ConfigError(
+                    f"hardymer: share must be in [0, K/(K+1)] = [0, {config.K / (config.K + 1):.4f}] "
+                    f"for K={config.K}, got {config.share}"
+                )
         self.views: torch.Tensor | None = None  # [n_cond, N_dataset, K+1] dataset indices
         self.report: dict = {}
         object.__setattr__(self, "_teacher", None)  # not a submodule: never trained or saved with the student
@@ -103,16 +112,18 @@ class Hardymer(Backbone):
         """The frozen teacher for ``ctx``, handed by the training layer (on-disk cache, else trained)."""
         return ctx.teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
 
-    def prepare(self, ctx) -> None:  # type: ignore[override]
+    def prepare(self, ctx) -> None:
         """MHE + RDCL once, before training: hardness and neighbours per condition (from the
         on-disk cache when it holds them), then the K+1 views of every training utterance."""
-        # the teacher and the critics reseed torch's global generator: fork it, so that the student
-        # trains on the same random draws whether MHE/RDCL is computed now or loaded from the cache
-        with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
-            table = curriculum.hardness_table(self.config, ctx, self._teacher_config(),
-                                              lambda: self._keep_teacher(self._train_teacher(ctx)))
+        # no draw here moves the student's generators (the teacher trains on its own streams, the
+        # critics on their own generators), so the student trains on the same random draws whether
+        # MHE/RDCL is computed now or loaded from the cache
+        table = curriculum.hardness_table(
+            self.config, ctx, self._teacher_config(), lambda: self._keep_teacher(self._train_teacher(ctx))
+        )
         self.views, self.report, self._feats, self._avail = curriculum.install_views(
-            self.config, ctx, list(ctx.conditions.conditions), table)
+            self.config, ctx, list(ctx.conditions.conditions), table
+        )
 
     # ------------------------------------------------------------------ stage 2 on views
     def view_batch(self, batch: Batch, cond_ids: torch.Tensor, masks: torch.Tensor, share: float = 1.0) -> Batch:
@@ -134,8 +145,15 @@ class Hardymer(Backbone):
         x_full = {m: self._feats[m][v] * valid.unsqueeze(-1) for m in MODALITIES}
         avail_full = self._avail[v] & valid.unsqueeze(-1)
         cond = masks[cond_ids].to(v.device).view(B, 1, 3).expand(B, L, 3).repeat(K + 1, 1, 1)
-        stacked = Batch(x=x_full, x_full=x_full, avail=avail_full, avail_full=avail_full, valid=valid,
-                        y=batch.y.repeat(K + 1, 1), idx=v.masked_fill(~valid, -1))
+        stacked = Batch(
+            x=x_full,
+            x_full=x_full,
+            avail=avail_full,
+            avail_full=avail_full,
+            valid=valid,
+            y=batch.y.repeat(K + 1, 1),
+            idx=v.masked_fill(~valid, -1),
+        )
         return stacked.with_availability(cond)
 
     def _stage2_views(self, batch: Batch, ctx, epoch: int) -> Batch:
@@ -147,12 +165,12 @@ class Hardymer(Backbone):
         cond_ids = ctx.conditions.sample_ids(batch.valid.shape[0])
         return self.view_batch(batch, cond_ids, ctx.conditions.masks, share)
 
-    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:
         if self.stage(epoch, ctx.train.epochs) == 1:
             return self.stage1_loss(batch)
         return self.stage2_loss(self._stage2_views(batch, ctx, epoch))
 
-    def training_losses(self, batch: Batch, ctx, epoch: int) -> Iterator[torch.Tensor]:  # type: ignore[override]
+    def training_losses(self, batch: Batch, ctx, epoch: int) -> Iterator[torch.Tensor | StepParts]:
         """``view_steps=sequential`` in stage 2: one loss (one optimizer step) per view j = 0..K,
         each computed after the step on view j−1; otherwise the single stacked loss."""
         V, c = self.config.K + 1, self.config.view_chunk
@@ -168,19 +186,21 @@ class Hardymer(Backbone):
 
             def part(lo: int, hi: int) -> torch.Tensor:
                 rows = slice(lo * B, hi * B)
-                return self.stage2_loss(view_slice(sb, rows.start, rows.stop),
-                                        task_scale=int(sb.valid[rows].sum()) / n_valid,
-                                        recon_scale=int(targets[rows].sum()) / n_recon)
+                return self.stage2_loss(
+                    view_slice(sb, rows.start, rows.stop),
+                    task_scale=int(sb.valid[rows].sum()) / n_valid,
+                    recon_scale=int(targets[rows].sum()) / n_recon,
+                )
 
-            yield StepParts([lambda lo=lo: part(lo, min(lo + c, V)) for lo in range(0, V, c)])
+            yield StepParts([functools.partial(part, lo, min(lo + c, V)) for lo in range(0, V, c)])
             return
         for j in range(self.config.K + 1):
             yield self.stage2_loss(view_slice(sb, j * B, (j + 1) * B))
 
-    def steps_per_batch(self, stage: int) -> int:  # type: ignore[override]
+    def steps_per_batch(self, stage: int) -> int:
         return self.config.K + 1 if stage == 2 and self.config.view_steps == "sequential" else 1
 
-    def run_summary(self) -> dict:  # type: ignore[override]
+    def run_summary(self) -> dict:
         """The realised neighbour-view share of the installed views (mean over conditions)."""
         conds = self.report.get("conditions", {})
         shares = [c["neighbour_view_share"] for c in conds.values() if "neighbour_view_share" in c]
@@ -190,5 +210,12 @@ class Hardymer(Backbone):
 def view_slice(b: Batch, start: int, stop: int) -> Batch:
     """Rows ``start:stop`` of a stacked view batch (one view of every group)."""
     r = slice(start, stop)
-    return Batch(x={m: t[r] for m, t in b.x.items()}, x_full={m: t[r] for m, t in b.x_full.items()},
-                 avail=b.avail[r], avail_full=b.avail_full[r], valid=b.valid[r], y=b.y[r], idx=b.idx[r])
+    return Batch(
+        x={m: t[r] for m, t in b.x.items()},
+        x_full={m: t[r] for m, t in b.x_full.items()},
+        avail=b.avail[r],
+        avail_full=b.avail_full[r],
+        valid=b.valid[r],
+        y=b.y[r],
+        idx=b.idx[r],
+    )

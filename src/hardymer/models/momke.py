@@ -14,8 +14,8 @@ from torch import nn
 
 from hardymer.conditions import MODALITIES
 from hardymer.data.batching import Batch
-from hardymer.models.backbone import Backbone, BackboneConfig, run_masked
 from hardymer.models._api import register_method
+from hardymer.models.backbone import Backbone, BackboneConfig, run_masked
 from hardymer.models.base import MethodSpec
 
 
@@ -24,16 +24,19 @@ class MoMKEConfig(BackboneConfig):
     router_temperature: float = 1.0
 
 
-@register_method("momke", MoMKEConfig,
-                 paper="Xu et al. 2024, MoMKE: mixture of modality knowledge experts (ACM MM 2024)",
-                 protocols=["fixed", "unified"])
+@register_method(
+    "momke",
+    MoMKEConfig,
+    paper="Xu et al. 2024, MoMKE: mixture of modality knowledge experts (ACM MM 2024)",
+    protocols=["fixed", "unified"],
+)
 class MoMKE(Backbone):
     def __init__(self, spec: MethodSpec, config: MoMKEConfig) -> None:
         super().__init__(spec, config)
         self.routers = nn.ModuleDict({m: nn.Linear(config.hidden, len(MODALITIES)) for m in MODALITIES})
         self.use_router = False
 
-    def on_stage_start(self, stage: int, ctx) -> None:  # type: ignore[override]
+    def on_stage_start(self, stage: int, ctx) -> None:
         self.use_router = stage == 2
 
     def encode(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -42,12 +45,12 @@ class MoMKE(Backbone):
         out = {}
         for j, m in enumerate(MODALITIES):
             keep = batch.avail[..., j] & batch.valid
-            p = self.encoders[m].proj(batch.x[m])
-            experts = torch.stack([run_masked(self.encoders[k].encoder, p, keep) for k in MODALITIES], dim=-2)
+            p = self.modality_encoder(m).proj(batch.x[m])
+            experts = torch.stack([run_masked(self.modality_encoder(k).encoder, p, keep) for k in MODALITIES], dim=-2)
             w = torch.softmax(self.routers[m](p) / self.config.router_temperature, dim=-1)  # [B, L, 3]
             out[m] = (experts * w.unsqueeze(-1)).sum(-2) * keep.unsqueeze(-1).to(p.dtype)
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # type: ignore[override]
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         self.use_router = True  # a saved MoMKE checkpoint is a stage-2 model
         return super().load_state_dict(state_dict, strict=strict, assign=assign)

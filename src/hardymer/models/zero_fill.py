@@ -22,9 +22,12 @@ class ZeroFillConfig:
     regression_loss: str = "l1"
 
 
-@register_method("zero-fill", ZeroFillConfig,
-                 paper="zero-imputation baseline (missing modalities set to 0, availability flags)",
-                 protocols=["fixed", "unified"])
+@register_method(
+    "zero-fill",
+    ZeroFillConfig,
+    paper="zero-imputation baseline (missing modalities set to 0, availability flags)",
+    protocols=["fixed", "unified"],
+)
 class ZeroFill(Method):
     def __init__(self, spec: MethodSpec, config: ZeroFillConfig) -> None:
         super().__init__(spec, config)
@@ -40,6 +43,6 @@ class ZeroFill(Method):
         x = torch.cat([batch.x[m] for m in MODALITIES] + [batch.avail.float()], dim=-1)
         return self.mlp(x)
 
-    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:  # type: ignore[override]
+    def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:
         b = batch.with_availability(ctx.conditions.sample(batch))
         return self.task_loss(self.forward(b), b.y, b.valid)

@@ -35,8 +35,14 @@ from hardymer.reporting.results import DEFAULT_REFERENCE, summarise
 #: results.json keys every compared folder needs
 REQUIRED_KEYS = ("dataset", "protocol", "select_on", "methods", "runs")
 #: what must agree between folders (unless mixing is allowed): name -> description
-SETTINGS = {"dataset": "dataset", "folds": "folds (splits)", "protocol": "protocol", "select_on": "model selection split",
-            "task": "task", "data": "dataset options"}
+SETTINGS = {
+    "dataset": "dataset",
+    "folds": "folds (splits)",
+    "protocol": "protocol",
+    "select_on": "model selection split",
+    "task": "task",
+    "data": "dataset options",
+}
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,17 @@ def load_bench_results(path: str | Path, label: str | None = None) -> BenchResul
     runs = tuple({**shared, **r} for r in js["runs"])
     task = js.get("task") or ("classification" if "wa" in _first_metrics(runs[0]) else "regression")
     return BenchResults(
-        label=label if label is not None else (folder.name or str(folder)), path=str(p), dataset=str(js["dataset"]),
-        protocol=str(js["protocol"]), select_on=str(js["select_on"]), task=str(task),
-        folds=tuple(sorted({str(r.get("fold")) for r in runs})), methods=tuple(js["methods"]), runs=runs,
-        data=_data_signature(folder, runs))
+        label=label if label is not None else (folder.name or str(folder)),
+        path=str(p),
+        dataset=str(js["dataset"]),
+        protocol=str(js["protocol"]),
+        select_on=str(js["select_on"]),
+        task=str(task),
+        folds=tuple(sorted({str(r.get("fold")) for r in runs})),
+        methods=tuple(js["methods"]),
+        runs=runs,
+        data=_data_signature(folder, runs),
+    )
 
 
 def _first_metrics(run: dict) -> dict:
@@ -182,20 +195,30 @@ def parse_reference(spec: str | None, results: Sequence[BenchResults]) -> str | 
     if where:
         hits = [r for r in results if where in (r.label, r.path, str(Path(r.path)))]
         if not hits:
-            raise ConfigError(f"--reference {spec}: no folder {where!r}; folders: {', '.join(r.label for r in results)}")
+            raise ConfigError(
+                f"--reference {spec}: no folder {where!r}; folders: {', '.join(r.label for r in results)}"
+            )
         if method not in hits[0].methods:
-            raise ConfigError(f"--reference {spec}: {hits[0].label} has no method {method!r}; "
-                              f"methods: {', '.join(hits[0].methods)}")
+            raise ConfigError(
+                f"--reference {spec}: {hits[0].label} has no method {method!r}; methods: {', '.join(hits[0].methods)}"
+            )
         return f"{method}@{hits[0].label}"
     for r in results:
         if method in r.methods:
             return f"{method}@{r.label}"
-    raise ConfigError(f"--reference {spec}: no folder has method {method!r}; methods: "
-                      + ", ".join(sorted({m for r in results for m in r.methods})))
+    raise ConfigError(
+        f"--reference {spec}: no folder has method {method!r}; methods: "
+        + ", ".join(sorted({m for r in results for m in r.methods}))
+    )
 
 
-def compare_results(results: Sequence[BenchResults], metric: str | None = None, reference: str | None = None,
-                    allow_mixed: bool = False, level: float = 0.95) -> Comparison:
+def compare_results(
+    results: Sequence[BenchResults],
+    metric: str | None = None,
+    reference: str | None = None,
+    allow_mixed: bool = False,
+    level: float = 0.95,
+) -> Comparison:
     """Side-by-side table of ``metric`` (default :func:`default_metric` of the task) over the
     folders, with per-seed paired differences against ``reference`` (``METHOD[@LABEL]``)."""
     if not results:
@@ -211,8 +234,10 @@ def compare_results(results: Sequence[BenchResults], metric: str | None = None, 
         raise ConfigError(f"--metric {metric}: not a {task} metric; metrics: {', '.join(metric_names(task))}")
     ref_name = parse_reference(reference, results)
     if ref_name is None:
-        notes.append(f"no paired differences: the first folder ({results[0].label}) has no {DEFAULT_REFERENCE!r}; "
-                     "name one with --reference METHOD[@FOLDER]")
+        notes.append(
+            f"no paired differences: the first folder ({results[0].label}) has no {DEFAULT_REFERENCE!r}; "
+            "name one with --reference METHOD[@FOLDER]"
+        )
     rows: list[Row] = []
     seeds: dict[str, dict[str, dict[str, float]]] = {}  # row -> key -> column -> value
     for res in results:
@@ -220,13 +245,20 @@ def compare_results(results: Sequence[BenchResults], metric: str | None = None, 
         per_seed = per_seed_values(list(res.runs))
         for m in res.methods:
             name = f"{m}@{res.label}"
-            row = Row(name, m, res.label, {c: agg[(m, c)][metric] for c in [*CONDITIONS, "mean6"]
-                                           if (m, c) in agg and metric in agg[(m, c)]})
+            row = Row(
+                name,
+                m,
+                res.label,
+                {c: agg[(m, c)][metric] for c in [*CONDITIONS, "mean6"] if (m, c) in agg and metric in agg[(m, c)]},
+            )
             if not row.cells:
                 continue
             rows.append(row)
-            seeds[name] = {key: {c: v[metric] for c, v in conds.items() if metric in v}
-                           for (pm, key), conds in per_seed.items() if pm == m}
+            seeds[name] = {
+                key: {c: v[metric] for c, v in conds.items() if metric in v}
+                for (pm, key), conds in per_seed.items()
+                if pm == m
+            }
     columns = [c for c in [*CONDITIONS, "mean6"] if any(c in r.cells for r in rows)]
     paired: dict[str, dict[str, dict]] = {}
     if ref_name is not None and ref_name not in seeds:
@@ -251,8 +283,9 @@ def compare_results(results: Sequence[BenchResults], metric: str | None = None, 
                 notes.append(f"{row.name}: no seed shared with {ref_name} ({', '.join(unpaired)}): no difference")
         if few:
             notes.append(f"fewer than {MIN_SEEDS} shared seeds behind some differences: those intervals are rough")
-    return Comparison(metric=metric, task=task, columns=columns, rows=rows, reference=ref_name, paired=paired,
-                      notes=notes)
+    return Comparison(
+        metric=metric, task=task, columns=columns, rows=rows, reference=ref_name, paired=paired, notes=notes
+    )
 
 
 def rows_of(rows: Sequence[Row], name: str) -> Row:
@@ -280,8 +313,10 @@ def comparison_note(cmp: Comparison) -> str:
     ns = sorted({d["n"] for d in diffs})
     level = round(100 * (diffs[0]["level"] if diffs else 0.95))
     lower = " (lower is better)" if cmp.lower_is_better else ""
-    note = (f"Δ {cmp.metric}{lower}: per-seed paired difference row − {cmp.reference} on the seeds both share "
-            f"(n = {', '.join(map(str, ns)) or '–'}), mean and {level} % Student-t interval; * = the interval excludes 0.")
+    note = (
+        f"Δ {cmp.metric}{lower}: per-seed paired difference row − {cmp.reference} on the seeds both share "
+        f"(n = {', '.join(map(str, ns)) or '–'}), mean and {level} % Student-t interval; * = the interval excludes 0."
+    )
     if any(not PairedDifference.from_dict(d).estimable for d in diffs):
         note += " " + no_interval_note()
     return note
@@ -291,15 +326,33 @@ def comparison_markdown(cmp: Comparison) -> str:
     """Markdown: the values table, the difference table and the notes."""
     dg = metric_decimals(cmp.metric)
     lower = " — lower is better" if cmp.lower_is_better else ""
-    out = f"## {cmp.metric} (test){lower}\n\n| row | " + " | ".join(cmp.columns) + " |\n|---|" + "---|" * len(cmp.columns) + "\n"
+    out = (
+        f"## {cmp.metric} (test){lower}\n\n| row | "
+        + " | ".join(cmp.columns)
+        + " |\n|---|"
+        + "---|" * len(cmp.columns)
+        + "\n"
+    )
     for r in cmp.rows:
-        out += f"| {r.name} | " + " | ".join(value_cell(r.cells[c], dg) if c in r.cells else "–" for c in cmp.columns) + " |\n"
+        out += (
+            f"| {r.name} | "
+            + " | ".join(value_cell(r.cells[c], dg) if c in r.cells else "–" for c in cmp.columns)
+            + " |\n"
+        )
     if cmp.reference is not None and cmp.paired:
-        out += f"\n## paired difference vs {cmp.reference}: {cmp.metric}\n\n| row − {cmp.reference} | " + \
-            " | ".join(cmp.columns) + " |\n|---|" + "---|" * len(cmp.columns) + "\n"
+        out += (
+            f"\n## paired difference vs {cmp.reference}: {cmp.metric}\n\n| row − {cmp.reference} | "
+            + " | ".join(cmp.columns)
+            + " |\n|---|"
+            + "---|" * len(cmp.columns)
+            + "\n"
+        )
         for name, cols in cmp.paired.items():
-            out += f"| {name} | " + " | ".join(diff_cell(cols[c], dg, "\\*") if c in cols else "–"
-                                               for c in cmp.columns) + " |\n"
+            out += (
+                f"| {name} | "
+                + " | ".join(diff_cell(cols[c], dg, "\\*") if c in cols else "–" for c in cmp.columns)
+                + " |\n"
+            )
         out += "\n" + comparison_note(cmp).replace("*", "\\*") + "\n"
     out += "".join(f"\n- {n}" for n in cmp.notes) + ("\n" if cmp.notes else "")
     return out
@@ -309,18 +362,44 @@ def comparison_csv(cmp: Comparison) -> str:
     """CSV: one line per (row, column): the value (mean, std, n) and the difference vs the reference."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["row", "method", "folder", "condition", "metric", "mean", "std", "n", "reference", "diff_mean",
-                "ci_low", "ci_high", "n_paired", "excludes_zero"])
+    w.writerow(
+        [
+            "row",
+            "method",
+            "folder",
+            "condition",
+            "metric",
+            "mean",
+            "std",
+            "n",
+            "reference",
+            "diff_mean",
+            "ci_low",
+            "ci_high",
+            "n_paired",
+            "excludes_zero",
+        ]
+    )
     for r in cmp.rows:
         for c in cmp.columns:
             if c not in r.cells:
                 continue
             mu, sd, n = r.cells[c]
             d = cmp.paired.get(r.name, {}).get(c)
-            diff = (["", "", "", "", ""] if d is None else
-                    [f"{d['mean']:.6f}", "" if d["ci_low"] is None else f"{d['ci_low']:.6f}",
-                     "" if d["ci_high"] is None else f"{d['ci_high']:.6f}", d["n"], int(d["excludes_zero"])])
-            w.writerow([r.name, r.method, r.label, c, cmp.metric, f"{mu:.6f}", f"{sd:.6f}", n, cmp.reference or "", *diff])
+            diff = (
+                ["", "", "", "", ""]
+                if d is None
+                else [
+                    f"{d['mean']:.6f}",
+                    "" if d["ci_low"] is None else f"{d['ci_low']:.6f}",
+                    "" if d["ci_high"] is None else f"{d['ci_high']:.6f}",
+                    d["n"],
+                    int(d["excludes_zero"]),
+                ]
+            )
+            w.writerow(
+                [r.name, r.method, r.label, c, cmp.metric, f"{mu:.6f}", f"{sd:.6f}", n, cmp.reference or "", *diff]
+            )
     return buf.getvalue()
 
 

@@ -18,10 +18,16 @@ from hardymer.conditions import CONDITIONS
 
 #: (key in hardness_summary.json, column header) of the table
 COLUMNS = (
-    ("auc_h_vs_hard", "AUC h"), ("auc_dh_vs_hard", "AUC DH"), ("auc_ih_vs_hard", "AUC IH"),
-    ("label_agreement_used_hard", "agree (hard)"), ("label_agreement_used_easy", "agree (easy)"),
-    ("k_mean_hard", "k (hard)"), ("k_mean_easy", "k (easy)"), ("own_group_share_used", "own group"),
-    ("spearman_dh_missing_sq_norm", "ρ(DH, ‖x_miss‖²)"), ("spearman_dh_ih", "ρ(DH, IH)"),
+    ("auc_h_vs_hard", "AUC h"),
+    ("auc_dh_vs_hard", "AUC DH"),
+    ("auc_ih_vs_hard", "AUC IH"),
+    ("label_agreement_used_hard", "agree (hard)"),
+    ("label_agreement_used_easy", "agree (easy)"),
+    ("k_mean_hard", "k (hard)"),
+    ("k_mean_easy", "k (easy)"),
+    ("own_group_share_used", "own group"),
+    ("spearman_dh_missing_sq_norm", "ρ(DH, ‖x_miss‖²)"),
+    ("spearman_dh_ih", "ρ(DH, IH)"),
 )
 
 
@@ -44,8 +50,14 @@ def collect_diagnostics(run_dirs: Sequence[str | Path], labels: Sequence[str] | 
         metrics = _read(d / "metrics.json") or {}
         method = labels[i] if labels is not None else metrics.get("method", d.name)
         for c, info in summary["conditions"].items():
-            row = {"method": method, "condition": c, "seed": metrics.get("seed"), "fold": metrics.get("fold"),
-                   "run": str(d), "anchor_split": info.get("anchor_split")}
+            row = {
+                "method": method,
+                "condition": c,
+                "seed": metrics.get("seed"),
+                "fold": metrics.get("fold"),
+                "run": str(d),
+                "anchor_split": info.get("anchor_split"),
+            }
             row.update({k: info.get(k) for k, _ in COLUMNS})
             rows.append(row)
     return rows
@@ -59,8 +71,12 @@ def summarise_diagnostics(rows: Sequence[dict]) -> list[dict]:
     order = {c: i for i, c in enumerate(CONDITIONS)}
     out = []
     for (m, c), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][1])):
-        entry: dict = {"method": m, "condition": c, "runs": len(rs),
-                       "anchor_split": sorted({str(r.get("anchor_split")) for r in rs})}
+        entry: dict = {
+            "method": m,
+            "condition": c,
+            "runs": len(rs),
+            "anchor_split": sorted({str(r.get("anchor_split")) for r in rs}),
+        }
         for k, _ in COLUMNS:
             vals = [float(r[k]) for r in rs if r.get(k) is not None and math.isfinite(float(r[k]))]
             entry[k] = {"mean": sum(vals) / len(vals) if vals else None, "n": len(vals)}
@@ -79,8 +95,9 @@ def diagnostics_markdown(summary: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_diagnostics(run_dirs: Sequence[str | Path], out_dir: str | Path,
-                      labels: Sequence[str] | None = None) -> Path | None:
+def write_diagnostics(
+    run_dirs: Sequence[str | Path], out_dir: str | Path, labels: Sequence[str] | None = None
+) -> Path | None:
     """Write ``diagnostics.json`` and ``diagnostics.md`` into ``out_dir``; ``None`` (nothing
     written) when no run has a ``hardness_summary.json``."""
     rows = collect_diagnostics(run_dirs, labels)
@@ -88,12 +105,14 @@ def write_diagnostics(run_dirs: Sequence[str | Path], out_dir: str | Path,
         return None
     out_dir = Path(out_dir)
     summary = summarise_diagnostics(rows)
-    md = ("# Hardness diagnostics\n\n"
-          "Mean over runs (seeds, folds) of the values in each run's `hardness_summary.json`; AUCs are "
-          "against the dataset's true `hard` flag (only where it has one, e.g. `synthetic "
-          "scenario=private`); hard/easy anchors are the true flag where present, else the top vs "
-          "the bottom third of h; agreement, k and own-group share count the neighbours actually used.\n\n"
-          + diagnostics_markdown(summary))
+    md = (
+        "# Hardness diagnostics\n\n"
+        "Mean over runs (seeds, folds) of the values in each run's `hardness_summary.json`; AUCs are "
+        "against the dataset's true `hard` flag (only where it has one, e.g. `synthetic "
+        "scenario=private`); hard/easy anchors are the true flag where present, else the top vs "
+        "the bottom third of h; agreement, k and own-group share count the neighbours actually used.\n\n"
+        + diagnostics_markdown(summary)
+    )
     atomic_write_text(out_dir / "diagnostics.md", md)
     atomic_write_json(out_dir / "diagnostics.json", {"summary": summary, "runs": rows})
     return out_dir / "diagnostics.md"

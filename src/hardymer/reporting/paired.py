@@ -44,8 +44,9 @@ def per_seed_values(runs: Sequence[dict], part: str = "test") -> dict[tuple[str,
     return dict(out)
 
 
-def paired_vs_reference(runs: Sequence[dict], methods: Sequence[str], reference: str, part: str = "test",
-                        level: float = 0.95) -> dict:
+def paired_vs_reference(
+    runs: Sequence[dict], methods: Sequence[str], reference: str, part: str = "test", level: float = 0.95
+) -> dict:
     """JSON-ready paired differences of every method against ``reference``; ``{"reference": ...,
     "skipped": reason}`` when the reference is not among ``methods``."""
     if reference not in methods:
@@ -65,8 +66,11 @@ def paired_vs_reference(runs: Sequence[dict], methods: Sequence[str], reference:
                 continue
             for metric in values[(m, ks[0])][cond]:
                 ks_m = [k for k in ks if metric in values[(m, k)][cond] and metric in values[(reference, k)][cond]]
-                res = paired_differences([values[(m, k)][cond][metric] for k in ks_m],
-                                         [values[(reference, k)][cond][metric] for k in ks_m], level=level)
+                res = paired_differences(
+                    [values[(m, k)][cond][metric] for k in ks_m],
+                    [values[(reference, k)][cond][metric] for k in ks_m],
+                    level=level,
+                )
                 diffs.append({"method": m, "condition": cond, "metric": metric, "keys": ks_m, **res.to_dict()})
     return {"reference": reference, "part": part, "level": level, "differences": diffs}
 
@@ -82,8 +86,10 @@ def paired_note(diffs: Sequence[dict | PairedDifference], level: float = 0.95) -
     interval or few seeds mean."""
     pds = [d if isinstance(d, PairedDifference) else PairedDifference.from_dict(d) for d in diffs]
     ns = sorted({d.n for d in pds})
-    note = (f"mean and {round(100 * level)} % Student-t interval over n = {', '.join(map(str, ns))} seeds; "
-            "\\* = the interval excludes 0.")
+    note = (
+        f"mean and {round(100 * level)} % Student-t interval over n = {', '.join(map(str, ns))} seeds; "
+        "\\* = the interval excludes 0."
+    )
     if any(not d.estimable for d in pds):
         note += " " + no_interval_note("\\*")
     if ns and ns[0] < MIN_SEEDS:
@@ -91,23 +97,30 @@ def paired_note(diffs: Sequence[dict | PairedDifference], level: float = 0.95) -
     return note
 
 
-def paired_table(paired: dict, metric: str, methods: Sequence[str], columns: Sequence[str],
-                 digits: int | None = None) -> str:
+def paired_table(
+    paired: dict, metric: str, methods: Sequence[str], columns: Sequence[str], digits: int | None = None
+) -> str:
     """Markdown: methods (less the reference) as rows, ``columns`` as columns, cells ``mean [95 % CI]``
     of ``method - reference``, marked ``*`` where the interval excludes 0; then a note. ``digits``
     defaults to :func:`hardymer.evaluation.metrics.metric_decimals` of ``metric``."""
     ref = paired["reference"]
     if "skipped" in paired:
         return f"No paired differences: {paired['skipped']}.\n"
-    cells = {(d["method"], d["condition"]): PairedDifference.from_dict(d)
-             for d in paired["differences"] if d["metric"] == metric}
+    cells = {
+        (d["method"], d["condition"]): PairedDifference.from_dict(d)
+        for d in paired["differences"]
+        if d["metric"] == metric
+    }
     rows = [m for m in methods if m != ref and any((m, c) in cells for c in columns)]
     if not rows:
         return f"No paired differences for {metric}: no seed shared with {ref!r}.\n"
     digits = metric_decimals(metric) if digits is None else digits
     out = "| method − " + ref + " | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
     for m in rows:
-        out += f"| {m} | " + " | ".join(paired_cell(cells[(m, c)], digits) if (m, c) in cells else "–"
-                                        for c in columns) + " |\n"
+        out += (
+            f"| {m} | "
+            + " | ".join(paired_cell(cells[(m, c)], digits) if (m, c) in cells else "–" for c in columns)
+            + " |\n"
+        )
     note = paired_note(list(cells.values()), paired.get("level", 0.95))
     return out + "\nPer-seed paired differences (same split, same seed), " + note + "\n"

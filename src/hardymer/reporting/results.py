@@ -19,8 +19,19 @@ from hardymer.reporting.tables import add_condition_means, aggregate, markdown_t
 #: the reference method of the paired-difference tables unless told otherwise
 DEFAULT_REFERENCE = "backbone"
 #: per-run keys kept in results.json (enough to rebuild every table)
-RUN_KEYS = ("bench_method", "method", "condition", "seed", "fold", "best_epoch", "val", "test", "train_seconds",
-            "environment")
+RUN_KEYS = (
+    "bench_method",
+    "method",
+    "condition",
+    "seed",
+    "fold",
+    "best_epoch",
+    "val",
+    "test",
+    "train_seconds",
+    "environment",
+    "constant_predictor",
+)
 
 
 def _keyed(runs: Sequence[dict]) -> list[dict]:
@@ -38,16 +49,19 @@ def header(runs: Sequence[dict], dataset: str, title: str | None = None, notes: 
     seeds = sorted({r["seed"] for r in runs})
     folds = sorted({r["fold"] for r in runs})
     sel = r0["select_on"]
-    sel_txt = ("validation (honest)" if sel == "val"
-               else "**TEST — optimistic, only for comparison with published numbers**")
-    return (f"# {title or 'Results'}\n\n"
-            f"- dataset: `{dataset}`, fold(s): {', '.join(folds)}\n"
-            f"- protocol: `{r0['protocol']}`; reported split: test\n"
-            f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
-            f"- seeds: {', '.join(map(str, seeds))} "
-            f"(mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
-            f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
-            + "".join(f"- {n}\n" for n in notes))
+    sel_txt = (
+        "validation (honest)" if sel == "val" else "**TEST — optimistic, only for comparison with published numbers**"
+    )
+    return (
+        f"# {title or 'Results'}\n\n"
+        f"- dataset: `{dataset}`, fold(s): {', '.join(folds)}\n"
+        f"- protocol: `{r0['protocol']}`; reported split: test\n"
+        f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
+        f"- seeds: {', '.join(map(str, seeds))} "
+        f"(mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
+        f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
+        + "".join(f"- {n}\n" for n in notes)
+    )
 
 
 def run_environments(runs: Sequence[dict]) -> list[dict]:
@@ -65,8 +79,10 @@ def environment_line(run_envs: Sequence[dict], report_env: dict) -> str:
     environment of the runs; says so when the runs did not record one)."""
     if run_envs:
         return "- numeric environment: " + "; ".join(describe(e) for e in run_envs) + "\n"
-    return ("- numeric environment: not recorded by these runs (their metrics.json predate it); "
-            f"this report was written with {describe(report_env, threads=False)}\n")
+    return (
+        "- numeric environment: not recorded by these runs (their metrics.json predate it); "
+        f"this report was written with {describe(report_env, threads=False)}\n"
+    )
 
 
 def paired_csv(paired: dict) -> str:
@@ -74,18 +90,50 @@ def paired_csv(paired: dict) -> str:
     differences joined by ``;`` in seed order (``keys``); empty interval for one seed."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["reference", "method", "condition", "metric", "mean", "ci_low", "ci_high", "n", "excludes_zero",
-                "keys", "diffs"])
+    w.writerow(
+        [
+            "reference",
+            "method",
+            "condition",
+            "metric",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "n",
+            "excludes_zero",
+            "keys",
+            "diffs",
+        ]
+    )
     for d in paired.get("differences", []):
         ci = ["" if d[k] is None else f"{d[k]:.6f}" for k in ("ci_low", "ci_high")]
-        w.writerow([paired["reference"], d["method"], d["condition"], d["metric"], f"{d['mean']:.6f}", *ci, d["n"],
-                    int(d["excludes_zero"]), ";".join(d["keys"]), ";".join(f"{x:.6f}" for x in d["diffs"])])
+        w.writerow(
+            [
+                paired["reference"],
+                d["method"],
+                d["condition"],
+                d["metric"],
+                f"{d['mean']:.6f}",
+                *ci,
+                d["n"],
+                int(d["excludes_zero"]),
+                ";".join(d["keys"]),
+                ";".join(f"{x:.6f}" for x in d["diffs"]),
+            ]
+        )
     return buf.getvalue()
 
 
-def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, methods: Sequence[str],
-                  title: str | None = None, command: str | None = None,
-                  reference: str = DEFAULT_REFERENCE, notes: Sequence[str] = ()) -> Path:
+def write_results(
+    runs: Sequence[dict],
+    out_dir: str | Path,
+    dataset: str,
+    methods: Sequence[str],
+    title: str | None = None,
+    command: str | None = None,
+    reference: str = DEFAULT_REFERENCE,
+    notes: Sequence[str] = (),
+) -> Path:
     """Write results.csv / paired.csv / results.json / results.md into ``out_dir``; return the .md path.
 
     Besides mean ± std tables, results.md gets per-seed paired differences against ``reference``
@@ -106,8 +154,9 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
         md += f"\nRegenerate with:\n\n```\n{command}\n```\n"
     for metric in metric_names(task):
         md += f"\n## {metric} (test){' — lower is better' if metric in LOWER_IS_BETTER else ''}\n\n"
-        md += markdown_table(agg, metric, methods, columns, lower_is_better=metric in LOWER_IS_BETTER,
-                             digits=metric_decimals(metric))
+        md += markdown_table(
+            agg, metric, methods, columns, lower_is_better=metric in LOWER_IS_BETTER, digits=metric_decimals(metric)
+        )
     for metric in MAIN_METRICS[task]:
         lower = " — lower is better" if metric in LOWER_IS_BETTER else ""
         md += f"\n## paired difference vs {reference}: {metric} (test){lower}\n\n"
@@ -121,24 +170,42 @@ def write_results(runs: Sequence[dict], out_dir: str | Path, dataset: str, metho
             w.writerow([m, c, k, f"{mu:.6f}", f"{sd:.6f}", n])
     atomic_write_text(out_dir / "results.csv", buf.getvalue())
     atomic_write_text(out_dir / "paired.csv", paired_csv(paired))
-    atomic_write_json(out_dir / "results.json", {
-        "dataset": dataset, "protocol": runs[0]["protocol"], "select_on": runs[0]["select_on"],
-        "optimistic": runs[0]["select_on"] == "test", "epoch_numbering": "1-based",
-        "seeds": sorted({r["seed"] for r in runs}), "methods": list(methods),
-        "summary": [{"method": m, "condition": c, **{k: {"mean": v[0], "std": v[1], "n": v[2]} for k, v in mets.items()}}
-                    for (m, c), mets in sorted(agg.items())],
-        "runs": [{k: r[k] for k in RUN_KEYS if k in r} for r in runs],
-        "task": task, "select_metric": runs[0]["select_metric"], "title": title, "command": command,
-        "notes": list(notes),
-        "environment": {"runs": run_envs, "report": report_env},
-        "paired": paired,
-    })
+    atomic_write_json(
+        out_dir / "results.json",
+        {
+            "dataset": dataset,
+            "protocol": runs[0]["protocol"],
+            "select_on": runs[0]["select_on"],
+            "optimistic": runs[0]["select_on"] == "test",
+            "epoch_numbering": "1-based",
+            "seeds": sorted({r["seed"] for r in runs}),
+            "methods": list(methods),
+            "summary": [
+                {"method": m, "condition": c, **{k: {"mean": v[0], "std": v[1], "n": v[2]} for k, v in mets.items()}}
+                for (m, c), mets in sorted(agg.items())
+            ],
+            "runs": [{k: r[k] for k in RUN_KEYS if k in r} for r in runs],
+            "task": task,
+            "select_metric": runs[0]["select_metric"],
+            "title": title,
+            "command": command,
+            "notes": list(notes),
+            "environment": {"runs": run_envs, "report": report_env},
+            "paired": paired,
+        },
+    )
     return out_dir / "results.md"
 
 
-def rebuild_results(results_json: str | Path, out_dir: str | Path | None = None, *,
-                    reference: str | None = None, title: str | None = None, command: str | None = None,
-                    select_metric: str | None = None) -> Path:
+def rebuild_results(
+    results_json: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    reference: str | None = None,
+    title: str | None = None,
+    command: str | None = None,
+    select_metric: str | None = None,
+) -> Path:
     """Rewrite results.md / .csv / .json and paired.csv from a results.json (its per-run metrics), e.g. after the
     report format changed, without the run folders. ``title`` and ``command`` (when given)
     replace the stored ones; ``select_metric`` fills in what older results.json files did not
@@ -157,11 +224,22 @@ def rebuild_results(results_json: str | Path, out_dir: str | Path | None = None,
     metric = js.get("select_metric") or select_metric
     if not metric:
         raise ConfigError(f"{path}: results.json does not store select_metric; pass select_metric")
-    shared = {"dataset": js["dataset"], "protocol": js["protocol"], "select_on": js["select_on"],
-              "select_metric": metric, "optimistic": js["select_on"] == "test"}
+    shared = {
+        "dataset": js["dataset"],
+        "protocol": js["protocol"],
+        "select_on": js["select_on"],
+        "select_metric": metric,
+        "optimistic": js["select_on"] == "test",
+    }
     runs = [{**shared, **r} for r in js["runs"]]
     ref = reference or (js.get("paired") or {}).get("reference") or DEFAULT_REFERENCE
-    return write_results(runs, out_dir if out_dir is not None else path.parent, js["dataset"], js["methods"],
-                         title=title if title is not None else js.get("title"),
-                         command=command if command is not None else js.get("command"), reference=ref,
-                         notes=js.get("notes") or ())
+    return write_results(
+        runs,
+        out_dir if out_dir is not None else path.parent,
+        js["dataset"],
+        js["methods"],
+        title=title if title is not None else js.get("title"),
+        command=command if command is not None else js.get("command"),
+        reference=ref,
+        notes=js.get("notes") or (),
+    )

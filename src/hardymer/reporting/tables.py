@@ -57,8 +57,14 @@ def fmt(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def markdown_table(agg: dict, metric: str, methods: Sequence[str], columns: Sequence[str],
-                   lower_is_better: bool = False, digits: int | None = None) -> str:
+def markdown_table(
+    agg: dict,
+    metric: str,
+    methods: Sequence[str],
+    columns: Sequence[str],
+    lower_is_better: bool = False,
+    digits: int | None = None,
+) -> str:
     """Methods as rows, conditions as columns, ``mean ± std``; best per column in bold. ``digits``
     defaults to :func:`hardymer.evaluation.metrics.metric_decimals` of ``metric``."""
     digits = metric_decimals(metric) if digits is None else digits

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hardymer.conditions import MODALITIES, canonical_condition
+from hardymer.conditions import MODALITIES, Condition
 from hardymer.data.dataset import MultimodalDataset
 from hardymer.hardness.diagnostics import label_agreement_share
 
@@ -82,8 +82,15 @@ class ModalityIndex:
     recall: float | None = None  # measured recall@k against exact search (approximate kinds)
 
     @classmethod
-    def build(cls, modality: str, x: np.ndarray, ids: np.ndarray, metric: str = "l2",
-              approximate: bool | str | None = False, hnsw_m: int = 32) -> "ModalityIndex":
+    def build(
+        cls,
+        modality: str,
+        x: np.ndarray,
+        ids: np.ndarray,
+        metric: str = "l2",
+        approximate: bool | str | None = False,
+        hnsw_m: int = 32,
+    ) -> ModalityIndex:
         """An index over the rows ``x`` (dataset indices ``ids``); ``approximate`` as in :func:`index_kind`."""
         kind = index_kind(approximate, len(x))
         if kind == "ivf":
@@ -103,10 +110,21 @@ class ModalityIndex:
         return cls(modality, metric, index, np.asarray(ids, dtype=np.int64), kind=kind)
 
     @classmethod
-    def build_ivf(cls, modality: str, features: np.ndarray, rows: np.ndarray, metric: str = "l2",
-                  ids: np.ndarray | None = None, pca_dim: int = 64, target_recall: float = 0.99,
-                  k: int = 8, sample: int = 500, seed: int = 0, chunk: int = 16_384,
-                  k_factor: int = 8) -> "ModalityIndex":
+    def build_ivf(
+        cls,
+        modality: str,
+        features: np.ndarray,
+        rows: np.ndarray,
+        metric: str = "l2",
+        ids: np.ndarray | None = None,
+        pca_dim: int = 64,
+        target_recall: float = 0.99,
+        k: int = 8,
+        sample: int = 500,
+        seed: int = 0,
+        chunk: int = 16_384,
+        k_factor: int = 8,
+    ) -> ModalityIndex:
         """PCA + IVF index over ``features[rows]`` (added in chunks, never copied whole), with
         ``nprobe`` raised (×√2 steps) until recall@``k`` on ``sample`` indexed rows reaches ``target_recall``.
 
@@ -130,8 +148,14 @@ class ModalityIndex:
         if dr < d:  # PCA fit on at most PCA_TRAIN_ROWS of the training rows; the lists on all, reduced in chunks
             pca = faiss.PCAMatrix(d, dr)
             pca.train(_prep(features[train_rows[:: max(1, len(train_rows) // PCA_TRAIN_ROWS)]], metric, owned=True))
-            refined.train(np.concatenate([pca.apply(_prep(features[train_rows[s : s + chunk]], metric, owned=True))
-                                          for s in range(0, len(train_rows), chunk)]))
+            refined.train(
+                np.concatenate(
+                    [
+                        pca.apply(_prep(features[train_rows[s : s + chunk]], metric, owned=True))
+                        for s in range(0, len(train_rows), chunk)
+                    ]
+                )
+            )
             index = faiss.IndexPreTransform(pca, refined)
         else:
             refined.train(_prep(features[train_rows], metric, owned=True))
@@ -150,8 +174,17 @@ class ModalityIndex:
             if out.recall >= target_recall or nprobe >= nlist:
                 break
             nprobe = min(max(nprobe + 1, round(nprobe * 2**0.5)), nlist)  # steps of ×√2
-        log.info("%s index: pca %d, ivf nlist %d nprobe %d over %d rows, recall@%d %.4f on %d sampled rows",
-                 modality, dr, nlist, nprobe, n, k, out.recall, len(q_rows))
+        log.info(
+            "%s index: pca %d, ivf nlist %d nprobe %d over %d rows, recall@%d %.4f on %d sampled rows",
+            modality,
+            dr,
+            nlist,
+            nprobe,
+            n,
+            k,
+            out.recall,
+            len(q_rows),
+        )
         return out
 
     @property
@@ -164,6 +197,7 @@ class ModalityIndex:
         if self.kind != "ivf":
             dist, rows = self.index.search(q, k)
             return (1.0 - dist if self.metric == "cosine" else dist), rows
+        assert self.source is not None and self.source_rows is not None, "an ivf index keeps its source features"
         kc = min(self.refine * k, self.ntotal)
         _, cand = self.index.search(q, kc)
         dist = np.empty(cand.shape, np.float32)
@@ -232,8 +266,9 @@ def _prep(x: np.ndarray, metric: str, owned: bool = False) -> np.ndarray:
     return _l2n(x).astype(np.float32, copy=False)
 
 
-def exact_search(features: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int, metric: str = "l2",
-                 chunk: int = 16_384) -> tuple[np.ndarray, np.ndarray]:
+def exact_search(
+    features: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int, metric: str = "l2", chunk: int = 16_384
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` over ``features[rows]`` for queries ``q``, scanning the rows in chunks
     (bounded memory); returns distances and positions into ``rows``."""
     faiss = _faiss()
@@ -263,8 +298,13 @@ def recall_at_k(exact: np.ndarray, approx: np.ndarray) -> float:
     return hits / total if total else 1.0
 
 
-def build_indexes(ds: MultimodalDataset, train_idx: np.ndarray, metrics: dict[str, str] | None = None,
-                  approximate: bool | str | None = None, pca_dim: int = 64) -> dict[str, ModalityIndex]:
+def build_indexes(
+    ds: MultimodalDataset,
+    train_idx: np.ndarray,
+    metrics: dict[str, str] | None = None,
+    approximate: bool | str | None = None,
+    pca_dim: int = 64,
+) -> dict[str, ModalityIndex]:
     """One index per modality over the training utterances where that modality is available
     (kind per :func:`index_kind`: exact for small sets, ivf above APPROX_MIN_ROWS by default;
     ``pca_dim``: the ivf kind's PCA dimension)."""
@@ -305,9 +345,15 @@ class Candidates:
         return np.concatenate([np.arange(self.depth) + have.index(m) * self.depth for m in mods])
 
 
-def search_candidates(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], query_idx: np.ndarray, K: int,
-                      modalities: list[str] | None = None, distances: bool = True,
-                      chunk: int = 1024) -> Candidates:
+def search_candidates(
+    ds: MultimodalDataset,
+    indexes: dict[str, ModalityIndex],
+    query_idx: np.ndarray,
+    K: int,
+    modalities: list[str] | None = None,
+    distances: bool = True,
+    chunk: int = 1024,
+) -> Candidates:
     """Search each modality's index once for every query (top 2K+1) and, with ``distances``, the
     distance in every modality to every candidate (what the fused merge needs); see
     :class:`Candidates`. ``modalities``: those to search (default: every indexed modality)."""
@@ -340,9 +386,16 @@ def search_candidates(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], 
     return out
 
 
-def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], query_idx: np.ndarray,
-                        condition: str, K: int, merge: str = "fused", chunk: int = 1024,
-                        candidates: Candidates | None = None) -> np.ndarray:
+def retrieve_neighbours(
+    ds: MultimodalDataset,
+    indexes: dict[str, ModalityIndex],
+    query_idx: np.ndarray,
+    condition: str,
+    K: int,
+    merge: str = "fused",
+    chunk: int = 1024,
+    candidates: Candidates | None = None,
+) -> np.ndarray:
     """Up to ``K`` training neighbours per query utterance under ``condition`` (``[Q, K]``, -1 pads).
 
     Each modality available to the query (by condition and naturally) is searched for its top
@@ -356,7 +409,7 @@ def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex]
     """
     if merge not in ("fused", "concat"):
         raise ValueError(f"unknown merge {merge!r}; use fused or concat")
-    c = canonical_condition(condition)
+    c = Condition(condition)
     query_idx = np.asarray(query_idx, dtype=np.int64)
     Q = len(query_idx)
     mods = [m for m in MODALITIES if m in c and m in indexes]
@@ -365,23 +418,46 @@ def retrieve_neighbours(ds: MultimodalDataset, indexes: dict[str, ModalityIndex]
         return out
     if candidates is None:
         candidates = search_candidates(ds, indexes, query_idx, K, mods, distances=False, chunk=chunk)
-    elif (candidates.depth != 2 * K + 1 or not np.array_equal(candidates.query_idx, query_idx)
-          or any(m not in candidates.ids for m in mods)):
-        raise ValueError(f"candidates were searched for other queries, another K (depth {candidates.depth}, "
-                         f"need {2 * K + 1}) or without a modality of {condition!r}")
+    elif (
+        candidates.depth != 2 * K + 1
+        or not np.array_equal(candidates.query_idx, query_idx)
+        or any(m not in candidates.ids for m in mods)
+    ):
+        raise ValueError(
+            f"candidates were searched for other queries, another K (depth {candidates.depth}, "
+            f"need {2 * K + 1}) or without a modality of {condition!r}"
+        )
     usable = {m: ds.available[query_idx, MODALITIES.index(m)] for m in mods}
-    cols = candidates.columns(mods) if candidates.dist is not None and merge == "fused" else None
+    cand_dist = candidates.dist if merge == "fused" else None
+    cols = candidates.columns(mods) if cand_dist is not None else None
     for s in range(0, Q, chunk):
         sl = slice(s, s + chunk)
-        dist = None if cols is None else {m: candidates.dist[m][sl][:, cols] for m in mods}  # type: ignore[index]
-        out[sl] = _merge_chunk(ds, indexes, query_idx[sl], {m: candidates.ids[m][sl] for m in mods},
-                               {m: usable[m][sl] for m in mods}, candidates.scale, K, merge, dist)
+        dist = None if cand_dist is None or cols is None else {m: cand_dist[m][sl][:, cols] for m in mods}
+        out[sl] = _merge_chunk(
+            ds,
+            indexes,
+            query_idx[sl],
+            {m: candidates.ids[m][sl] for m in mods},
+            {m: usable[m][sl] for m in mods},
+            candidates.scale,
+            K,
+            merge,
+            dist,
+        )
     return out
 
 
-def _merge_chunk(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], qidx: np.ndarray,
-                 cand: dict[str, np.ndarray], usable: dict[str, np.ndarray], scale: dict[str, float],
-                 K: int, merge: str, dist: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def _merge_chunk(
+    ds: MultimodalDataset,
+    indexes: dict[str, ModalityIndex],
+    qidx: np.ndarray,
+    cand: dict[str, np.ndarray],
+    usable: dict[str, np.ndarray],
+    scale: dict[str, float],
+    K: int,
+    merge: str,
+    dist: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """The merge of :func:`retrieve_neighbours` for one chunk of queries, vectorised; ``dist``:
     the candidates' distances per modality, precomputed (else computed here)."""
     mods = list(cand)
@@ -410,7 +486,9 @@ def _merge_chunk(ds: MultimodalDataset, indexes: dict[str, ModalityIndex], qidx:
                 continue
             u = usable[m]
             have = ds.available[safe, jm]
-            raw = dist[m] if dist is not None else indexes[m].query_distances(ds.features[m][qidx], ds.features[m][safe])
+            raw = (
+                dist[m] if dist is not None else indexes[m].query_distances(ds.features[m][qidx], ds.features[m][safe])
+            )
             d = raw / scale[m]
             total += np.where(u[:, None], np.where(have, d, 1.0), 0.0)
             n_mod += u
@@ -435,7 +513,8 @@ def build_views(anchors: np.ndarray, neighbours: np.ndarray, k: np.ndarray, K: i
     return views
 
 
-def label_agreement(ds: MultimodalDataset, anchors: np.ndarray, neighbours: np.ndarray,
-                    k: np.ndarray | None = None) -> float:
+def label_agreement(
+    ds: MultimodalDataset, anchors: np.ndarray, neighbours: np.ndarray, k: np.ndarray | None = None
+) -> float:
     """Share of (used) neighbours whose label matches the anchor's (same class / same sign)."""
     return label_agreement_share(ds.labels, ds.task == "classification", anchors, neighbours, k)

@@ -5,6 +5,7 @@ Saved atomically; loaded with ``torch.load(weights_only=True)`` (no arbitrary co
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,22 @@ FORMAT = "hardymer-checkpoint"
 VERSION = 1
 
 
-def save_checkpoint(path: str | Path, method: Method, method_name: str, *, standardizer: Standardizer | None,
-                    config: dict, dataset: dict, extra: dict | None = None) -> None:
+def save_checkpoint(
+    path: str | Path,
+    method: Method,
+    method_name: str,
+    *,
+    standardizer: Standardizer | None,
+    config: dict,
+    dataset: dict,
+    extra: dict | None = None,
+) -> None:
+    """Write the checkpoint of a trained method (atomically). A dataset folder (``config.data.root``)
+    is also stored absolute and relative to the checkpoint's folder (``dataset.data_root``), so that
+    evaluating it works from any folder (:func:`data_root_candidates`)."""
+    root = (config.get("data") or {}).get("root")
+    if root:
+        dataset = {**dataset, "data_root": stored_data_root(str(root), Path(path))}
     obj = {
         "format": FORMAT,
         "version": VERSION,
@@ -36,9 +51,59 @@ def save_checkpoint(path: str | Path, method: Method, method_name: str, *, stand
     atomic_torch_save(path, obj)
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Method, dict]:
-    """Rebuild the method from a checkpoint; return it (eval mode) and the checkpoint dict."""
+def stored_data_root(root: str, checkpoint: Path) -> dict[str, str]:
+    """The dataset folder as typed, absolute, and relative to the checkpoint's folder."""
+    absolute = Path(root).expanduser().resolve()
+    entry = {"typed": root, "absolute": str(absolute)}
+    try:
+        entry["relative"] = os.path.relpath(absolute, checkpoint.expanduser().resolve().parent)
+    except ValueError:  # another drive (Windows): no relative path
+        pass
+    return entry
+
+
+def data_root_candidates(ckpt: dict, path: str | Path) -> list[str]:
+    """Where the checkpoint's dataset folder may be, best first: the stored absolute path, the path
+    relative to the checkpoint's folder, the path as typed (from the current folder), and, for
+    checkpoints without the stored paths, the typed path under each folder above the checkpoint."""
+    typed = ((ckpt.get("config") or {}).get("data") or {}).get("root")
+    stored = (ckpt.get("dataset") or {}).get("data_root") or {}
+    folder = Path(path).expanduser().resolve().parent
+    out: list[str] = []
+    if isinstance(stored, dict):
+        if stored.get("absolute"):
+            out.append(str(stored["absolute"]))
+        if stored.get("relative"):
+            out.append(os.path.normpath(folder / str(stored["relative"])))
+    if typed:
+        out.append(str(typed))
+        if not Path(str(typed)).is_absolute() and not stored:
+            out += [str(up / str(typed)) for up in folder.parents]
+    return list(dict.fromkeys(out))
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """``path`` itself, or for a run folder its ``checkpoint.pt`` (``DataError`` naming the runs a
+    folder of several runs holds)."""
     path = Path(path)
+    if not path.is_dir():
+        return path
+    if (path / "checkpoint.pt").is_file():
+        return path / "checkpoint.pt"
+    nested = sorted(str(p.relative_to(path)) for p in path.glob("*/*/checkpoint.pt"))[:4]
+    if nested:
+        raise DataError(
+            f"a folder of several runs, not a run folder; pass one of them, e.g. "
+            f"{', '.join(str(path / n) for n in nested)}",
+            source=str(path),
+        )
+    raise DataError("a folder without checkpoint.pt (a run folder of `hardymer train` holds one)", source=str(path))
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Method, dict]:
+    """Rebuild the method from a checkpoint (a ``checkpoint.pt`` or the run folder holding it);
+    return it (eval mode) and the checkpoint dict."""
+    path = checkpoint_file(path)
     if not path.is_file():
         raise DataError("checkpoint not found", source=str(path))
     try:
@@ -70,10 +135,14 @@ def unreadable_checkpoint(path: Path) -> str:
     if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:512]
         kind = "text" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
-        return (f"not a checkpoint: a checkpoint is the zip archive `hardymer train` writes (checkpoint.pt); "
-                f"this file is {size} bytes of {kind}")
-    return ("not a readable checkpoint: the archive holds something other than tensors and plain values "
-            "(damaged, or not written by `hardymer train`)")
+        return (
+            f"not a checkpoint: a checkpoint is the zip archive `hardymer train` writes (checkpoint.pt); "
+            f"this file is {size} bytes of {kind}"
+        )
+    return (
+        "not a readable checkpoint: the archive holds something other than tensors and plain values "
+        "(damaged, or not written by `hardymer train`)"
+    )
 
 
 #: top-level keys and the types every checkpoint has
@@ -94,22 +163,30 @@ def check_structure(ckpt: dict, source: str) -> None:
         if key not in spec:
             raise DataError("missing key", source=source, field=f"spec.{key}")
     dims = spec["dims"]
-    if not isinstance(dims, dict) or set(dims) != {"a", "t", "v"} or not all(
-            isinstance(d, int) and d >= 0 for d in dims.values()):
+    if (
+        not isinstance(dims, dict)
+        or set(dims) != {"a", "t", "v"}
+        or not all(isinstance(d, int) and d >= 0 for d in dims.values())
+    ):
         raise DataError(f"expected {{'a': int, 't': int, 'v': int}}, got {dims!r}", source=source, field="spec.dims")
     if spec["task"] not in ("classification", "regression"):
         raise DataError(f"unknown task {spec['task']!r}", source=source, field="spec.task")
     st = ckpt.get("standardizer")
     if st is not None:
-        ok = isinstance(st, dict) and all(isinstance(st.get(k), dict) and set(st[k]) == set(dims) for k in ("mean", "std"))
+        ok = isinstance(st, dict) and all(
+            isinstance(st.get(k), dict) and set(st[k]) == set(dims) for k in ("mean", "std")
+        )
         if ok:
             for k in ("mean", "std"):
                 for m, v in st[k].items():
                     if not isinstance(v, (list, tuple)) or len(v) != dims[m]:
                         ok = False
         if not ok:
-            raise DataError("expected {'mean': {a, t, v}, 'std': {a, t, v}} with one value per feature",
-                            source=source, field="standardizer")
+            raise DataError(
+                "expected {'mean': {a, t, v}, 'std': {a, t, v}} with one value per feature",
+                source=source,
+                field="standardizer",
+            )
     if not isinstance(ckpt["dataset"].get("fold", ""), str):
         raise DataError("expected a fold name", source=source, field="dataset.fold")
 
@@ -128,5 +205,8 @@ def check_state_dict(method: Method, state: dict, source: str) -> None:
         if not isinstance(got, torch.Tensor):
             raise DataError(f"weight {k!r} is a {type(got).__name__}, not a tensor", source=source, field="state_dict")
         if tuple(got.shape) != tuple(v.shape):
-            raise DataError(f"weight {k!r} has shape {tuple(got.shape)}, the method expects {tuple(v.shape)}",
-                            source=source, field="state_dict")
+            raise DataError(
+                f"weight {k!r} has shape {tuple(got.shape)}, the method expects {tuple(v.shape)}",
+                source=source,
+                field="state_dict",
+            )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any
 
 import torch
@@ -47,5 +48,7 @@ class _CpuBf16:
         self._stack.enter_context(torch.autocast(device_type="cpu", dtype=torch.bfloat16))
         self._stack.enter_context(sdpa_kernel(SDPBackend.MATH))
 
-    def __exit__(self, *exc: object) -> bool | None:
-        return self._stack.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return self._stack.__exit__(exc_type, exc, tb)

@@ -80,8 +80,13 @@ class EpochTracker:
 class EpochLogger(EpochTracker):
     """:class:`EpochTracker` that logs each epoch's line (INFO) as one plain record."""
 
-    def __init__(self, total: int, label: str = "", logger: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        total: int,
+        label: str = "",
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         super().__init__(total, label, clock)
         self.logger = logger or log
         self.lines: list[str] = []
@@ -102,8 +107,14 @@ class LiveProgress(EpochTracker):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                  MofNCompleteColumn(), console=Console(stderr=True), transient=True)
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._task = self._progress.add_task(f"{label} preparing", total=None)
 
     def start(self, what: str = "preparing") -> None:
@@ -113,8 +124,12 @@ class LiveProgress(EpochTracker):
     def begin_epochs(self, done: int) -> None:
         """Switch from the spinner to the epoch bar (``done`` epochs restored from a shared stage 1)."""
         self.last = self.clock()
-        self._progress.update(self._task, total=self.total, completed=done,
-                              description=f"{self.label} epoch {done + 1}/{self.total}".strip())
+        self._progress.update(
+            self._task,
+            total=self.total,
+            completed=done,
+            description=f"{self.label} epoch {done + 1}/{self.total}".strip(),
+        )
 
     def __call__(self, epoch: int, stage: int, record: dict) -> None:
         line = self.update(epoch, stage, record)

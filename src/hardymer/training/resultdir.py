@@ -86,5 +86,6 @@ def check_run_dir(out: str | Path, cfg: Any, overwrite: bool = False) -> bool:
     if overwrite:
         log.warning("%s: overwriting a finished run of another config (%s)", out, what)
         return False
-    raise ConfigError(f"{out} holds a finished run of another config ({what}); use another --out, "
-                      "or --overwrite to replace it")
+    raise ConfigError(
+        f"{out} holds a finished run of another config ({what}); use another --out, or --overwrite to replace it"
+    )

@@ -20,7 +20,7 @@ import torch
 from hardymer._env import environment, resolve_device
 from hardymer._io import atomic_write_json, atomic_write_text
 from hardymer.catalog.validation import validate_config
-from hardymer.conditions import canonical_condition
+from hardymer.conditions import Condition
 from hardymer.config import config_hash, to_container, to_yaml
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
@@ -28,6 +28,7 @@ from hardymer.data.protocol import make_condition_sampler
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.context import FitContext
+from hardymer.reporting.reference import constant_predictor_metrics
 from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.progress import EpochLogger, chain, write_history_csv
 from hardymer.training.seeding import seed_everything
@@ -73,13 +74,25 @@ def check_split_sizes(ds: MultimodalDataset, fold: Any, parts: tuple[str, ...] =
         small = n < MIN_SPLIT or (ds.task == "classification" and n < ds.output_dim)
         if small:
             what = f" for {ds.output_dim} classes" if ds.task == "classification" else ""
-            log.warning("%s fold %s: the %s split has %d utterance(s)%s; its metrics measure little",
-                        ds.name, fold.name, part, n, what)
+            log.warning(
+                "%s fold %s: the %s split has %d utterance(s)%s; its metrics measure little",
+                ds.name,
+                fold.name,
+                part,
+                n,
+                what,
+            )
 
 
-def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool = False,
-                   save_checkpoint_file: bool = True, on_epoch: EpochCallback | None = None,
-                   log_epochs: bool = False, log_file: bool = True) -> dict:
+def run_experiment(
+    cfg: Any,
+    ds: MultimodalDataset | None = None,
+    progress: bool = False,
+    save_checkpoint_file: bool = True,
+    on_epoch: EpochCallback | None = None,
+    log_epochs: bool = False,
+    log_file: bool = True,
+) -> dict:
     """Train one (method, dataset, fold, condition, seed) run described by ``cfg``; return metrics.json.
 
     ``save_checkpoint_file=False`` skips ``checkpoint.pt`` (tuning trials); ``on_epoch`` is passed
@@ -98,36 +111,52 @@ def run_experiment(cfg: Any, ds: MultimodalDataset | None = None, progress: bool
     except KeyboardInterrupt:
         if created and not (out / "metrics.json").exists():
             shutil.rmtree(out, ignore_errors=True)
-            log.warning("interrupted: removed the unfinished run folder %s (finished teachers, stage-1 states "
-                        "and hardness tables stay in the cache and are reused)", out)
+            log.warning(
+                "interrupted: removed the unfinished run folder %s (finished teachers, stage-1 states "
+                "and hardness tables stay in the cache and are reused)",
+                out,
+            )
         else:
             log.warning("interrupted: %s keeps what it held before this run", out)
         raise
 
 
-def _run(cfg: Any, ds: MultimodalDataset | None, progress: bool, save_checkpoint_file: bool,
-         on_epoch: EpochCallback | None, log_epochs: bool) -> dict:
+def _run(
+    cfg: Any,
+    ds: MultimodalDataset | None,
+    progress: bool,
+    save_checkpoint_file: bool,
+    on_epoch: EpochCallback | None,
+    log_epochs: bool,
+) -> dict:
     t0 = time.perf_counter()
     validate_config(cfg)
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
-    condition = canonical_condition(cfg.condition) if cfg.protocol == "fixed" else "all"
+    condition = Condition(cfg.condition) if cfg.protocol == "fixed" else "all"  # parsed once, carried through
     seed = int(cfg.seed)
     if ds is None:
         ds = load_run_dataset(cfg)
     if cfg.protocol == "fixed":
         ds.check_condition(condition)
     elif ds.absent_modalities:
-        raise ConfigError(f"the {cfg.protocol} protocol trains and evaluates every condition, but dataset {ds.name!r} "
-                          f"has no {', '.join(ds.absent_modalities)} features; use --protocol fixed with conditions "
-                          "of the modalities it has")
+        raise ConfigError(
+            f"the {cfg.protocol} protocol trains and evaluates every condition, but dataset {ds.name!r} "
+            f"has no {', '.join(ds.absent_modalities)} features; use --protocol fixed with conditions "
+            "of the modalities it has"
+        )
     fold = ds.fold(cfg.data.fold)
     ds.check_fold(fold, ("train", "val", "test") if cfg.train.evaluate_test else ("train", "val"))
     fold, dropped = ds.without_empty_training_rows(fold)
     if dropped:
-        log.warning("%s fold %s: %d training utterances have no modality at all; they are not trained on "
-                    "(kept in validation and test)", ds.name, fold.name, dropped)
-    ds.check_conditions(make_condition_sampler(cfg.protocol, cfg.condition, seed).eval_conditions)
+        log.warning(
+            "%s fold %s: %d training utterances have no modality at all; they are not trained on "
+            "(kept in validation and test)",
+            ds.name,
+            fold.name,
+            dropped,
+        )
+    ds.check_conditions(make_condition_sampler(cfg.protocol, condition, seed).eval_conditions)
     check_split_sizes(ds, fold, ("val", "test") if cfg.train.evaluate_test else ("val",))
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
@@ -137,24 +166,53 @@ def _run(cfg: Any, ds: MultimodalDataset | None, progress: bool, save_checkpoint
     out = Path(cfg.out)
     device = torch.device(resolve_device(cfg.train.device))
     ctx = FitContext(
-        ds=ds_in, fold=fold, conditions=make_condition_sampler(cfg.protocol, cfg.condition, seed),
-        train=cfg.train, seed=seed, device=device, out_dir=out, cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
-        run_key={"dataset": ds.name, "data": to_container(cfg.data), "fold": fold.name, "condition": condition,
-                 "protocol": cfg.protocol, "seed": seed, "dims": ds.dims, "n": len(ds),
-                 **({"train_without_empty": dropped} if dropped else {})},
+        ds=ds_in,
+        fold=fold,
+        conditions=make_condition_sampler(cfg.protocol, condition, seed),
+        train=cfg.train,
+        seed=seed,
+        device=device,
+        out_dir=out,
+        cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None,
+        run_key={
+            "dataset": ds.name,
+            "data": to_container(cfg.data),
+            "fold": fold.name,
+            "condition": condition,
+            "protocol": cfg.protocol,
+            "seed": seed,
+            "dims": ds.dims,
+            "n": len(ds),
+            **({"train_without_empty": dropped} if dropped else {}),
+        },
         teacher_provider=load_or_fit_teacher,
     )
     log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
-    epoch_log = EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}") if log_epochs else None
+    epoch_log = (
+        EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}")
+        if log_epochs
+        else None
+    )
     res = fit(method, ctx, progress=progress, on_epoch=chain(epoch_log, on_epoch))
     resolved = to_container(cfg)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     if save_checkpoint_file:
-        save_checkpoint(out / "checkpoint.pt", method, cfg.method.name, standardizer=std, config=resolved,
-                        dataset={"name": ds.name, "task": ds.task, "class_names": ds.class_names,
-                                 "label_range": list(ds.label_range) if ds.label_range else None,
-                                 "fold": fold.name, "dims": ds.dims},
-                        extra={"best_epoch": res.best_epoch + 1})
+        save_checkpoint(
+            out / "checkpoint.pt",
+            method,
+            cfg.method.name,
+            standardizer=std,
+            config=resolved,
+            dataset={
+                "name": ds.name,
+                "task": ds.task,
+                "class_names": ds.class_names,
+                "label_range": list(ds.label_range) if ds.label_range else None,
+                "fold": fold.name,
+                "dims": ds.dims,
+            },
+            extra={"best_epoch": res.best_epoch + 1},
+        )
     metrics = {
         "method": cfg.method.name,
         "dataset": ds.name,
@@ -169,6 +227,8 @@ def _run(cfg: Any, ds: MultimodalDataset | None, progress: bool, save_checkpoint
         "epoch_numbering": "1-based",
         "val": res.val,
         "test": res.test,
+        # the best constant prediction on the test split: the reference line of the plots
+        "constant_predictor": constant_predictor_metrics(ds.task, ds.labels[fold.test]) if res.test else None,
         "train_seconds": res.train_seconds,
         "stage_seconds": res.stage_seconds,
         "stage1_epochs": res.stage1_epochs,

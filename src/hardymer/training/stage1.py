@@ -21,17 +21,17 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
+from hardymer._cache import cache_key, cache_path, train_key
 from hardymer._io import atomic_torch_save
 from hardymer.data.batching import GroupBatcher
-from hardymer._cache import cache_key, cache_path, train_key
 from hardymer.models.base import Method
-from hardymer.optim import Adam
 from hardymer.models.context import FitContext
+from hardymer.optim import Adam
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def _rng_states(device: torch.device) -> dict[str, torch.Tensor]:
 def _unshared_generators(ctx: FitContext) -> str:
     """A digest of the generators stage 1 must leave alone (numpy, Python, the condition sampler)."""
     h = hashlib.sha256()
-    h.update(repr(np.random.get_state()[1].tolist()).encode())
+    # the legacy global state is a tuple (numpy's stubs declare the dict form)
+    h.update(repr(cast(tuple, np.random.get_state())[1].tolist()).encode())
     h.update(repr(random.getstate()).encode())
     gen = getattr(ctx.conditions, "gen", None)
     if isinstance(gen, torch.Generator):
@@ -96,15 +97,31 @@ def shared_stage1(method: Method, ctx: FitContext, s1_epochs: int, total_epochs:
         return None
     train = train_key(cfg, "stage1")
     run = {k: v for k, v in ctx.run_key.items() if k not in _CONDITION_KEYS}
-    key = cache_key("stage1", run, sig, s1_epochs, train, ctx.seed, ctx.device.type,
-                    _digest_tensors(method.state_dict()), _digest_tensors(_rng_states(ctx.device)))
+    key = cache_key(
+        "stage1",
+        run,
+        sig,
+        s1_epochs,
+        train,
+        ctx.seed,
+        ctx.device.type,
+        _digest_tensors(method.state_dict()),
+        _digest_tensors(_rng_states(ctx.device)),
+    )
     path = cache_path(ctx.cache_dir, "stage1", key, ".pt")
     assert path is not None
     return SharedStage1(path=path, key=key, guard=_unshared_generators(ctx))
 
 
-def save_stage1(entry: SharedStage1, method: Method, opt: Adam, train_b: GroupBatcher,
-                ctx: FitContext, history: list[dict], seconds: float) -> bool:
+def save_stage1(
+    entry: SharedStage1,
+    method: Method,
+    opt: Adam,
+    train_b: GroupBatcher,
+    ctx: FitContext,
+    history: list[dict],
+    seconds: float,
+) -> bool:
     """Write the end-of-stage-1 state (atomically); ``False`` (nothing written) when stage 1 moved
     a generator that the entry does not restore."""
     if _unshared_generators(ctx) != entry.guard:
@@ -123,8 +140,7 @@ def save_stage1(entry: SharedStage1, method: Method, opt: Adam, train_b: GroupBa
     return True
 
 
-def restore_stage1(obj: dict, method: Method, opt: Adam, train_b: GroupBatcher,
-                   ctx: FitContext) -> list[dict]:
+def restore_stage1(obj: dict, method: Method, opt: Adam, train_b: GroupBatcher, ctx: FitContext) -> list[dict]:
     """Put ``method``, ``opt`` and the generators in the saved end-of-stage-1 state; the saved
     stage-1 history records."""
     with torch.no_grad():

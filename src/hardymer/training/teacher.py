@@ -9,25 +9,27 @@ caches its weights on disk under a key of everything it depends on.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
-from hardymer._io import atomic_torch_save
 from hardymer._cache import cache_key, cache_path, train_key
+from hardymer._io import atomic_torch_save
 from hardymer.models.backbone import Backbone, BackboneConfig
 from hardymer.models.base import MethodSpec
 from hardymer.models.context import FitContext
 from hardymer.training import trainer
+from hardymer.training.seeding import own_torch_stream
 
 if TYPE_CHECKING:
     from hardymer.training.trainer import FitResult
 
 log = logging.getLogger(__name__)
 
-#: offset of the teacher's training seed from the run's seed (its weights are drawn before reseeding)
+#: offset of the teacher's training seed from the run's seed (its initial weights come from the run's stream)
 TEACHER_SEED_OFFSET = 7919
 
 
@@ -36,8 +38,9 @@ def teacher_train_config(train: Any, epochs: int = 0) -> Any:
     selected on validation and epoch-based (no ``stage2_steps``), as an OmegaConf node."""
     from omegaconf import OmegaConf
 
-    train_cfg = OmegaConf.create(OmegaConf.to_container(train) if OmegaConf.is_config(train)
-                                 else dataclasses.asdict(train))
+    train_cfg = OmegaConf.create(
+        cast(dict, OmegaConf.to_container(train)) if OmegaConf.is_config(train) else dataclasses.asdict(train)
+    )
     if epochs:
         train_cfg.epochs = epochs
     train_cfg.select_on = "val"
@@ -48,21 +51,46 @@ def teacher_train_config(train: Any, epochs: int = 0) -> Any:
 def teacher_cache_key(ctx: FitContext, config: BackboneConfig, epochs: int = 0) -> str:
     """The on-disk key of the teacher for ``ctx`` (run, backbone config, training config)."""
 
-    return cache_key("teacher", ctx.run_key, dataclasses.asdict(config),
-                     train_key(teacher_train_config(ctx.train, epochs), "model"))
+    return cache_key(
+        "teacher", ctx.run_key, dataclasses.asdict(config), train_key(teacher_train_config(ctx.train, epochs), "model")
+    )
 
 
-def fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContext,
-                epochs: int = 0) -> tuple[Backbone, FitResult]:
+def _new_teacher(spec: MethodSpec, config: BackboneConfig, device: torch.device) -> Backbone:
+    """An untrained teacher whose initial weights are what the caller's torch stream would draw
+    next; the caller's stream does not move (the student trains on the same draws whether the
+    teacher is fitted, loaded from the cache or not needed)."""
+    with own_torch_stream(None, device):
+        return Backbone(spec, config).to(device)
+
+
+def fit_teacher(
+    spec: MethodSpec, config: BackboneConfig, ctx: FitContext, epochs: int = 0
+) -> tuple[Backbone, FitResult]:
     """Train a fresh teacher backbone two-stage on ``ctx`` (no teacher cache); return it frozen
-    and its :class:`~hardymer.training.trainer.FitResult`."""
-    teacher = Backbone(spec, config).to(ctx.device)
-    torch.manual_seed(ctx.seed + TEACHER_SEED_OFFSET)
-    sub = FitContext(ds=ctx.ds, fold=ctx.fold, conditions=ctx.conditions, train=teacher_train_config(ctx.train, epochs),
-                     seed=ctx.seed, device=ctx.device, run_key=ctx.run_key, cache_dir=ctx.cache_dir)
-    res = trainer.fit(teacher, sub)  # through the module attribute (tests count fits there)
-    log.info("teacher trained: best epoch %d, validation %s", res.best_epoch + 1,
-             ", ".join(f"{k} {v:.4f}" for k, v in sorted(_headline(res.val).items())))
+    and its :class:`~hardymer.training.trainer.FitResult`.
+
+    Its training draws (dropout, batch order, sampled conditions) come from its own streams, seeded
+    from ``ctx.seed + TEACHER_SEED_OFFSET`` (torch) and ``ctx.seed`` (batcher, a copy of the
+    condition sampler): nothing the caller draws from moves."""
+    teacher = _new_teacher(spec, config, ctx.device)
+    sub = FitContext(
+        ds=ctx.ds,
+        fold=ctx.fold,
+        conditions=copy.deepcopy(ctx.conditions),
+        train=teacher_train_config(ctx.train, epochs),
+        seed=ctx.seed,
+        device=ctx.device,
+        run_key=ctx.run_key,
+        cache_dir=ctx.cache_dir,
+    )
+    with own_torch_stream(ctx.seed + TEACHER_SEED_OFFSET, ctx.device):
+        res = trainer.fit(teacher, sub)  # through the module attribute (tests count fits there)
+    log.info(
+        "teacher trained: best epoch %d, validation %s",
+        res.best_epoch + 1,
+        ", ".join(f"{k} {v:.4f}" for k, v in sorted(_headline(res.val).items())),
+    )
     teacher.eval().requires_grad_(False)
     return teacher, res
 
@@ -72,7 +100,7 @@ def load_or_fit_teacher(spec: MethodSpec, config: BackboneConfig, ctx: FitContex
     ``ctx.cache_dir`` is set)."""
     path = cache_path(ctx.cache_dir, "teacher", teacher_cache_key(ctx, config, epochs), ".pt")
     if path is not None and path.is_file():
-        teacher = Backbone(spec, config).to(ctx.device)
+        teacher = _new_teacher(spec, config, ctx.device)
         teacher.load_state_dict(torch.load(path, map_location=ctx.device, weights_only=True))
         log.info("teacher loaded from cache %s", path.name)
         return teacher.eval().requires_grad_(False)

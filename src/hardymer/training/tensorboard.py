@@ -22,14 +22,16 @@ def check_log_backend(name: str) -> str:
         try:
             import tensorboard  # noqa: F401
         except ImportError:
-            raise ConfigError("--log tensorboard needs the optional extra: pip install 'hardymer[tensorboard]'") from None
+            raise ConfigError(
+                "--log tensorboard needs the optional extra: pip install 'hardymer[tensorboard]'"
+            ) from None
     return name
 
 
 class TensorBoardLogger:
     """``on_epoch(epoch, stage, record)`` callback: one scalar per numeric key of ``record``
-    (``stage``, ``loss``, ``steps``, ``val_<metric>``) at step ``epoch + 1`` (1-based, as in history.csv), flushed each epoch;
-    :meth:`close` when the run ends."""
+    (``stage``, ``loss``, ``steps``, ``val_<metric>``) at step ``epoch + 1`` (1-based, as in history.csv),
+    flushed each epoch; :meth:`close` when the run ends."""
 
     def __init__(self, log_dir: str | Path) -> None:
         from torch.utils.tensorboard import SummaryWriter

@@ -12,8 +12,9 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import cast
 
 import numpy as np
 import torch
@@ -22,11 +23,11 @@ from hardymer.data.batching import Batch, GroupBatcher
 from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method, StepParts
+from hardymer.models.context import FitContext
 from hardymer.models.dropout import use_fast_dropout
 from hardymer.optim import Adam
-from hardymer.models.context import FitContext
-from hardymer.training.progress import LiveProgress, chain, format_seconds
 from hardymer.training.precision import autocast
+from hardymer.training.progress import LiveProgress, chain, format_seconds
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def predict(method: Method, batcher: GroupBatcher, condition: str) -> tuple[np.n
     return np.concatenate(outs), np.concatenate(ys), np.concatenate(idxs)
 
 
-def evaluate(method: Method, batcher: GroupBatcher, conditions: list[str], task: str) -> dict:
+def evaluate(method: Method, batcher: GroupBatcher, conditions: Sequence[str], task: str) -> dict:
     """Metrics per condition; with several conditions also their mean (``"mean"``) and the
     mean over the six missing-modality conditions (``"mean6"``)."""
     res = {}
@@ -96,8 +97,7 @@ def _select_value(metrics: dict, metric: str) -> float:
     return float(metrics[key][metric])
 
 
-def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: Adam,
-                epoch: int) -> list[float]:
+def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: Adam, epoch: int) -> list[float]:
     """One pass over ``batches``: for each loss of ``method.training_losses`` (one by default),
     zero the gradients, backward, clip and take one optimizer step; the losses, one per step.
     Losses are computed under ``train.precision``'s autocast; backward runs outside it."""
@@ -113,7 +113,7 @@ def train_epoch(method: Method, batches: Iterable[Batch], ctx: FitContext, opt: 
                 break
             opt.zero_grad(set_to_none=True)
             total = 0.0
-            for part in (item.parts if isinstance(item, StepParts) else [lambda item=item: item]):
+            for part in item.parts if isinstance(item, StepParts) else [lambda item=item: item]:
                 with amp:
                     loss = part()
                 loss = loss.float()
@@ -145,11 +145,11 @@ def schedule(method: Method, ctx: FitContext, n_batches: int) -> tuple[int, int]
 
 def _with_epochs(train_cfg, epochs: int):
     """A copy of the training config with ``epochs`` replaced (the effective total seen by methods)."""
-    if dataclasses.is_dataclass(train_cfg):
+    if dataclasses.is_dataclass(train_cfg) and not isinstance(train_cfg, type):
         return dataclasses.replace(train_cfg, epochs=epochs)
     from omegaconf import OmegaConf
 
-    out = OmegaConf.create(OmegaConf.to_container(train_cfg))
+    out = OmegaConf.create(cast(dict, OmegaConf.to_container(train_cfg)))
     out.epochs = epochs
     return out
 
@@ -168,8 +168,7 @@ def make_optimizer(method: Method, cfg) -> Adam:
     raise ConfigError(f"train.optimizer must be adamw or adam, got {name!r}")
 
 
-def fit(method: Method, ctx: FitContext, progress: bool = False,
-        on_epoch: Optional[EpochCallback] = None) -> FitResult:
+def fit(method: Method, ctx: FitContext, progress: bool = False, on_epoch: EpochCallback | None = None) -> FitResult:
     """Train ``method`` on ``ctx``; keep the best (selection split) state; return its metrics.
 
     ``on_epoch(epoch, stage, record)`` is called after every epoch (exceptions it raises, e.g.
@@ -206,13 +205,18 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     val_b = ctx.batcher("val")
     test_b = ctx.batcher("test") if eval_test else None
     sel_b = val_b if cfg.select_on == "val" else test_b
+    assert sel_b is not None  # select_on=test needs evaluate_test (checked above)
     conds = ctx.conditions.eval_conditions
     s1_epochs, epochs = schedule(method, ctx, len(train_b))
     if getattr(cfg, "stage2_steps", None) is not None:  # methods see the effective total; stage 1 stays
         method.pin_stage1_epochs(s1_epochs)
         ctx = dataclasses.replace(ctx, train=_with_epochs(cfg, epochs))
-        log.info("stage 2: %d optimizer steps -> %d epochs after %d stage-1 epochs",
-                 cfg.stage2_steps, epochs - s1_epochs, s1_epochs)
+        log.info(
+            "stage 2: %d optimizer steps -> %d epochs after %d stage-1 epochs",
+            cfg.stage2_steps,
+            epochs - s1_epochs,
+            s1_epochs,
+        )
     opt = make_optimizer(method, cfg)
     best_state: dict | None = None
     best_val: float | None = None
@@ -225,12 +229,12 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     shared = shared_stage1(method, ctx, s1_epochs, epochs)
     saved = shared.load() if shared is not None else None
     start = 0
-    if saved is not None:  # stage 2 starts from the state the unshared path would have
+    if shared is not None and saved is not None:  # stage 2 starts from the state the unshared path would have
         method.on_stage_start(1, ctx)
         current_stage = 1
         history = restore_stage1(saved, method, opt, train_b, ctx)
         start = s1_epochs
-        log.info("stage 1 (%d epochs) restored from %s", s1_epochs, shared.path.name)  # type: ignore[union-attr]
+        log.info("stage 1 (%d epochs) restored from %s", s1_epochs, shared.path.name)
     if live is not None:
         live.total = epochs
         live.begin_epochs(start)
@@ -248,11 +252,15 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
             te = time.perf_counter()
             losses = train_epoch(method, train_b, ctx, opt, epoch)
             stage_seconds[f"stage{stage}"] += time.perf_counter() - te
-            rec = {"epoch": epoch, "stage": stage, "loss": float(np.mean(losses)) if losses else math.nan,
-                   "steps": len(losses)}
+            rec = {
+                "epoch": epoch,
+                "stage": stage,
+                "loss": float(np.mean(losses)) if losses else math.nan,
+                "steps": len(losses),
+            }
             if stage == 2:
                 with amp:
-                    sel = evaluate(method, sel_b, conds, task)  # type: ignore[arg-type]
+                    sel = evaluate(method, sel_b, conds, task)
                 value = _select_value(sel, metric)
                 rec[f"{cfg.select_on}_{metric}"] = value
                 if is_better(metric, value, best_val):
@@ -272,20 +280,29 @@ def fit(method: Method, ctx: FitContext, progress: bool = False,
     finally:
         if live is not None:
             live.stop()
-    if best_state is None:
+    if best_state is None or best_val is None:  # set together
         raise RuntimeError("no stage-2 epoch was run: increase epochs")
     method.load_state_dict(best_state)
     with amp:
         val = evaluate(method, val_b, conds, task)
         test = evaluate(method, test_b, conds, task) if test_b is not None else {}
     check = _select_value(val if cfg.select_on == "val" else test, metric)
-    if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):  # type: ignore[arg-type]
+    if not math.isclose(check, best_val, rel_tol=1e-5, abs_tol=1e-5):
         raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val}")
     s2 = [r for r in history if r["stage"] == 2]
-    return FitResult(best_epoch=best_epoch, select_metric=metric, select_on=cfg.select_on, val=val, test=test,
-                     history=history, train_seconds=time.perf_counter() - t0, stage_seconds=stage_seconds,
-                     stage1_epochs=len(history) - len(s2), stage2_epochs=len(s2),
-                     stage2_steps_total=sum(r["steps"] for r in s2),
-                     curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch),
-                     padding=train_b.padding_stats(),
-                     stage1_shared=saved is not None)
+    return FitResult(
+        best_epoch=best_epoch,
+        select_metric=metric,
+        select_on=cfg.select_on,
+        val=val,
+        test=test,
+        history=history,
+        train_seconds=time.perf_counter() - t0,
+        stage_seconds=stage_seconds,
+        stage1_epochs=len(history) - len(s2),
+        stage2_epochs=len(s2),
+        stage2_steps_total=sum(r["steps"] for r in s2),
+        curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch),
+        padding=train_b.padding_stats(),
+        stage1_shared=saved is not None,
+    )

@@ -64,12 +64,14 @@ class SearchSpace:
             if p.type == "float":
                 values[p.key] = trial.suggest_float(p.key, p.low, p.high, log=p.log, step=p.step)
             elif p.type == "int":
+                assert p.low is not None and p.high is not None  # _parse_param sets both
                 values[p.key] = trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
             elif p.type == "categorical":
                 values[p.key] = trial.suggest_categorical(p.key, list(p.choices))
         for p in self.params:
             if p.type == "complement":
-                values[p.key] = 1.0 - float(values[p.of])  # type: ignore[index]
+                assert p.of is not None  # _parse_param sets it
+                values[p.key] = 1.0 - float(values[p.of])
         return values
 
 
@@ -98,8 +100,15 @@ def _parse_param(key: str, spec: Any, where: str) -> Param:
             raise ConfigError(f"{where}: parameter {key!r}: low > high")
         if spec.get("log") and low <= 0:
             raise ConfigError(f"{where}: parameter {key!r}: log scale needs low > 0")
-        return Param(key, typ, low=low, high=high, step=None if spec.get("step") is None else float(spec["step"]),
-                     log=bool(spec.get("log", False)), task=task)
+        return Param(
+            key,
+            typ,
+            low=low,
+            high=high,
+            step=None if spec.get("step") is None else float(spec["step"]),
+            log=bool(spec.get("log", False)),
+            task=task,
+        )
     if typ == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:

@@ -19,9 +19,10 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from omegaconf import OmegaConf
 
@@ -38,7 +39,7 @@ from hardymer.tuning.space import SearchSpace, build_space
 log = logging.getLogger(__name__)
 
 EPOCH_STRIDE = 10_000  # pruning step = run index * EPOCH_STRIDE + epoch
-PRUNER = {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 2}
+PRUNER: dict[str, Any] = {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 2}
 
 
 @dataclass
@@ -47,7 +48,7 @@ class TuneSettings:
 
     method: str  # registered method or preset (configs/methods.yaml)
     protocol: str = "fixed"
-    conditions: list[str] = field(default_factory=lambda: ["atv"])
+    conditions: Sequence[str] = field(default_factory=lambda: ["atv"])
     trials: int = 12
     seeds: list[int] = field(default_factory=lambda: [0])
     out: str = "runs/tune"
@@ -65,8 +66,12 @@ def _finished(study: Any) -> list:
     """Trials that count toward the budget: complete, pruned, or failed inside the objective."""
     from optuna.trial import TrialState
 
-    return [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            or (t.state == TrialState.FAIL and "error" in t.user_attrs)]
+    return [
+        t
+        for t in study.trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+    ]
 
 
 def apply_params(cfg: Any, values: dict[str, Any]) -> Any:
@@ -84,8 +89,16 @@ def apply_params(cfg: Any, values: dict[str, Any]) -> Any:
 class Objective:
     """The validation objective of one study (callable by ``study.optimize``)."""
 
-    def __init__(self, base: Any, space: SearchSpace, settings: TuneSettings, conditions: list[str],
-                 out: Path, ds: Any, metric: str) -> None:
+    def __init__(
+        self,
+        base: Any,
+        space: SearchSpace,
+        settings: TuneSettings,
+        conditions: list[str],
+        out: Path,
+        ds: Any,
+        metric: str,
+    ) -> None:
         self.base, self.space, self.settings, self.conditions = base, space, settings, conditions
         self.out, self.ds, self.metric = out, ds, metric
 
@@ -95,7 +108,7 @@ class Objective:
 
     def run_config(self, cfg: Any, trial_no: int, cond: str, seed: int) -> Any:
         rc = copy.deepcopy(cfg)
-        rc.condition = cond if cond != "all" else "atv"
+        rc.condition = str(cond) if cond != "all" else "atv"
         rc.seed = int(seed)
         rc.out = str(self.out / "trials" / str(trial_no) / cond / f"seed{seed}")
         return rc
@@ -158,8 +171,13 @@ class Objective:
         for cond, seed in runs:
             rc = self.run_config(cfg, trial_no, cond, seed)
             specs.append(RunSpec(self.settings.method, cond, str(rc.data.fold), int(seed), rc.out, to_container(rc)))
-        metrics = run_grid(specs, workers=self.settings.workers, threads=1, backend=self.settings.backend,
-                           ray_address=self.settings.ray_address)
+        metrics = run_grid(
+            specs,
+            workers=self.settings.workers,
+            threads=1,
+            backend=self.settings.backend,
+            ray_address=self.settings.ray_address,
+        )
         for s in specs:
             ck = Path(s.out) / "checkpoint.pt"
             if ck.exists():
@@ -180,31 +198,54 @@ def base_tune_config(cfg: Any, method: str) -> tuple[Any, str]:
     return out, base_method
 
 
-def best_config(base: Any, params: dict[str, Any], condition: str | None) -> Any:
-    """The full run config of the best trial (test evaluation back on, default output folder)."""
+def best_config(
+    base: Any, params: dict[str, Any], condition: str | Sequence[str] | None, out: str | Path | None = None
+) -> Any:
+    """The full run config of the best trial: test evaluation back on, the tuned condition(s) (a comma
+    list when several: ``hardymer train --config`` trains each) and protocol, and ``out`` (default:
+    the default output folder)."""
     cfg = apply_params(base, params)
     cfg.train.evaluate_test = True
-    cfg.out = default_config().out
-    if condition is not None and condition != "all":
-        cfg.condition = condition
+    cfg.out = str(out) if out is not None else default_config().out
+    names = [condition] if isinstance(condition, str) else list(condition or [])
+    names = [str(c) for c in names if c != "all"]
+    if names:
+        cfg.condition = ",".join(names)
     return cfg
 
 
-def _tune_study(base: Any, space: SearchSpace, settings: TuneSettings, conditions: list[str], out: Path, ds: Any,
-                metric: str, deadline: float | None) -> dict:
+def _tune_study(
+    base: Any,
+    space: SearchSpace,
+    settings: TuneSettings,
+    conditions: list[str],
+    out: Path,
+    ds: Any,
+    metric: str,
+    deadline: float | None,
+) -> dict:
     import optuna
 
     out.mkdir(parents=True, exist_ok=True)
-    direction = "minimize" if metric in LOWER_IS_BETTER else "maximize"
+    direction: Literal["minimize", "maximize"] = "minimize" if metric in LOWER_IS_BETTER else "maximize"
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
     sampler = optuna.samplers.TPESampler(seed=settings.sampler_seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER["n_startup_trials"],
-                                         n_warmup_steps=PRUNER["n_warmup_steps"])
-    study = optuna.create_study(study_name="hardymer-tune", storage=storage, sampler=sampler, pruner=pruner,
-                                direction=direction, load_if_exists=True)
+    pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER["n_startup_trials"], n_warmup_steps=PRUNER["n_warmup_steps"]
+    )
+    study = optuna.create_study(
+        study_name="hardymer-tune",
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        direction=direction,
+        load_if_exists=True,
+    )
     if study.direction.name.lower() != direction:
-        raise ConfigError(f"{out / 'study.db'}: existing study optimises {study.direction.name.lower()}, "
-                          f"this search needs {direction}; use another --out")
+        raise ConfigError(
+            f"{out / 'study.db'}: existing study optimises {study.direction.name.lower()}, "
+            f"this search needs {direction}; use another --out"
+        )
     before = len(_finished(study))
     missing = max(0, settings.trials - before)
     log.info("study %s: %d trials finished, %d to run", out, before, missing)
@@ -218,7 +259,14 @@ def _tune_study(base: Any, space: SearchSpace, settings: TuneSettings, condition
     finished = _finished(study)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     write_trials_csv(study.trials, out / "trials.csv")
-    write_history_png(study.trials, out / "history.png", direction=direction, metric=metric)
+    write_history_png(
+        study.trials,
+        out / "history.png",
+        direction=direction,
+        metric=metric,
+        method=settings.method,
+        conditions=conditions if settings.protocol == "fixed" else "six missing conditions (unified)",
+    )
     prev = {}
     if (out / "tune.json").is_file():
         prev = json.loads((out / "tune.json").read_text())
@@ -248,10 +296,11 @@ def _tune_study(base: Any, space: SearchSpace, settings: TuneSettings, condition
     }
     if complete:
         best = study.best_trial
+        assert best.value is not None  # a complete trial has its value
         params = space_values(space, best.params)
         info.update(best_value=float(best.value), best_params=params, best_trial=best.number)
-        cond = conditions[0] if settings.per_condition or len(conditions) == 1 else None
-        atomic_write_text(out / "best.yaml", to_yaml(best_config(base, params, cond)))
+        cond = conditions if settings.protocol == "fixed" else None
+        atomic_write_text(out / "best.yaml", to_yaml(best_config(base, params, cond, out / "train")))
     else:
         log.warning("study %s has no complete trial yet: no best.yaml", out)
     atomic_write_json(out / "tune.json", info)
@@ -296,14 +345,24 @@ def tune(cfg: Any, settings: TuneSettings, ds: Any = None) -> dict:
     for cond in settings.conditions:
         per[cond] = _tune_study(base, space, settings, [cond], out / cond, ds, metric, deadline)
     summary = {
-        "method": settings.method, "base_method": base_method, "protocol": "fixed", "per_condition": True,
-        "conditions": list(settings.conditions), "seeds": list(settings.seeds), "trials_requested": settings.trials,
-        "sampler": {"name": "TPESampler", "seed": settings.sampler_seed}, "metric": metric, "split": "val",
+        "method": settings.method,
+        "base_method": base_method,
+        "protocol": "fixed",
+        "per_condition": True,
+        "conditions": list(settings.conditions),
+        "seeds": list(settings.seeds),
+        "trials_requested": settings.trials,
+        "sampler": {"name": "TPESampler", "seed": settings.sampler_seed},
+        "metric": metric,
+        "split": "val",
         "search_space": space.as_dict(),
         "wall_seconds": sum(v["wall_seconds"] for v in per.values()),
         "cpu_seconds": sum(v["cpu_seconds"] for v in per.values()),
-        "studies": {c: {k: v[k] for k in ("trials_finished", "states", "best_value", "best_params", "best_trial")}
-                    | {"best_yaml": f"{c}/best.yaml"} for c, v in per.items()},
+        "studies": {
+            c: {k: v[k] for k in ("trials_finished", "states", "best_value", "best_params", "best_trial")}
+            | {"best_yaml": f"{c}/best.yaml"}
+            for c, v in per.items()
+        },
     }
     atomic_write_json(out / "summary.json", summary)
     atomic_write_json(out / "tune.json", summary)

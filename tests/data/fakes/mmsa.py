@@ -16,8 +16,14 @@ MOSI_UNALIGNED = {"text": (50, 768), "audio": (375, 5), "vision": (500, 20)}
 MOSI_ALIGNED = {"text": (50, 768), "audio": (50, 5), "vision": (50, 20)}
 
 
-def make_part(rng: np.random.Generator, videos: list[str], clips: int, shapes: dict[str, tuple[int, int]],
-              aligned: bool, sims: bool = False) -> dict:
+def make_part(
+    rng: np.random.Generator,
+    videos: list[str],
+    clips: int,
+    shapes: dict[str, tuple[int, int]],
+    aligned: bool,
+    sims: bool = False,
+) -> dict:
     """One of train/valid/test: ``clips`` clips per video, ids ``video$_$clip`` (clip numbers 1..clips,
     stored in shuffled order), padding after the valid frames."""
     ids = [f"{v}$_${c}" for v in videos for c in range(1, clips + 1)]
@@ -30,9 +36,11 @@ def make_part(rng: np.random.Generator, videos: list[str], clips: int, shapes: d
     for i, k in enumerate(tokens):
         text_bert[i, 0, :k] = rng.integers(100, 30000, size=k)
         text_bert[i, 1, :k] = 1
-    out: dict = {"id": np.array(ids, dtype=object),
-                 "raw_text": np.array([f"words of {u}" for u in ids], dtype=object),
-                 "text_bert": text_bert}
+    out: dict = {
+        "id": np.array(ids, dtype=object),
+        "raw_text": np.array([f"words of {u}" for u in ids], dtype=object),
+        "text_bert": text_bert,
+    }
     lengths = {}
     for key, (T, d) in shapes.items():
         x = np.zeros((n, T, d), dtype=np.float32)
@@ -61,8 +69,11 @@ def make_mmsa(aligned: bool = False, seed: int = 0, videos: int = 6, clips: int 
     shapes = MOSI_ALIGNED if aligned else MOSI_UNALIGNED
     names = [f"vid{i:03d}x" for i in range(videos)]
     n_val = max(1, videos // 6)
-    parts = {"train": names[: videos - 2 * n_val], "valid": names[videos - 2 * n_val : videos - n_val],
-             "test": names[videos - n_val :]}
+    parts = {
+        "train": names[: videos - 2 * n_val],
+        "valid": names[videos - 2 * n_val : videos - n_val],
+        "test": names[videos - n_val :],
+    }
     return {p: make_part(rng, v, clips, shapes, aligned, sims) for p, v in parts.items()}
 
 

@@ -30,7 +30,8 @@ Label pickles (load only through :func:`~hardymer.data._unpickle.safe_load_pickl
   one fold ``standard`` with the pickle's video lists; sentiment scores in [-3, 3] (regression).
 
 Rows are ordered by sorted group id, then by position in ``videoIDs[group]`` (``order``).
-Utterance ids are opaque strings; they are never parsed.
+Utterance ids are opaque strings; they are never parsed. A group (dialogue / video) of ``videoIDs``
+with no utterances is refused.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import numpy as np
 
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
 from hardymer.data._unpickle import safe_load_pickle
-from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.dataset import MultimodalDataset, Split, Task
 from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError, DataError
 
@@ -63,7 +64,7 @@ class GCNetVariant:
 
     name: str  # dataset name
     pickle: str  # default label pickle file name
-    task: str
+    task: Task
     class_names: tuple[str, ...] | None = None
     label_range: tuple[float, float] | None = None
 
@@ -73,15 +74,26 @@ class GCNetVariant:
 
 
 VARIANTS: dict[str, GCNetVariant] = {
-    "iemocap4": GCNetVariant("iemocap4", "IEMOCAP_features_raw_4way.pkl", "classification",
-                             ("happy", "sad", "neutral", "angry")),
-    "iemocap6": GCNetVariant("iemocap6", "IEMOCAP_features_raw_6way.pkl", "classification",
-                             ("happy", "sad", "neutral", "angry", "excited", "frustrated")),
+    "iemocap4": GCNetVariant(
+        "iemocap4", "IEMOCAP_features_raw_4way.pkl", "classification", ("happy", "sad", "neutral", "angry")
+    ),
+    "iemocap6": GCNetVariant(
+        "iemocap6",
+        "IEMOCAP_features_raw_6way.pkl",
+        "classification",
+        ("happy", "sad", "neutral", "angry", "excited", "frustrated"),
+    ),
     "mosi": GCNetVariant("gcnet-mosi", "CMUMOSI_features_raw_2way.pkl", "regression", None, (-3.0, 3.0)),
     "mosei": GCNetVariant("gcnet-mosei", "CMUMOSEI_features_raw_2way.pkl", "regression", None, (-3.0, 3.0)),
 }
-_VARIANT_ALIASES = {"iemocap-4": "iemocap4", "iemocap-6": "iemocap6", "gcnet-mosi": "mosi",
-                    "gcnet-mosei": "mosei", "cmumosi": "mosi", "cmumosei": "mosei"}
+_VARIANT_ALIASES = {
+    "iemocap-4": "iemocap4",
+    "iemocap-6": "iemocap6",
+    "gcnet-mosi": "mosi",
+    "gcnet-mosei": "mosei",
+    "cmumosi": "mosi",
+    "cmumosei": "mosei",
+}
 
 
 def _variant(name: str) -> GCNetVariant:
@@ -143,20 +155,27 @@ class _Labels:
 def _read_pickle(path: Path, variant: GCNetVariant) -> _Labels:
     obj = safe_load_pickle(path)
     n_expected = 6 if variant.is_iemocap else 7
-    layout = ("[videoIDs, videoLabels, videoSpeakers, videoSentences, trainVid, testVid]" if variant.is_iemocap
-              else "[videoIDs, videoLabels, videoSpeakers, videoSentences, trainVid, valVid, testVid]")
+    layout = (
+        "[videoIDs, videoLabels, videoSpeakers, videoSentences, trainVid, testVid]"
+        if variant.is_iemocap
+        else "[videoIDs, videoLabels, videoSpeakers, videoSentences, trainVid, valVid, testVid]"
+    )
     if not isinstance(obj, (list, tuple)) or len(obj) != n_expected:
         got = f"a {type(obj).__name__}" + (f" of length {len(obj)}" if isinstance(obj, (list, tuple)) else "")
         raise DataError(f"expected a list {layout} for variant {variant.name!r}, got {got}", source=str(path))
     names = ("videoIDs", "videoLabels", "videoSpeakers")
     for i, fname in enumerate(names):
         if not isinstance(obj[i], Mapping):
-            raise DataError(f"expected a dict keyed by group id, got {type(obj[i]).__name__}", source=str(path), field=fname)
+            raise DataError(
+                f"expected a dict keyed by group id, got {type(obj[i]).__name__}", source=str(path), field=fname
+            )
     list_names = ("trainVid", "testVid") if variant.is_iemocap else ("trainVid", "valVid", "testVid")
     lists: list[set[str]] = []
     for i, fname in enumerate(list_names, start=4):
         if not isinstance(obj[i], (set, frozenset, list, tuple)):
-            raise DataError(f"expected a collection of group ids, got {type(obj[i]).__name__}", source=str(path), field=fname)
+            raise DataError(
+                f"expected a collection of group ids, got {type(obj[i]).__name__}", source=str(path), field=fname
+            )
         lists.append({str(g) for g in obj[i]})
     video_ids, video_labels, video_speakers = obj[0], obj[1], obj[2]
     utts: dict[str, list[str]] = {}
@@ -168,15 +187,25 @@ def _read_pickle(path: Path, variant: GCNetVariant) -> _Labels:
         if not isinstance(ids, (list, tuple, np.ndarray)):
             raise DataError(f"group {gid!r}: expected a list of utterance ids", source=str(path), field="videoIDs")
         ids = [str(u) for u in ids]
+        if not ids:  # a broken pickle: the group has no rows, yet could be drawn as a validation dialogue
+            kind = "dialogue" if variant.is_iemocap else "video"
+            lists_in = [n for n, lst in zip(list_names, lists) if gid in lst]
+            where = f" (listed in {' and '.join(lists_in)})" if lists_in else ""
+            raise DataError(f"{kind} {gid!r}{where} has no utterances", source=str(path), field="videoIDs")
         for u in ids:
             if u in seen:
-                raise DataError(f"utterance id {u!r} appears in groups {seen[u]!r} and {gid!r}", source=str(path), field="videoIDs")
+                raise DataError(
+                    f"utterance id {u!r} appears in groups {seen[u]!r} and {gid!r}", source=str(path), field="videoIDs"
+                )
             seen[u] = gid
         for fname, store, src in (("videoLabels", labels, video_labels), ("videoSpeakers", speakers, video_speakers)):
             vals = src.get(g)
             if vals is None or len(vals) != len(ids):
-                raise DataError(f"group {gid!r}: {len(ids)} utterance ids but "
-                                f"{'no entry' if vals is None else len(vals)} values", source=str(path), field=fname)
+                raise DataError(
+                    f"group {gid!r}: {len(ids)} utterance ids but {'no entry' if vals is None else len(vals)} values",
+                    source=str(path),
+                    field=fname,
+                )
             store[gid] = list(vals)
         speakers[gid] = [str(s) for s in speakers[gid]]
         utts[gid] = ids
@@ -184,28 +213,40 @@ def _read_pickle(path: Path, variant: GCNetVariant) -> _Labels:
     listed = set().union(*lists)
     unknown = sorted(listed - all_groups)
     if unknown:
-        raise DataError(f"{len(unknown)} listed groups are not in videoIDs (first {unknown[0]!r})", source=str(path),
-                        field="/".join(list_names))
+        raise DataError(
+            f"{len(unknown)} listed groups are not in videoIDs (first {unknown[0]!r})",
+            source=str(path),
+            field="/".join(list_names),
+        )
     if variant.is_iemocap:
         groups = sorted(all_groups)
         if listed != all_groups:
-            log.warning("%s: %d dialogues of videoIDs are in neither trainVid nor testVid; they are used anyway "
-                        "(folds are leave-one-session-out)", path, len(all_groups - listed))
+            log.warning(
+                "%s: %d dialogues of videoIDs are in neither trainVid nor testVid; they are used anyway "
+                "(folds are leave-one-session-out)",
+                path,
+                len(all_groups - listed),
+            )
     else:
         for i in range(len(lists)):
             for j in range(i + 1, len(lists)):
                 both = lists[i] & lists[j]
                 if both:
-                    raise DataError(f"group {sorted(both)[0]!r} is in both {list_names[i]} and {list_names[j]}",
-                                    source=str(path), field=list_names[j])
+                    raise DataError(
+                        f"group {sorted(both)[0]!r} is in both {list_names[i]} and {list_names[j]}",
+                        source=str(path),
+                        field=list_names[j],
+                    )
         groups = sorted(listed)
         if all_groups - listed:
-            log.warning("%s: %d videos of videoIDs are in no split list; they are left out", path, len(all_groups - listed))
+            log.warning(
+                "%s: %d videos of videoIDs are in no split list; they are left out", path, len(all_groups - listed)
+            )
     return _Labels(groups, utts, labels, speakers, lists)
 
 
 def _check_labels(raw: _Labels, variant: GCNetVariant, path: Path) -> np.ndarray:
-    out = []
+    out: list[float] = []  # class ids (int) or scores
     for g in raw.groups:
         for u, y in zip(raw.utts[g], raw.labels[g]):
             if variant.task == "classification":
@@ -214,22 +255,34 @@ def _check_labels(raw: _Labels, variant: GCNetVariant, path: Path) -> np.ndarray
                 if not ok and isinstance(y, (float, np.floating)) and float(y).is_integer():
                     ok, y = True, int(y)
                 if not ok:
-                    raise DataError(f"label {y!r} of utterance {u!r} (group {g!r}) is not an integer class id",
-                                    source=str(path), field="videoLabels")
+                    raise DataError(
+                        f"label {y!r} of utterance {u!r} (group {g!r}) is not an integer class id",
+                        source=str(path),
+                        field="videoLabels",
+                    )
                 if not 0 <= int(y) < k:
-                    raise DataError(f"label {int(y)} of utterance {u!r} (group {g!r}) out of range 0..{k - 1} "
-                                    f"for {variant.name}", source=str(path), field="videoLabels")
+                    raise DataError(
+                        f"label {int(y)} of utterance {u!r} (group {g!r}) out of range 0..{k - 1} for {variant.name}",
+                        source=str(path),
+                        field="videoLabels",
+                    )
                 out.append(int(y))
             else:
                 try:
                     v = float(y)
                 except (TypeError, ValueError):
-                    raise DataError(f"label {y!r} of utterance {u!r} (group {g!r}) is not a number",
-                                    source=str(path), field="videoLabels") from None
+                    raise DataError(
+                        f"label {y!r} of utterance {u!r} (group {g!r}) is not a number",
+                        source=str(path),
+                        field="videoLabels",
+                    ) from None
                 lo, hi = variant.label_range or (-np.inf, np.inf)
                 if not np.isfinite(v) or not lo <= v <= hi:
-                    raise DataError(f"label {v} of utterance {u!r} (group {g!r}) outside [{lo}, {hi}]",
-                                    source=str(path), field="videoLabels")
+                    raise DataError(
+                        f"label {v} of utterance {u!r} (group {g!r}) outside [{lo}, {hi}]",
+                        source=str(path),
+                        field="videoLabels",
+                    )
                 out.append(v)
     return np.array(out, dtype=np.int64 if variant.task == "classification" else np.float32)
 
@@ -240,7 +293,9 @@ def _read_npy(path: Path, field: str) -> np.ndarray | None:
     try:
         x = np.load(path, allow_pickle=False)
     except Exception as exc:  # corrupt, truncated, object array, not a .npy
-        raise DataError(f"not a readable .npy of numbers ({type(exc).__name__}: {exc})", source=str(path), field=field) from exc
+        raise DataError(
+            f"not a readable .npy of numbers ({type(exc).__name__}: {exc})", source=str(path), field=field
+        ) from exc
     if not isinstance(x, np.ndarray):
         raise DataError(f"expected a .npy array, got {type(x).__name__}", source=str(path), field=field)
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
@@ -281,8 +336,9 @@ def _read_folder(folder: Path, speaker: str, field: str) -> tuple[np.ndarray | N
     return np.mean(vecs, axis=0).astype(np.float32), used
 
 
-def _load_modality(m: str, folder: Path, utts: list[str], speakers: list[str], dim: int | None,
-                   workers: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def _load_modality(
+    m: str, folder: Path, utts: list[str], speakers: list[str], dim: int | None, workers: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     field = f"features.{m}"
 
     def one(i: int) -> tuple[np.ndarray | None, Path]:
@@ -317,9 +373,13 @@ def _load_modality(m: str, folder: Path, utts: list[str], speakers: list[str], d
                 raise DataError(f"feature dim {x.shape[0]} differs from dim {dim} of {ref}", source=str(p), field=field)
     avail = np.array([x is not None for x, _ in results], dtype=bool)
     if not avail.any():
-        raise DataError(f"none of the {n} utterances has a usable feature file (expected e.g. "
-                        f"{folder / (utts[0] + '.npy')} or a folder {folder / utts[0]}/; a dataset without "
-                        f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)", source=str(folder), field=field)
+        raise DataError(
+            f"none of the {n} utterances has a usable feature file (expected e.g. "
+            f"{folder / (utts[0] + '.npy')} or a folder {folder / utts[0]}/; a dataset without "
+            f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)",
+            source=str(folder),
+            field=field,
+        )
     assert dim is not None
     feats = np.zeros((n, dim), dtype=np.float32)
     for i, (x, _) in enumerate(results):
@@ -333,12 +393,15 @@ def _load_modality(m: str, folder: Path, utts: list[str], speakers: list[str], d
 def _session(group: str, path: Path) -> int:
     s = group[4:5]
     if not s.isdigit():
-        raise DataError(f"dialogue id {group!r}: 5th character should be the session digit", source=str(path), field="videoIDs")
+        raise DataError(
+            f"dialogue id {group!r}: 5th character should be the session digit", source=str(path), field="videoIDs"
+        )
     return int(s)
 
 
-def iemocap_folds(groups: np.ndarray, dialogues: Sequence[str], val_fraction: float, val_seed: int,
-                  path: Path) -> tuple[list[Split], dict[str, list[str]]]:
+def iemocap_folds(
+    groups: np.ndarray, dialogues: Sequence[str], val_fraction: float, val_seed: int, path: Path
+) -> tuple[list[Split], dict[str, list[str]]]:
     """Leave-one-session-out folds with validation dialogues carved from the training sessions."""
     session_of = {d: _session(d, path) for d in dialogues}
     sessions = sorted(set(session_of.values()))
@@ -347,23 +410,36 @@ def iemocap_folds(groups: np.ndarray, dialogues: Sequence[str], val_fraction: fl
         test_d = sorted(d for d in dialogues if session_of[d] == k)
         train_d = sorted(d for d in dialogues if session_of[d] != k)
         n_val = int(round(val_fraction * len(train_d)))
-        val_d = (sorted(np.random.default_rng(val_seed).choice(train_d, n_val, replace=False).tolist())
-                 if n_val else [])
+        val_d = sorted(np.random.default_rng(val_seed).choice(train_d, n_val, replace=False).tolist()) if n_val else []
         val_set = set(val_d)
         train_d = [d for d in train_d if d not in val_set]
         name = f"session{k}"
-        folds.append(Split(name, np.flatnonzero(np.isin(groups, train_d)), np.flatnonzero(np.isin(groups, val_d)),
-                           np.flatnonzero(np.isin(groups, test_d))))
+        folds.append(
+            Split(
+                name,
+                np.flatnonzero(np.isin(groups, train_d)),
+                np.flatnonzero(np.isin(groups, val_d)),
+                np.flatnonzero(np.isin(groups, test_d)),
+            )
+        )
         val_meta[name] = val_d
     return folds, val_meta
 
 
 # ---------------------------------------------------------------------------------- loader
-def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None = None,
-               audio_feature: str = DEFAULT_FEATURES["a"], text_feature: str = DEFAULT_FEATURES["t"],
-               video_feature: str = DEFAULT_FEATURES["v"], features_dir: str | Path | None = None,
-               val_fraction: float = 0.1, val_seed: int = 0, dims: Any = None,
-               workers: int | None = None) -> MultimodalDataset:
+def load_gcnet(
+    root: str | Path,
+    variant: str,
+    label_pickle: str | Path | None = None,
+    audio_feature: str = DEFAULT_FEATURES["a"],
+    text_feature: str = DEFAULT_FEATURES["t"],
+    video_feature: str = DEFAULT_FEATURES["v"],
+    features_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    val_seed: int = 0,
+    dims: Any = None,
+    workers: int | None = None,
+) -> MultimodalDataset:
     """Load a GCNet-format dataset (see the module docstring).
 
     Args:
@@ -403,11 +479,17 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     for m, folder in folders.items():
         if not folder.is_dir():
             present = sorted(p.name for p in feat_root.iterdir() if p.is_dir()) if feat_root.is_dir() else None
-            hint = (f"; {feat_root} holds: {', '.join(present) or 'no folders'}" if present is not None
-                    else f"; the features folder {feat_root} does not exist either")
-            raise DataError(f"{MODALITY_NAMES[m]} feature folder not found{hint} (a dataset without "
-                            f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)",
-                            source=str(folder), field=f"features.{m}")
+            hint = (
+                f"; {feat_root} holds: {', '.join(present) or 'no folders'}"
+                if present is not None
+                else f"; the features folder {feat_root} does not exist either"
+            )
+            raise DataError(
+                f"{MODALITY_NAMES[m]} feature folder not found{hint} (a dataset without "
+                f"{MODALITY_NAMES[m]}: --data-opt {MODALITY_NAMES[m]}_feature=none)",
+                source=str(folder),
+                field=f"features.{m}",
+            )
     labels = _check_labels(raw, var, pkl)
     utts = [u for g in raw.groups for u in raw.utts[g]]
     groups = np.array([g for g in raw.groups for _ in raw.utts[g]])
@@ -419,23 +501,46 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     features, avail_cols, stats = {}, [], {}
     for m in MODALITIES:
         if m in absent:  # no features at all: one zero column, unavailable everywhere
-            log.info("%s: %s absent (%s_feature=none): unavailable for every utterance", var.name,
-                     MODALITY_NAMES[m], MODALITY_NAMES[m])
-            features[m], stats[m] = np.zeros((len(utts), 1), np.float32), {"available": 0, "missing_or_empty": len(utts)}
+            log.info(
+                "%s: %s absent (%s_feature=none): unavailable for every utterance",
+                var.name,
+                MODALITY_NAMES[m],
+                MODALITY_NAMES[m],
+            )
+            features[m], stats[m] = (
+                np.zeros((len(utts), 1), np.float32),
+                {"available": 0, "missing_or_empty": len(utts)},
+            )
             avail_cols.append(np.zeros(len(utts), dtype=bool))
             continue
         log.info("%s: reading %d %s features from %s", var.name, len(utts), MODALITY_NAMES[m], folders[m])
         features[m], a, stats[m] = _load_modality(m, folders[m], utts, spk, want.get(m), max(1, n_workers))
         avail_cols.append(a)
         if stats[m]["missing_or_empty"]:
-            log.info("%s: %s missing/empty for %d of %d utterances", var.name, MODALITY_NAMES[m],
-                     stats[m]["missing_or_empty"], len(utts))
-    log.info("%s: %d utterances, %d groups, features read in %.1f s", var.name, len(utts), len(raw.groups),
-             time.perf_counter() - t0)
+            log.info(
+                "%s: %s missing/empty for %d of %d utterances",
+                var.name,
+                MODALITY_NAMES[m],
+                stats[m]["missing_or_empty"],
+                len(utts),
+            )
+    log.info(
+        "%s: %d utterances, %d groups, features read in %.1f s",
+        var.name,
+        len(utts),
+        len(raw.groups),
+        time.perf_counter() - t0,
+    )
 
-    meta: dict[str, Any] = {"root": str(root), "label_pickle": str(pkl), "features_dir": str(feat_root),
-                            "feature_names": {m: (None if m in absent else names[m]) for m in MODALITIES},
-                            "availability": stats, "variant": var.name}
+    meta: dict[str, Any] = {
+        "source": str(pkl),
+        "root": str(root),
+        "label_pickle": str(pkl),
+        "features_dir": str(feat_root),
+        "feature_names": {m: (None if m in absent else names[m]) for m in MODALITIES},
+        "availability": stats,
+        "variant": var.name,
+    }
     if var.is_iemocap:
         folds, val_meta = iemocap_folds(groups, raw.groups, val_fraction, val_seed, pkl)
         meta.update(val_fraction=val_fraction, val_seed=val_seed, val_dialogues=val_meta)
@@ -445,7 +550,7 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
     speakers = np.array(spk) if any(spk) else None
     return MultimodalDataset(
         name=var.name,
-        task=var.task,  # type: ignore[arg-type]
+        task=var.task,
         features=features,
         available=np.stack(avail_cols, axis=1),
         labels=labels,
@@ -463,8 +568,10 @@ def load_gcnet(root: str | Path, variant: str, label_pickle: str | Path | None =
 @register_dataset("gcnet", loader=load_gcnet)
 def _gcnet(root: str | Path | None = None, variant: str | None = None, **kw: Any) -> MultimodalDataset:
     if variant is None:
-        raise ValueError("gcnet needs variant=iemocap4|iemocap6|mosi|mosei (or use the iemocap4, iemocap6, "
-                         "gcnet-mosi, gcnet-mosei datasets)")
+        raise ValueError(
+            "gcnet needs variant=iemocap4|iemocap6|mosi|mosei (or use the iemocap4, iemocap6, "
+            "gcnet-mosi, gcnet-mosei datasets)"
+        )
     if root is None:
         raise ValueError("gcnet needs --root (the folder holding the label pickle and features/)")
     return load_gcnet(root, variant, **kw)
@@ -483,6 +590,10 @@ def _gcnet_fixed(variant: str) -> Callable[..., MultimodalDataset]:
     return factory
 
 
-for _name, _variant_name in (("iemocap4", "iemocap4"), ("iemocap6", "iemocap6"), ("gcnet-mosi", "mosi"),
-                             ("gcnet-mosei", "mosei")):
+for _name, _variant_name in (
+    ("iemocap4", "iemocap4"),
+    ("iemocap6", "iemocap6"),
+    ("gcnet-mosi", "mosi"),
+    ("gcnet-mosei", "mosei"),
+):
     register_dataset(_name, loader=load_gcnet)(_gcnet_fixed(_variant_name))

@@ -30,13 +30,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from hardymer.conditions import MODALITIES, MODALITY_NAMES, canonical_condition
 from hardymer.data._unpickle import safe_load_pickle
-from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.dataset import MultimodalDataset, Split, Task
 from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError, DataError
 
@@ -65,8 +65,9 @@ def parse_drop(drop: Any) -> set[str]:
             try:
                 out.update(canonical_condition(tok))
             except ValueError:
-                raise ConfigError(f"drop: unknown modality {tok!r}; use letters of a, t, v "
-                                  "(e.g. drop=v) or audio/text/video") from None
+                raise ConfigError(
+                    f"drop: unknown modality {tok!r}; use letters of a, t, v (e.g. drop=v) or audio/text/video"
+                ) from None
     return out
 
 
@@ -74,8 +75,9 @@ def _pool(x: np.ndarray, valid: np.ndarray, pooling: str, chunk: int = 512) -> n
     """``x`` [N, T, d], ``valid`` bool [N, T] -> [N, d] (or [N, 2d] for meanstd); rows without a
     valid frame are 0. Works in chunks of rows to bound memory."""
     if x.shape[0] > chunk:
-        return np.concatenate([_pool(x[s : s + chunk], valid[s : s + chunk], pooling, chunk)
-                               for s in range(0, x.shape[0], chunk)])
+        return np.concatenate(
+            [_pool(x[s : s + chunk], valid[s : s + chunk], pooling, chunk) for s in range(0, x.shape[0], chunk)]
+        )
     w = valid[..., None].astype(np.float64)
     cnt = np.maximum(w.sum(1), 1.0)
     mean = (x * w).sum(1) / cnt
@@ -100,8 +102,11 @@ class _Part:
     def __init__(self, path: Path, name: str, data: Any) -> None:
         self.path, self.name = path, name
         if not isinstance(data, Mapping):
-            raise DataError(f"expected part {name!r} to be a dict of arrays, got {type(data).__name__}",
-                            source=str(path), field=name)
+            raise DataError(
+                f"expected part {name!r} to be a dict of arrays, got {type(data).__name__}",
+                source=str(path),
+                field=name,
+            )
         self.data = data
         self.n: int | None = None
 
@@ -113,7 +118,9 @@ class _Part:
 
     def array(self, key: str, ndim: tuple[int, ...], numeric: bool = True) -> np.ndarray:
         if key not in self.data:
-            raise self.err(f"required key is missing (part {self.name!r} has: {', '.join(sorted(map(str, self.data)))})", key)
+            raise self.err(
+                f"required key is missing (part {self.name!r} has: {', '.join(sorted(map(str, self.data)))})", key
+            )
         try:
             arr = np.asarray(self.data[key])
         except Exception as exc:
@@ -177,9 +184,16 @@ def corpus_name(pickle_path: str | Path) -> str:
     return p.stem
 
 
-def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean", task: str = "regression",
-              drop: Any = None, text_key: str = "text", name: str | None = None,
-              label_range: Any = None) -> MultimodalDataset:
+def load_mmsa(
+    root: str | Path,
+    pickle: str | None = None,
+    pooling: str = "mean",
+    task: str = "regression",
+    drop: Any = None,
+    text_key: str = "text",
+    name: str | None = None,
+    label_range: Any = None,
+) -> MultimodalDataset:
     """Load an MMSA feature pickle (see the module docstring).
 
     Args:
@@ -200,9 +214,14 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         else:
             found = sorted(p for p in path.glob("*.pkl") if p.name.startswith(("aligned_", "unaligned_")))
             if len(found) != 1:
-                what = (f"{len(found)} MMSA pickles ({', '.join(p.name for p in found)})" if found
-                        else "no aligned_*.pkl / unaligned_*.pkl")
-                raise ConfigError(f"mmsa: {path} holds {what}; name the file with --root FILE or --data-opt pickle=<file>")
+                what = (
+                    f"{len(found)} MMSA pickles ({', '.join(p.name for p in found)})"
+                    if found
+                    else "no aligned_*.pkl / unaligned_*.pkl"
+                )
+                raise ConfigError(
+                    f"mmsa: {path} holds {what}; name the file with --root FILE or --data-opt pickle=<file>"
+                )
             path = found[0]
     pooling = str(pooling).lower()
     if pooling not in POOLINGS:
@@ -211,8 +230,10 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
     if task not in ("regression", "classification"):
         raise ConfigError(f"mmsa: task must be regression or classification, got {task!r}")
     if text_key == "text_bert":
-        raise ConfigError("mmsa: text_bert holds BERT token ids, attention mask and segment ids, not features; "
-                          "use text_key=text (the pickle's precomputed text features)")
+        raise ConfigError(
+            "mmsa: text_bert holds BERT token ids, attention mask and segment ids, not features; "
+            "use text_key=text (the pickle's precomputed text features)"
+        )
     if label_range is None:
         lr = (-3.0, 3.0)
     else:
@@ -227,8 +248,11 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         raise DataError(f"expected a dict with parts {', '.join(PARTS)}, got {type(obj).__name__}", source=str(path))
     missing_parts = [p for p in PARTS if p not in obj]
     if missing_parts:
-        raise DataError(f"required part {missing_parts[0]!r} is missing (has: {', '.join(sorted(map(str, obj)))})",
-                        source=str(path), field=missing_parts[0])
+        raise DataError(
+            f"required part {missing_parts[0]!r} is missing (has: {', '.join(sorted(map(str, obj)))})",
+            source=str(path),
+            field=missing_parts[0],
+        )
     aligned_name = path.name.startswith("aligned")
 
     ids_all: list[str] = []
@@ -265,7 +289,7 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
                 pooled, ok = x, np.ones(n, dtype=bool)
             else:
                 valid = _valid_frames(part, m, x, text_mask)
-                pooled, ok = _pool(x, valid, pooling), valid.any(1)
+                pooled, ok = _pool(x, valid, pooling), np.any(valid, axis=1)
             d = pooled.shape[1]
             if dims.setdefault(m, d) != d:
                 raise part.err(f"feature dim {d} differs from {dims[m]} in an earlier part", key)
@@ -307,8 +331,13 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         parts_of_video.setdefault(v, set()).add(p)
     shared = sorted(v for v, ps in parts_of_video.items() if len(ps) > 1)
     if shared:
-        log.warning("%s: %d videos have clips in more than one of train/valid/test (first %r); their clips are "
-                    "grouped per part", path, len(shared), shared[0])
+        log.warning(
+            "%s: %d videos have clips in more than one of train/valid/test (first %r); their clips are "
+            "grouped per part",
+            path,
+            len(shared),
+            shared[0],
+        )
         sset = set(shared)
         groups = np.array([f"{v}@{p}" if v in sset else v for v, p in zip(videos, part_of)], dtype=object)
     numeric = all(c.lstrip("-").isdigit() for c in clips)
@@ -331,29 +360,49 @@ def load_mmsa(root: str | Path, pickle: str | None = None, pooling: str = "mean"
         if m in dropped:
             log.info("%s: %s dropped (drop option): unavailable for every utterance", path, MODALITY_NAMES[m])
         elif (~available[:, MODALITIES.index(m)]).any():
-            log.info("%s: %s has no valid frame for %d of %d utterances (unavailable there)", path,
-                     MODALITY_NAMES[m], int((~available[:, MODALITIES.index(m)]).sum()), n_all)
+            log.info(
+                "%s: %s has no valid frame for %d of %d utterances (unavailable there)",
+                path,
+                MODALITY_NAMES[m],
+                int((~available[:, MODALITIES.index(m)]).sum()),
+                n_all,
+            )
 
     if task == "classification":
         y_int = y_all.astype(np.int64)
-        k = int(y_int.max()) + 1
-        class_names = CLASS_NAMES_3 if k == 3 else [str(i) for i in range(k)]
+        n_classes = int(y_int.max()) + 1
+        class_names = CLASS_NAMES_3 if n_classes == 3 else [str(i) for i in range(n_classes)]
         y_out: np.ndarray = y_int
         range_out = None
     else:
         class_names, y_out, range_out = None, y_all.astype(np.float32), lr
     fold = Split("standard", *(np.flatnonzero(part_arr == p) for p in PARTS))
-    meta: dict[str, Any] = {"pickle": str(path), "pooling": pooling, "text_key": text_key,
-                            "dropped": sorted(dropped), "aligned": aligned_name,
-                            "availability": {m: int(available[:, j].sum()) for j, m in enumerate(MODALITIES)}}
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "pickle": str(path),
+        "pooling": pooling,
+        "text_key": text_key,
+        "dropped": sorted(dropped),
+        "aligned": aligned_name,
+        "availability": {m: int(available[:, j].sum()) for j, m in enumerate(MODALITIES)},
+    }
     if uni:
-        meta["unimodal_labels"] = {s: np.concatenate(v)[rows_arr].tolist() for s, v in uni.items()
-                                   if len(np.concatenate(v)) == n_all}
+        meta["unimodal_labels"] = {
+            s: np.concatenate(v)[rows_arr].tolist() for s, v in uni.items() if len(np.concatenate(v)) == n_all
+        }
     return MultimodalDataset(
         name=name or f"mmsa-{corpus_name(path)}",
-        task=task,  # type: ignore[arg-type]
-        features=features, available=available, labels=y_out, groups=groups, order=order, utt_ids=utt_ids,
-        folds=[fold], class_names=class_names, label_range=range_out, meta=meta,
+        task=cast(Task, task),  # checked above
+        features=features,
+        available=available,
+        labels=y_out,
+        groups=groups,
+        order=order,
+        utt_ids=utt_ids,
+        folds=[fold],
+        class_names=class_names,
+        label_range=range_out,
+        meta=meta,
     )
 
 

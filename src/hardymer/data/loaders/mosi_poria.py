@@ -36,7 +36,8 @@ def _default_labels(root: Path) -> Path:
             return cand
     raise DataError(
         f"continuous labels not found: looked for {LABEL_PICKLE} in {root} and {root.parent / 'gcnet-labels'}; "
-        "pass labels=PATH", source=str(root),
+        "pass labels=PATH",
+        source=str(root),
     )
 
 
@@ -44,35 +45,53 @@ def load_mosi_labels(path: Path) -> tuple[dict[str, float], dict[str, str], dict
     """Scores, video id and position in the video for each utterance id, from the GCNet pickle."""
     obj = safe_load_pickle(path)
     if not isinstance(obj, (list, tuple)) or len(obj) != 7:
-        raise DataError("expected a list [videoIDs, videoLabels, videoSpeakers, videoSentences, train, val, test]",
-                        source=str(path))
+        raise DataError(
+            "expected a list [videoIDs, videoLabels, videoSpeakers, videoSentences, train, val, test]", source=str(path)
+        )
     video_ids, video_labels = obj[0], obj[1]
-    for i, (fname, part) in enumerate((("videoIDs", video_ids), ("videoLabels", video_labels))):
+    for fname, part in (("videoIDs", video_ids), ("videoLabels", video_labels)):
         if not isinstance(part, dict):
-            raise DataError(f"expected a dict keyed by video id, got {type(part).__name__}", source=str(path), field=fname)
+            raise DataError(
+                f"expected a dict keyed by video id, got {type(part).__name__}", source=str(path), field=fname
+            )
     score: dict[str, float] = {}
     video: dict[str, str] = {}
     pos: dict[str, int] = {}
     for vid, utts in video_ids.items():
         labs = video_labels.get(vid)
         if not hasattr(utts, "__len__") or isinstance(utts, str):
-            raise DataError(f"video {vid!r}: expected a list of utterance ids, got {type(utts).__name__}",
-                            source=str(path), field="videoIDs")
+            raise DataError(
+                f"video {vid!r}: expected a list of utterance ids, got {type(utts).__name__}",
+                source=str(path),
+                field="videoIDs",
+            )
         if labs is not None and (not hasattr(labs, "__len__") or isinstance(labs, str)):
-            raise DataError(f"video {vid!r}: expected a list of scores, got {type(labs).__name__}",
-                            source=str(path), field="videoLabels")
+            raise DataError(
+                f"video {vid!r}: expected a list of scores, got {type(labs).__name__}",
+                source=str(path),
+                field="videoLabels",
+            )
         if labs is None or len(labs) != len(utts):
-            raise DataError(f"video {vid!r}: {len(utts)} ids but labels {None if labs is None else len(labs)}",
-                            source=str(path), field="videoLabels")
+            raise DataError(
+                f"video {vid!r}: {len(utts)} ids but labels {None if labs is None else len(labs)}",
+                source=str(path),
+                field="videoLabels",
+            )
         for k, (u, y) in enumerate(zip(utts, labs)):
             try:
                 v = float(y)
             except (TypeError, ValueError):
-                raise DataError(f"score {y!r} of utterance {u!r} (video {vid!r}) is not a number",
-                                source=str(path), field="videoLabels") from None
+                raise DataError(
+                    f"score {y!r} of utterance {u!r} (video {vid!r}) is not a number",
+                    source=str(path),
+                    field="videoLabels",
+                ) from None
             if not -3.0 <= v <= 3.0:  # also false for NaN
-                raise DataError(f"score {v} of utterance {u!r} (video {vid!r}) outside [-3, 3]",
-                                source=str(path), field="videoLabels")
+                raise DataError(
+                    f"score {v} of utterance {u!r} (video {vid!r}) outside [-3, 3]",
+                    source=str(path),
+                    field="videoLabels",
+                )
             score[str(u)] = v
             video[str(u)] = str(vid)
             pos[str(u)] = k
@@ -92,8 +111,9 @@ def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, n
         with open_npz(path) as npz:
             missing_keys = [k for k in ("utt_ids", "text") if k not in npz.files]
             if missing_keys:
-                raise DataError(f"required array is missing (has: {sorted(npz.files)})", source=str(path),
-                                field=missing_keys[0])
+                raise DataError(
+                    f"required array is missing (has: {sorted(npz.files)})", source=str(path), field=missing_keys[0]
+                )
             ids = npz["utt_ids"]
             x = npz["text"]
             mask = npz["mask_text"] if "mask_text" in npz.files else None
@@ -102,12 +122,14 @@ def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, n
     except Exception as exc:
         raise DataError(f"not a readable .npz ({type(exc).__name__}: {exc})", source=str(path)) from exc
     if ids.dtype.kind not in "US" or ids.ndim != 1:
-        raise DataError(f"expected strings [M], got dtype {ids.dtype} shape {ids.shape}", source=str(path),
-                        field="utt_ids")
+        raise DataError(
+            f"expected strings [M], got dtype {ids.dtype} shape {ids.shape}", source=str(path), field="utt_ids"
+        )
     ids = (np.char.decode(ids, "utf-8") if ids.dtype.kind == "S" else ids).astype(str)
     if x.ndim != 2 or x.shape[0] != ids.shape[0] or x.dtype.kind not in "biuf":
-        raise DataError(f"expected numbers [{ids.shape[0]}, d], got dtype {x.dtype} shape {x.shape}",
-                        source=str(path), field="text")
+        raise DataError(
+            f"expected numbers [{ids.shape[0]}, d], got dtype {x.dtype} shape {x.shape}", source=str(path), field="text"
+        )
     if mask is None:
         mask = np.ones(ids.shape[0], dtype=bool)
     elif mask.shape != ids.shape or not np.isin(mask, (0, 1)).all():
@@ -117,21 +139,32 @@ def load_text_features(path: str | Path, utts: list[str]) -> tuple[np.ndarray, n
         raise DataError("utterance ids are not unique", source=str(path), field="utt_ids")
     missing = [u for u in utts if u not in row]
     if missing:
-        raise DataError(f"{len(missing)} of the {len(utts)} mosi-poria utterances are missing "
-                        f"(first {missing[0]!r})", source=str(path), field="utt_ids")
+        raise DataError(
+            f"{len(missing)} of the {len(utts)} mosi-poria utterances are missing (first {missing[0]!r})",
+            source=str(path),
+            field="utt_ids",
+        )
     take = np.array([row[u] for u in utts], dtype=np.int64)
     feats = x[take].astype(np.float32)
     avail = mask[take].astype(bool)
     bad = avail & ~np.isfinite(feats).all(axis=1)
     if bad.any():
-        raise DataError(f"NaN/inf features for {int(bad.sum())} available utterances (first "
-                        f"{utts[int(np.flatnonzero(bad)[0])]!r})", source=str(path), field="text")
+        raise DataError(
+            f"NaN/inf features for {int(bad.sum())} available utterances (first {utts[int(np.flatnonzero(bad)[0])]!r})",
+            source=str(path),
+            field="text",
+        )
     feats[~avail] = 0.0
     return feats, avail
 
 
-def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_videos: int = 10,
-                    val_seed: int = 0, text_features: str | Path | None = None) -> MultimodalDataset:
+def load_mosi_poria(
+    root: str | Path,
+    labels: str | Path | None = None,
+    n_val_videos: int = 10,
+    val_seed: int = 0,
+    text_features: str | Path | None = None,
+) -> MultimodalDataset:
     """Load real CMU-MOSI from Poria's CSV layout (see module docstring).
 
     ``text_features``: an ``.npz`` with ``utt_ids`` and ``text`` (and optional ``mask_text``), e.g. the
@@ -154,7 +187,9 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
         index_path = root / f"text_{part}.csv"
         index = read_matrix(index_path, field="row index")[:, 0]
         if np.any(index != np.round(index)) or index.min() < 0 or index.max() >= len(utt_of_row):
-            raise DataError("column 0 must hold row indices into transcripts.csv", source=str(index_path), field="row index")
+            raise DataError(
+                "column 0 must hold row indices into transcripts.csv", source=str(index_path), field="row index"
+            )
         rows = [utt_of_row[int(i)] for i in index]
         for m, pattern in FEATURE_FILES.items():
             p = root / pattern.format(part=part)
@@ -162,7 +197,9 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
             if mat.shape[0] != len(rows):
                 raise DataError(f"{mat.shape[0]} rows, expected {len(rows)} (as {index_path.name})", source=str(p))
             if mat.shape[1] != DIMS[m] + 1:
-                raise DataError(f"{mat.shape[1] - 1} feature columns, expected {DIMS[m]}", source=str(p), field=f"features.{m}")
+                raise DataError(
+                    f"{mat.shape[1] - 1} feature columns, expected {DIMS[m]}", source=str(p), field=f"features.{m}"
+                )
             if not np.isfinite(mat).all():
                 raise DataError("NaN/inf values", source=str(p), field=f"features.{m}")
             feats[m].append(mat[:, :-1].astype(np.float32))
@@ -178,9 +215,12 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
     b = np.concatenate(binary)
     bad = (y >= 0).astype(int) != b.astype(int)
     if bad.any():
-        raise DataError(f"binary label disagrees with the continuous score of {label_path} (videoLabels) for "
-                        f"{int(bad.sum())} utterances (first {utts[int(np.flatnonzero(bad)[0])]!r})",
-                        source=str(root / "audio"), field="label")
+        raise DataError(
+            f"binary label disagrees with the continuous score of {label_path} (videoLabels) for "
+            f"{int(bad.sum())} utterances (first {utts[int(np.flatnonzero(bad)[0])]!r})",
+            source=str(root / "audio"),
+            field="label",
+        )
     groups = np.array([video[u] for u in utts])
     order = np.array([pos[u] for u in utts], dtype=np.int64)
     part_arr = np.array(part_of)
@@ -207,7 +247,13 @@ def load_mosi_poria(root: str | Path, labels: str | Path | None = None, n_val_vi
         utt_ids=np.array(utts),
         folds=[Split("poria", train, test_all[is_val], test_all[~is_val])],
         label_range=(-3.0, 3.0),
-        meta={"root": str(root), "labels": str(label_path), "val_videos": sorted(val_videos), **meta_extra},
+        meta={
+            "source": str(root),
+            "root": str(root),
+            "labels": str(label_path),
+            "val_videos": sorted(val_videos),
+            **meta_extra,
+        },
     )
 
 

@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from hardymer._io import atomic_savez
 from hardymer.conditions import MODALITIES, MODALITY_NAMES
-from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.dataset import MultimodalDataset, Split, Task
 from hardymer.data.registry import register_dataset
 from hardymer.errors import DataError
 
@@ -41,11 +41,31 @@ log = logging.getLogger(__name__)
 FEATURE_KEYS = {m: MODALITY_NAMES[m] for m in MODALITIES}  # a -> "audio", ...
 MASK_KEYS = {m: f"mask_{MODALITY_NAMES[m]}" for m in MODALITIES}
 KNOWN_KEYS = {
-    *FEATURE_KEYS.values(), *MASK_KEYS.values(), "dims", "labels", "class_names", "task", "label_range",
-    "groups", "order", "utt_ids", "speakers", "split", "fold_names", "folds", "name",
+    *FEATURE_KEYS.values(),
+    *MASK_KEYS.values(),
+    "dims",
+    "labels",
+    "class_names",
+    "task",
+    "label_range",
+    "groups",
+    "order",
+    "utt_ids",
+    "speakers",
+    "split",
+    "fold_names",
+    "folds",
+    "name",
 }
-_PART_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test",
-                 "": "", "none": ""}
+_PART_ALIASES = {
+    "train": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "": "",
+    "none": "",
+}
 
 
 class _Reader:
@@ -65,8 +85,11 @@ class _Reader:
         try:
             arr = self.npz[key]
         except ValueError as exc:  # object arrays with allow_pickle=False
-            raise self.err("refused: object array (pickled Python objects are not loaded; store numbers or "
-                           "fixed-width strings, e.g. np.array(list_of_str, dtype=str))", key) from exc
+            raise self.err(
+                "refused: object array (pickled Python objects are not loaded; store numbers or "
+                "fixed-width strings, e.g. np.array(list_of_str, dtype=str))",
+                key,
+            ) from exc
         except Exception as exc:
             raise self.err(f"unreadable array ({type(exc).__name__}: {exc})", key) from exc
         if arr.dtype.hasobject:
@@ -126,9 +149,13 @@ def open_npz(path: str | Path) -> Any:
         raise DataError("not an .npz archive (numpy.savez), got a single .npy array", source=str(path))
     if not zipfile.is_zipfile(path):  # never numpy's text, which suggests loading pickles
         kind = "text" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
-        raise DataError(f"not an .npz archive: expected a zip of .npy arrays (numpy.savez); this file is "
-                        f"{path.stat().st_size} bytes of {kind}" if head else "not an .npz archive: the file is empty",
-                        source=str(path))
+        raise DataError(
+            f"not an .npz archive: expected a zip of .npy arrays (numpy.savez); this file is "
+            f"{path.stat().st_size} bytes of {kind}"
+            if head
+            else "not an .npz archive: the file is empty",
+            source=str(path),
+        )
     try:
         npz = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -259,8 +286,11 @@ def _load(r: _Reader, name: str | None) -> MultimodalDataset:
         bad = mask & ~np.isfinite(x).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise r.err(f"NaN/inf in {int(bad.sum())} available rows (first: row {i}, utterance {utt_ids[i]!r}); "
-                        f"set {mkey}=0 for rows without data", key)
+            raise r.err(
+                f"NaN/inf in {int(bad.sum())} available rows (first: row {i}, utterance {utt_ids[i]!r}); "
+                f"set {mkey}=0 for rows without data",
+                key,
+            )
         x[~mask] = 0.0
         features[m] = x
         available[:, j] = mask
@@ -279,7 +309,9 @@ def _load(r: _Reader, name: str | None) -> MultimodalDataset:
         if fold_names is None or folds_arr is None:
             raise r.err("'fold_names' and 'folds' go together", "folds" if folds_arr is None else "fold_names")
         if folds_arr.ndim != 2 or folds_arr.shape != (len(fold_names), n):
-            raise r.err(f"expected shape [{len(fold_names)}, {n}] (fold_names x utterances), got {folds_arr.shape}", "folds")
+            raise r.err(
+                f"expected shape [{len(fold_names)}, {n}] (fold_names x utterances), got {folds_arr.shape}", "folds"
+            )
         if folds_arr.dtype.kind not in "US":
             raise r.err(f"expected strings train/val/test, got dtype {folds_arr.dtype}", "folds")
         if len(set(fold_names.tolist())) != len(fold_names):
@@ -295,24 +327,34 @@ def _load(r: _Reader, name: str | None) -> MultimodalDataset:
         for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
             shared = set(groups[s.part(a)].tolist()) & set(groups[s.part(b)].tolist())
             if shared:
-                raise r.err(f"fold {s.name!r}: group {sorted(shared)[0]!r} is in both {a} and {b} "
-                            "(a group must stay in one part)", "split" if split is not None else "folds")
+                raise r.err(
+                    f"fold {s.name!r}: group {sorted(shared)[0]!r} is in both {a} and {b} "
+                    "(a group must stay in one part)",
+                    "split" if split is not None else "folds",
+                )
 
     ds_name = name or r.scalar_str("name") or r.path.stem
     try:
         return MultimodalDataset(
-            name=ds_name, task=task,  # type: ignore[arg-type]
-            features=features, available=available, labels=labels, groups=groups, order=order,
-            utt_ids=utt_ids, folds=folds,
+            name=ds_name,
+            task=cast(Task, task),  # checked above
+            features=features,
+            available=available,
+            labels=labels,
+            groups=groups,
+            order=order,
+            utt_ids=utt_ids,
+            folds=folds,
             class_names=[str(c) for c in class_names] if class_names is not None else None,
-            label_range=label_range, speakers=speakers,
-            meta={"path": str(r.path)},
+            label_range=label_range,
+            speakers=speakers,
+            meta={"source": str(r.path), "path": str(r.path)},
         )
     except DataError as exc:  # re-attribute the dataset's own checks to the file
         msg = str(exc)
         prefix = ": ".join(p for p in (exc.source, f"field {exc.field!r}" if exc.field else None) if p) + ": "
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
         raise DataError(msg, source=str(r.path), field=exc.field) from exc
 
 

@@ -14,12 +14,12 @@ the informative modality is missing. Classification (4 classes) and regression (
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from hardymer.conditions import MODALITIES
-from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.data.dataset import MultimodalDataset, Split, Task
 from hardymer.data.registry import register_dataset
 from hardymer.errors import ConfigError
 
@@ -39,8 +39,9 @@ def natural_availability(rng: np.random.Generator, n: int, missing_rate: float) 
     return available
 
 
-def group_split(rng: np.random.Generator, gid: np.ndarray, n_groups: int,
-                split: tuple[float, float, float]) -> dict[str, np.ndarray]:
+def group_split(
+    rng: np.random.Generator, gid: np.ndarray, n_groups: int, split: tuple[float, float, float]
+) -> dict[str, np.ndarray]:
     """Utterance indices of train / val / test, splitting whole groups in the proportions ``split``."""
     perm = rng.permutation(n_groups)
     n_tr = int(round(split[0] * n_groups))
@@ -82,9 +83,17 @@ def make_synthetic(
     if scenario not in SCENARIOS:
         raise ConfigError(f"synthetic: scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
     if scenario == "private":
-        return make_private_scenario(seed=seed, task=task or "regression", size=size, n_groups=n_groups,
-                                     mean_len=mean_len, dims=dims, missing_rate=missing_rate, split=split,
-                                     **private_options)
+        return make_private_scenario(
+            seed=seed,
+            task=task or "regression",
+            size=size,
+            n_groups=n_groups,
+            mean_len=mean_len,
+            dims=dims,
+            missing_rate=missing_rate,
+            split=split,
+            **private_options,
+        )
     if private_options:
         raise ConfigError(f"synthetic: option(s) {', '.join(sorted(private_options))} need scenario=private")
     task = task or "classification"
@@ -134,7 +143,7 @@ def make_synthetic(
     groups = np.array([f"g{g:05d}" for g in gid])
     return MultimodalDataset(
         name="synthetic",
-        task=task,  # type: ignore[arg-type]
+        task=cast(Task, task),  # checked above
         features=feats,
         available=available,
         labels=labels,
@@ -218,14 +227,16 @@ def make_private_scenario(
         raise ConfigError(f"synthetic: n_classes must be 2 or 4, got {n_classes!r}")
     if n_groups is None:
         if size not in PRIVATE_SIZES:
-            raise ConfigError(f"synthetic: unknown size {size!r} for scenario=private; sizes: {', '.join(PRIVATE_SIZES)}")
+            raise ConfigError(
+                f"synthetic: unknown size {size!r} for scenario=private; sizes: {', '.join(PRIVATE_SIZES)}"
+            )
         n_groups = PRIVATE_SIZES[size]
     if int(n_groups) < 3:
         raise ConfigError(f"synthetic: n_groups must be >= 3, got {n_groups!r}")
     n_groups = int(n_groups)
-    dims = tuple(int(d) for d in (dims if dims is not None else (32, 48, 16)))  # type: ignore[assignment]
-    if len(dims) != 3 or min(dims) < 1:
-        raise ConfigError(f"synthetic: dims must be three positive ints (audio, text, video), got {dims!r}")
+    feat_dims = tuple(int(d) for d in (dims if dims is not None else (32, 48, 16)))
+    if len(feat_dims) != 3 or min(feat_dims) < 1:
+        raise ConfigError(f"synthetic: dims must be three positive ints (audio, text, video), got {feat_dims!r}")
 
     rng = np.random.default_rng(seed)
     lengths = np.clip(rng.poisson(mean_len - 2, n_groups) + 2, 2, 30)
@@ -252,7 +263,7 @@ def make_private_scenario(
         "v": lambda p: 0.3 * (s @ p),
     }
     feats = {}
-    for m, d in zip(MODALITIES, dims):
+    for m, d in zip(MODALITIES, feat_dims):
         proj = rng.normal(size=(SEMANTIC_DIM, d)) / np.sqrt(SEMANTIC_DIM)
         w_u = rng.normal(size=(PRIVATE_DIM, d)) / np.sqrt(PRIVATE_DIM)
         x = views[m](proj) + noise * rng.normal(size=(n, d))
@@ -270,7 +281,7 @@ def make_private_scenario(
         class_names = None
     return MultimodalDataset(
         name=name,
-        task=task,  # type: ignore[arg-type]
+        task=cast(Task, task),  # checked above
         features=feats,
         available=available,
         labels=labels,
@@ -280,9 +291,19 @@ def make_private_scenario(
         folds=[Split("default", idx["train"], idx["val"], idx["test"])],
         class_names=class_names,
         label_range=(-3.0, 3.0) if task == "regression" else None,
-        meta={"seed": seed, "scenario": "private", "size": size, "n_groups": n_groups, "rho": rho, "beta": beta,
-              "gamma": gamma, "noise": noise, "label_noise": label_noise, "private": private,
-              "force_hard": force_hard},
+        meta={
+            "seed": seed,
+            "scenario": "private",
+            "size": size,
+            "n_groups": n_groups,
+            "rho": rho,
+            "beta": beta,
+            "gamma": gamma,
+            "noise": noise,
+            "label_noise": label_noise,
+            "private": private,
+            "force_hard": force_hard,
+        },
         utt_meta={"hard": hard.copy(), "private_contribution": contribution.astype(np.float32)},
     )
 

@@ -46,21 +46,24 @@ from hardymer.retrieval.index import build_views, retrieve_neighbours
 if TYPE_CHECKING:
     from hardymer.hardness.mi import PairCritic
     from hardymer.models.backbone import Backbone
+    from hardymer.models.context import FitContext
     from hardymer.models.hardymer import Hardymer
     from hardymer.retrieval.index import ModalityIndex
-    from hardymer.models.context import FitContext
 
 #: keys of the ``timings`` dict filled by :func:`release_style_stage2_epoch`
 PARTS = ("hardness", "retrieval", "views", "steps")
 
 
 class ReleaseEpoch(NamedTuple):
+    """Wall seconds of one release-style epoch and its mean training loss."""
+
     seconds: float
     mean_loss: float
 
 
-def _view_batch(batch: Batch, view_idx: torch.Tensor, feats: dict[str, torch.Tensor], avail: torch.Tensor,
-                mask: torch.Tensor) -> Batch:
+def _view_batch(
+    batch: Batch, view_idx: torch.Tensor, feats: dict[str, torch.Tensor], avail: torch.Tensor, mask: torch.Tensor
+) -> Batch:
     """``batch`` with each valid position replaced by dataset row ``view_idx`` [B, L]: the view's
     complete features and natural availability, the anchor's label, the condition ``mask``."""
     valid = batch.valid
@@ -68,9 +71,109 @@ def _view_batch(batch: Batch, view_idx: torch.Tensor, feats: dict[str, torch.Ten
     vm = valid.unsqueeze(-1)
     x_full = {m: feats[m][v] * vm for m in MODALITIES}
     avail_full = avail[v] & vm
-    b = Batch(x=x_full, x_full=x_full, avail=avail_full, avail_full=avail_full, valid=valid, y=batch.y,
-              idx=v.masked_fill(~valid, -1))
+    b = Batch(
+        x=x_full,
+        x_full=x_full,
+        avail=avail_full,
+        avail_full=avail_full,
+        valid=valid,
+        y=batch.y,
+        idx=v.masked_fill(~valid, -1),
+    )
     return b.with_availability(mask.view(1, 1, 3).expand_as(avail_full))
+
+
+class _Loop(NamedTuple):
+    """What every batch of a release-style epoch needs, resolved once per epoch."""
+
+    K: int
+    a1: float
+    a2: float
+    beta: float
+    cond: str
+    feats: dict[str, torch.Tensor]
+    avail: torch.Tensor
+    mask: torch.Tensor
+
+
+def _loop_inputs(student: Hardymer, ctx: FitContext, condition: str) -> _Loop:
+    """Hardness weights from the student's config and the dataset's tensors on the context's device."""
+    cfg = student.config
+    ds, device = ctx.ds, ctx.device
+    cond = canonical_condition(condition)
+    return _Loop(
+        K=int(cfg.K),
+        a1=cfg.alpha1 if cfg.use_direct else 0.0,
+        a2=cfg.alpha2 if cfg.use_indirect else 0.0,
+        beta=cfg.beta,
+        cond=cond,
+        feats={m: torch.as_tensor(ds.features[m], device=device) for m in MODALITIES},
+        avail=torch.as_tensor(ds.available, device=device),
+        mask=torch.as_tensor(condition_mask(cond), device=device),
+    )
+
+
+def _batch_neighbour_counts(
+    batch: Batch,
+    rows: np.ndarray,
+    teacher: Backbone,
+    critics: dict[tuple[str, str], PairCritic] | None,
+    ctx: FitContext,
+    lp: _Loop,
+    mapping: str,
+) -> np.ndarray:
+    """Steps 1-3: direct and indirect hardness of the batch rows, batch-level normalisation, k_i."""
+    valid = batch.valid
+    ds = ctx.ds
+    # 1. direct hardness: teacher forward under the condition
+    dh = np.zeros(len(rows))
+    if lp.a1 > 0:
+        with torch.no_grad():
+            b = batch.with_condition(lp.cond)
+            err, _ = teacher.recon_error(b, teacher.forward_all(b)["recon"])
+        dh = err[valid].double().cpu().numpy()
+    # 2. indirect hardness: critic PMI of the batch rows (the batch is the reference set)
+    ih = np.zeros(len(rows))
+    if lp.a2 > 0 and critics:
+        ih = critic_indirect_hardness(
+            critics, {m: ds.features[m][rows] for m in MODALITIES}, ds.available[rows], lp.cond
+        )
+    # 3. batch-level min–max normalisation, mapping, neighbour counts
+    h = to_hardness(combine(dh, ih, lp.a1, lp.a2), mapping, lp.beta)
+    return neighbour_counts(h, lp.K)
+
+
+def _batch_views(
+    batch: Batch, rows: np.ndarray, nb: np.ndarray, k: np.ndarray, lp: _Loop, device: torch.device
+) -> list[Batch]:
+    """Step 5a: the K+1 view batches of ``batch`` from its neighbours ``nb`` and counts ``k``."""
+    views = torch.as_tensor(build_views(rows, nb, k, lp.K), device=device)  # [Q, K+1]
+    view_batches = []
+    for j in range(lp.K + 1):
+        vi = batch.idx.clone()
+        vi[batch.valid] = views[:, j]
+        view_batches.append(_view_batch(batch, vi, lp.feats, lp.avail, lp.mask))
+    return view_batches
+
+
+def _view_steps(
+    student: Hardymer,
+    view_batches: list[Batch],
+    optimizer: torch.optim.Optimizer,
+    grad_clip: float | None,
+    losses: list[float],
+) -> None:
+    """Step 5b: one forward/backward/optimizer step per view; each loss is appended to ``losses``."""
+    for vb in view_batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = student.stage2_loss(vb)
+        if not torch.isfinite(loss):
+            raise FloatingPointError("non-finite training loss in a release-style view step")
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(student.parameters(), grad_clip)
+        optimizer.step()
+        losses.append(float(loss.detach()))
 
 
 def release_style_stage2_epoch(
@@ -106,19 +209,9 @@ def release_style_stage2_epoch(
     Returns:
         wall seconds of the epoch and the mean training loss over all view steps.
     """
-    cfg = student.config
-    K = int(cfg.K)
-    ds = ctx.ds
-    device = ctx.device
-    cond = canonical_condition(condition)
-    a1 = cfg.alpha1 if cfg.use_direct else 0.0
-    a2 = cfg.alpha2 if cfg.use_indirect else 0.0
-    grad_clip = ctx.train.grad_clip
     parts = dict.fromkeys(PARTS, 0.0)
     t_start = time.perf_counter()
-    feats = {m: torch.as_tensor(ds.features[m], device=device) for m in MODALITIES}
-    avail = torch.as_tensor(ds.available, device=device)
-    mask = torch.as_tensor(condition_mask(cond), device=device)
+    lp = _loop_inputs(student, ctx, condition)
     if batches is None:
         batches = ctx.batcher("train", shuffle=True)
     teacher.eval()
@@ -126,45 +219,16 @@ def release_style_stage2_epoch(
     losses: list[float] = []
     for batch in batches:
         t0 = time.perf_counter()
-        valid = batch.valid
-        rows = batch.idx[valid].cpu().numpy()
-        # 1. direct hardness: teacher forward under the condition
-        dh = np.zeros(len(rows))
-        if a1 > 0:
-            with torch.no_grad():
-                b = batch.with_condition(cond)
-                err, _ = teacher.recon_error(b, teacher.forward_all(b)["recon"])
-            dh = err[valid].double().cpu().numpy()
-        # 2. indirect hardness: critic PMI of the batch rows (the batch is the reference set)
-        ih = np.zeros(len(rows))
-        if a2 > 0 and critics:
-            ih = critic_indirect_hardness(critics, {m: ds.features[m][rows] for m in MODALITIES},
-                                          ds.available[rows], cond)
-        # 3. batch-level min–max normalisation, mapping, neighbour counts
-        h = to_hardness(combine(dh, ih, a1, a2), mapping, cfg.beta)
-        k = neighbour_counts(h, K)
+        rows = batch.idx[batch.valid].cpu().numpy()
+        k = _batch_neighbour_counts(batch, rows, teacher, critics, ctx, lp, mapping)
         t1 = time.perf_counter()
         # 4. faiss retrieval for the batch's utterances
-        nb = retrieve_neighbours(ds, indexes, rows, cond, K, merge=merge)
+        nb = retrieve_neighbours(ctx.ds, indexes, rows, lp.cond, lp.K, merge=merge)
         t2 = time.perf_counter()
         # 5. K+1 views, one forward/backward/step each
-        views = torch.as_tensor(build_views(rows, nb, k, K), device=device)  # [Q, K+1]
-        view_batches = []
-        for j in range(K + 1):
-            vi = batch.idx.clone()
-            vi[valid] = views[:, j]
-            view_batches.append(_view_batch(batch, vi, feats, avail, mask))
+        view_batches = _batch_views(batch, rows, nb, k, lp, ctx.device)
         t3 = time.perf_counter()
-        for vb in view_batches:
-            optimizer.zero_grad(set_to_none=True)
-            loss = student.stage2_loss(vb)
-            if not torch.isfinite(loss):
-                raise FloatingPointError("non-finite training loss in a release-style view step")
-            loss.backward()
-            if grad_clip:
-                torch.nn.utils.clip_grad_norm_(student.parameters(), grad_clip)
-            optimizer.step()
-            losses.append(float(loss.detach()))
+        _view_steps(student, view_batches, optimizer, ctx.train.grad_clip, losses)
         t4 = time.perf_counter()
         for name, dt in zip(PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
             parts[name] += dt

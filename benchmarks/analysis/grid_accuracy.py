@@ -10,7 +10,7 @@ mean and 95 % t interval over the shared seeds) and today's seed sd (over all it
 mean Acc-2; and the CPU seconds of each grid run (measured, 1 thread). Selection is on validation
 in both; nothing here is tuned.
 
-    python benchmarks/grid_accuracy.py --grid 'runs/speed/full-new-fast-s*.json' \\
+    python benchmarks/analysis/grid_accuracy.py --grid 'runs/speed/full-new-fast-s*.json' \\
         --reference docs/results/mosi-tuned/release/results.json --out grid_accuracy.md
 """
 
@@ -58,8 +58,10 @@ def _fmt(d, digits: int = 2) -> str:
 
 def compare(new: dict, ref: dict) -> list[str]:
     """Markdown rows: per condition and the six-condition mean."""
-    lines = ["| condition | metric | today | new | new − today [95 % CI] | today seed sd | seeds |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| condition | metric | today | new | new − today [95 % CI] | today seed sd | seeds |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     conds = [c for c in ["a", "t", "v", "at", "av", "tv", "atv"] if any(k[0] == c for k in new)]
     for c in conds:
         seeds = sorted(s for (cc, s) in new if cc == c and (c, s) in ref)
@@ -73,8 +75,11 @@ def compare(new: dict, ref: dict) -> list[str]:
             sd = float(np.std(all_b, ddof=1)) if len(all_b) > 1 else float("nan")
             digits = 2 if metric == "acc2" else 4
             fmt = f".{digits}f"
-            lines.append(f"| {c} | {metric} | {np.mean(b):{fmt}} | {np.mean(a):{fmt}} | {_fmt(d, digits)} | {sd:{fmt}} | "
-                         f"{','.join(map(str, seeds))} |")
+            lines.append(
+                f"| {c} | {metric} | {np.mean(b):{fmt}} | {np.mean(a):{fmt}} | {_fmt(d, digits)} | "
+                f"{sd:{fmt}} | "
+                f"{','.join(map(str, seeds))} |"
+            )
     seeds = sorted({s for (_, s) in new} & {s for (_, s) in ref})
     seeds = [s for s in seeds if all((c, s) in new and (c, s) in ref for c in MISSING6)]
     if seeds:
@@ -84,8 +89,10 @@ def compare(new: dict, ref: dict) -> list[str]:
         ref_seeds = sorted({s for (_, s) in ref if all((c, s) in ref for c in MISSING6)})
         all_b = [float(np.mean([ref[(c, s)]["acc2"] for c in MISSING6])) for s in ref_seeds]
         sd = float(np.std(all_b, ddof=1)) if len(all_b) > 1 else float("nan")
-        lines.append(f"| mean of the six missing | acc2 | {np.mean(b):.2f} | {np.mean(a):.2f} | {_fmt(d)} | {sd:.2f} | "
-                     f"{','.join(map(str, seeds))} |")
+        lines.append(
+            f"| mean of the six missing | acc2 | {np.mean(b):.2f} | {np.mean(a):.2f} | {_fmt(d)} | {sd:.2f} | "
+            f"{','.join(map(str, seeds))} |"
+        )
     return lines
 
 
@@ -103,10 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--grid: no file matches {args.grid!r}")
     new, cpu = load_grid(files, args.arm, args.scale)
     ref = load_reference(args.reference, args.method)
-    lines = [f"{args.method}, arm {args.arm} (epochs scale {args.scale}) vs {args.reference}; test split, "
-             "selection on validation", "", *compare(new, ref), "",
-             "| seed | " + " | ".join(c for c, _ in next(iter(cpu.values()))) + " | grid CPU s |",
-             "|---|" + "---:|" * (len(next(iter(cpu.values()))) + 1)]
+    lines = [
+        f"{args.method}, arm {args.arm} (epochs scale {args.scale}) vs {args.reference}; test split, "
+        "selection on validation",
+        "",
+        *compare(new, ref),
+        "",
+        "| seed | " + " | ".join(c for c, _ in next(iter(cpu.values()))) + " | grid CPU s |",
+        "|---|" + "---:|" * (len(next(iter(cpu.values()))) + 1),
+    ]
     for seed, rows in sorted(cpu.items()):
         lines.append(f"| {seed} | " + " | ".join(f"{s:.1f}" for _, s in rows) + f" | {sum(s for _, s in rows):.0f} |")
     text = "\n".join(lines) + "\n"

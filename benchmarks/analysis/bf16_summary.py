@@ -2,7 +2,7 @@
 """Summary of a ``bf16_check.sh`` run: per method, the six-condition means fp32 vs bf16 paired by
 seed, and how many per-condition differences leave the seed spread.
 
-    python benchmarks/bf16_summary.py benchmarks/results/2026-12-02/bf16_runs.json
+    python benchmarks/analysis/bf16_summary.py benchmarks/results/2026-12-02/bf16_runs.json
 
 Per method: mean over the conditions of test Acc-2 and MAE per seed, fp32 and bf16 (mean ± sd
 over seeds), the paired difference bf16 − fp32 (mean, 95 % t interval) and the CPU seconds of all
@@ -32,9 +32,13 @@ def summarise(runs: list[dict]) -> str:
     def test(m: str, c: str, s: int, p: str, k: str) -> float:
         return float(by[(m, c, s, p)]["test"][k])
 
-    lines = [f"conditions {', '.join(conds)}; seeds {', '.join(map(str, seeds))}; test split, selected on validation", "",
-             "| method | fp32 Acc-2 (mean of conditions) | bf16 Acc-2 | bf16 − fp32 [95 % CI] | fp32 MAE | bf16 MAE | "
-             "bf16 − fp32 [95 % CI] | CPU s fp32 / bf16 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"conditions {', '.join(conds)}; seeds {', '.join(map(str, seeds))}; test split, selected on validation",
+        "",
+        "| method | fp32 Acc-2 (mean of conditions) | bf16 Acc-2 | bf16 − fp32 [95 % CI] | fp32 MAE | bf16 MAE | "
+        "bf16 − fp32 [95 % CI] | CPU s fp32 / bf16 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     cells, excl, beyond_sd = 0, [], 0
     for m in methods:
         row = {}
@@ -44,9 +48,12 @@ def summarise(runs: list[dict]) -> str:
             row[k] = (a, b, paired_differences(a, b))
         cpu = {p: sum(r["cpu_s"] for r in runs if r["method"] == m and r["precision"] == p) for p in ("fp32", "bf16")}
         (a, b, d), (am, bm, dm) = row["acc2"], row["mae"]
-        lines.append(f"| {m} | {np.mean(b):.2f} ± {np.std(b, ddof=1):.2f} | {np.mean(a):.2f} ± {np.std(a, ddof=1):.2f} | "
-                     f"{format_interval(d, 2, mark='')} | {np.mean(bm):.4f} | {np.mean(am):.4f} | "
-                     f"{format_interval(dm, 4, mark='')} | {cpu['fp32']:.0f} / {cpu['bf16']:.0f} |")
+        lines.append(
+            f"| {m} | {np.mean(b):.2f} ± {np.std(b, ddof=1):.2f} | "
+            f"{np.mean(a):.2f} ± {np.std(a, ddof=1):.2f} | "
+            f"{format_interval(d, 2, mark='')} | {np.mean(bm):.4f} | {np.mean(am):.4f} | "
+            f"{format_interval(dm, 4, mark='')} | {cpu['fp32']:.0f} / {cpu['bf16']:.0f} |"
+        )
         for c in conds:
             for k in ("acc2", "mae"):
                 fp = [test(m, c, s, "fp32", k) for s in seeds]
@@ -55,8 +62,12 @@ def summarise(runs: list[dict]) -> str:
                 if dd.excludes_zero:
                     excl.append(f"{m} {c} {k} {format_interval(dd, 4, mark='')}")
                 beyond_sd += abs(dd.mean) > float(np.std(fp, ddof=1))
-    lines += ["", f"{cells} (method, condition, metric) cells: 95 % interval excludes 0 in {len(excl)}"
-              + (f" ({'; '.join(excl)})" if excl else "") + f"; |mean difference| > fp32 seed sd in {beyond_sd}."]
+    lines += [
+        "",
+        f"{cells} (method, condition, metric) cells: 95 % interval excludes 0 in {len(excl)}"
+        + (f" ({'; '.join(excl)})" if excl else "")
+        + f"; |mean difference| > fp32 seed sd in {beyond_sd}.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -63,8 +63,15 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
     The real ``Hardymer.prepare`` runs unchanged: only the module-level helpers it calls (and its
     teacher, on this instance) are wrapped with timers.
     """
-    names = ("train_pair_critics", "critic_indirect_hardness", "entropy_indirect_hardness", "build_indexes",
-             "retrieve_neighbours", "direct_hardness", "install_views")
+    names = (
+        "train_pair_critics",
+        "critic_indirect_hardness",
+        "entropy_indirect_hardness",
+        "build_indexes",
+        "retrieve_neighbours",
+        "direct_hardness",
+        "install_views",
+    )
     saved = {n: getattr(curriculum_module, n) for n in names}
     try:
         for n in names:
@@ -84,8 +91,9 @@ def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, f
     return teacher, res, time.perf_counter() - t0, time.process_time() - c0
 
 
-def ours_stage2_epoch(student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int,
-                      batches: Any) -> tuple[float, float]:
+def ours_stage2_epoch(
+    student: Any, ctx: FitContext, optimizer: torch.optim.Optimizer, epoch: int, batches: Any
+) -> tuple[float, float]:
     """One stage-2 epoch of our method, the trainer's inner loop (stacked K+1 views, one step)."""
     t0 = time.perf_counter()
     losses = train_epoch(student, batches, ctx, optimizer, epoch)

@@ -1,0 +1,1 @@
+"""Analysis scripts over benchmark outputs (``python benchmarks/analysis/<script>.py``)."""
