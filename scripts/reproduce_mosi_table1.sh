@@ -4,8 +4,9 @@
 # condition, objective = validation MAE on TUNE_SEEDS; the test split is never read while tuning),
 # then each tuned config on seeds 0-4 (test reported, selection on validation).
 #   1. `hardymer tune` for every method in METHODS (default: the MMIN line and GCNet).
-#   2. `hardymer bench --tuned` for METHODS on seeds 0-4 -> RUNS/mosi-tuned, report REPORT/new.
-#   3. one table with these runs and the committed tuned runs of the other methods
+#   2. `hardymer bench --tuned` for METHODS on seeds 0-4 -> RUNS/mosi-tuned, report REPORT/bench/<METHODS>
+#      (one report per call, so methods added later join the table without re-running the others).
+#   3. one table with every REPORT/bench/*/results.json and the committed tuned runs of the other methods
 #      (BASE_RESULTS, default docs/results/mosi-tuned/tuned/results.json, produced by
 #      scripts/reproduce_mosi_tuned.sh with the same budget, seeds and split):
 #      paired differences against the backbone and against hardymer, training seconds per run, and
@@ -41,9 +42,9 @@ done
 
 # 2. tuned configs on test
 $HARDYMER bench "${DATA[@]}" --methods "$METHODS" --protocol fixed --conditions all --seeds 0-4 \
-  --tuned "$TUNED" --out "$RUNS/mosi-tuned" --workers "$WORKERS" --report "$REPORT/new" \
+  --tuned "$TUNED" --out "$RUNS/mosi-tuned" --workers "$WORKERS" --report "$REPORT/bench/${METHODS//,/_}" \
   --title "CMU-MOSI (Poria features), tuned configs, fixed protocol"
 
 # 3. one table with the committed tuned runs of the other methods
-python "$(dirname "$0")/table1_report.py" --results "$BASE_RESULTS" "$REPORT/new/results.json" \
+python "$(dirname "$0")/table1_report.py" --results "$BASE_RESULTS" "$REPORT"/bench/*/results.json \
   --tuned "$TUNED" --base-tuned "$(dirname "$BASE_RESULTS")/../tuning" --out "$REPORT"
