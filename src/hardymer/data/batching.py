@@ -24,7 +24,10 @@ class Batch:
     ``x`` holds the inputs the model may see (missing modalities zeroed), ``x_full`` the
     complete stored features (reconstruction targets), ``avail`` the effective availability
     (natural & condition), ``avail_full`` the natural availability, ``valid`` the non-padding
-    positions and ``idx`` the dataset index of each position (-1 for padding).
+    positions, ``idx`` the dataset index of each position (-1 for padding) and ``speaker`` (when
+    the batch was built from a dataset) a speaker code per position: the index of the utterance's
+    speaker label among the dataset's sorted labels, 0 where the dataset has no speakers, -1 at
+    padding.
     """
 
     x: dict[str, torch.Tensor]
@@ -34,6 +37,7 @@ class Batch:
     valid: torch.Tensor  # [B, L] bool
     y: torch.Tensor  # [B, L]
     idx: torch.Tensor  # [B, L] long
+    speaker: torch.Tensor | None = None  # [B, L] long
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -44,6 +48,7 @@ class Batch:
             valid=self.valid.to(device),
             y=self.y.to(device),
             idx=self.idx.to(device),
+            speaker=None if self.speaker is None else self.speaker.to(device),
         )
 
     def with_availability(self, avail: torch.Tensor) -> Batch:
@@ -51,13 +56,29 @@ class Batch:
         eff = avail & self.avail_full & self.valid.unsqueeze(-1)
         x = {m: self.x_full[m] * eff[..., j : j + 1].to(self.x_full[m].dtype) for j, m in enumerate(MODALITIES)}
         return Batch(
-            x=x, x_full=self.x_full, avail=eff, avail_full=self.avail_full, valid=self.valid, y=self.y, idx=self.idx
+            x=x,
+            x_full=self.x_full,
+            avail=eff,
+            avail_full=self.avail_full,
+            valid=self.valid,
+            y=self.y,
+            idx=self.idx,
+            speaker=self.speaker,
         )
 
     def with_condition(self, condition: str) -> Batch:
         """Apply a named condition (e.g. ``"at"``) to every utterance."""
         cm = torch.tensor(Condition(condition).mask, device=self.valid.device)
         return self.with_availability(cm.view(1, 1, 3).expand_as(self.avail_full))
+
+
+def speaker_codes(ds: MultimodalDataset) -> np.ndarray:
+    """Per utterance, the index of its speaker label among the dataset's sorted distinct labels
+    (int64 ``[N]``); all 0 when the dataset has no speakers."""
+    if ds.speakers is None:
+        return np.zeros(len(ds), dtype=np.int64)
+    _, codes = np.unique(np.asarray(ds.speakers).astype(str), return_inverse=True)
+    return codes.astype(np.int64).reshape(-1)
 
 
 def group_index(ds: MultimodalDataset, indices: np.ndarray) -> np.ndarray:
@@ -135,6 +156,7 @@ class GroupBatcher:
         self.feats = {m: torch.as_tensor(ds.features[m]).to(self.device) for m in MODALITIES}
         self.avail_all = torch.as_tensor(ds.available).to(self.device)
         self.labels = torch.as_tensor(ds.labels).to(self.device)
+        self.speakers = torch.as_tensor(speaker_codes(ds)).to(self.device)
         self.epochs = 0
         self.padded_positions = 0  # summed over the epochs iterated so far
         self.last_epoch_padded = 0
@@ -175,6 +197,7 @@ class GroupBatcher:
             valid=valid,
             y=y,
             idx=torch.where(valid, idx, torch.full_like(idx, -1)),
+            speaker=torch.where(valid, self.speakers[g], torch.full_like(idx, -1)),
         )
 
     def epoch_order(self) -> list[torch.Tensor]:

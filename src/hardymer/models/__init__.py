@@ -6,7 +6,7 @@ importing this package imports the built-in ones.
 
 from __future__ import annotations
 
-from hardymer.models import backbone, gru_context, hardymer, mmin, momke, zero_fill  # noqa: F401  (registration)
+from hardymer.models import backbone, gcnet, gru_context, hardymer, mmin, momke, zero_fill  # noqa: F401  (registration)
 from hardymer.models._api import (
     METHODS,
     create_method,
