@@ -329,3 +329,35 @@ def test_trains_on_real_mosi(tmp_path, protocol):
 
 def test_conformance():
     check_method("gcnet")
+
+
+def test_predict_on_any_subset_with_groups_and_speakers(tmp_path):
+    from hardymer.inference.predictor import load, predict_file
+
+    cfg = load_config(
+        {
+            "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 0}},
+            "method": {"name": "gcnet", "options": {"hidden": 8}},
+            "condition": "at",
+            "protocol": "unified",
+            "cache_dir": None,
+            "train": {"epochs": 2, "patience": 0},
+            "out": str(tmp_path / "run"),
+        }
+    )
+    run_experiment(cfg)
+    ds = create_dataset("synthetic", size="tiny", seed=0)
+    idx = ds.folds[0].test
+    model = load(tmp_path / "run" / "checkpoint.pt")
+    spk = np.where(ds.order[idx] % 2 == 0, "A", "B")
+    full = model.predict(audio=ds.features["a"][idx], text=ds.features["t"][idx], groups=ds.groups[idx], speakers=spk)
+    assert full.probs is not None and np.isfinite(full.probs).all() and set(full.modalities) == {"at"}
+    # speakers change the speaker graph, hence the outputs
+    other = model.predict(audio=ds.features["a"][idx], text=ds.features["t"][idx], groups=ds.groups[idx])
+    assert other.probs is not None and not np.allclose(full.probs, other.probs)
+    np.savez(tmp_path / "in.npz", video=ds.features["v"][idx], groups=ds.groups[idx].astype(str), speakers=spk)
+    csv = predict_file(tmp_path / "run", tmp_path / "in.npz")
+    assert csv.count("\n") == len(idx) + 1 and ",v," in csv
+    np.savez(tmp_path / "bad.npz", video=ds.features["v"][idx], speakers=spk[:-1])
+    with pytest.raises(Exception, match="speakers shape"):
+        predict_file(tmp_path / "run", tmp_path / "bad.npz")

@@ -16,7 +16,7 @@ from hardymer.errors import HardymerError
 def predict(
     checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`, or its run folder"),
     input: str = typer.Option(
-        ..., "--input", help=".npz with audio/text/video (any subset), optional mask_*, groups, utt_ids"
+        ..., "--input", help=".npz: audio/text/video (any subset), optional mask_*, groups, order, speakers, utt_ids"
     ),
     out: str | None = typer.Option(None, help="CSV to write (default: print)"),
     strict: bool = typer.Option(

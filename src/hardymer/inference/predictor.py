@@ -66,8 +66,10 @@ class Predictor:
         masks: dict[str, np.ndarray] | None = None,
         batch_size: int = 16,
         strict: bool = False,
+        speakers: np.ndarray | list | None = None,
     ) -> Prediction:
-        """Predict for N utterances; ``groups`` lets the model attend across a dialogue/video.
+        """Predict for N utterances; ``groups`` lets the model attend across a dialogue/video and
+        ``speakers`` (one label per utterance) gives speaker-aware models (``gcnet``) the turns.
 
         A fixed-protocol model given other modality sets than it was trained on logs one warning
         naming both (``strict``: ``ConfigError``); a model that uses group context (e.g.
@@ -143,6 +145,9 @@ class Predictor:
         if g.shape != (n,):
             raise DataError(f"groups shape {g.shape}, expected ({n},)", field="groups")
         o = np.asarray(order, dtype=np.int64) if order is not None else _appearance_order(g)
+        spk = np.asarray(speakers).astype(str) if speakers is not None else None
+        if spk is not None and spk.shape != (n,):
+            raise DataError(f"speakers shape {spk.shape}, expected ({n},)", field="speakers")
         idx = np.arange(n)
         ds = MultimodalDataset(
             name="predict",
@@ -155,6 +160,7 @@ class Predictor:
             utt_ids=np.array([str(i) for i in idx]),
             folds=[Split("predict", idx, idx[:0], idx[:0])],
             class_names=self.class_names,
+            speakers=spk,
         )
         out = np.zeros((n, self.method.spec.output_dim) if self.task == "classification" else (n,), np.float32)
         with torch.no_grad():
@@ -194,7 +200,18 @@ def _mask_array(values: object, key: str) -> np.ndarray:
 
 
 #: arrays ``predict_file`` reads; the other arrays of the npz dataset format are accepted and ignored
-PREDICT_ARRAYS = ("audio", "text", "video", "mask_audio", "mask_text", "mask_video", "groups", "order", "utt_ids")
+PREDICT_ARRAYS = (
+    "audio",
+    "text",
+    "video",
+    "mask_audio",
+    "mask_text",
+    "mask_video",
+    "groups",
+    "order",
+    "utt_ids",
+    "speakers",
+)
 
 
 def _appearance_order(groups: np.ndarray) -> np.ndarray:
@@ -215,7 +232,7 @@ def predict_file(
     checkpoint: str | Path, input_path: str | Path, out_csv: str | Path | None = None, strict: bool = False
 ) -> str:
     """Predict for an ``.npz`` file (arrays ``audio``/``text``/``video`` — any subset —, optional
-    ``mask_*``, ``groups``, ``order``, ``utt_ids``); return (and optionally write) CSV text.
+    ``mask_*``, ``groups``, ``order``, ``speakers``, ``utt_ids``); return (and optionally write) CSV text.
     ``strict``: refuse modality sets a fixed-protocol model was not trained on (see :meth:`Predictor.predict`)."""
     import csv
     import io
@@ -257,6 +274,7 @@ def predict_file(
             order=arrays.get("order"),
             masks=masks,
             strict=strict,
+            speakers=arrays.get("speakers"),
         )
     except DataError as exc:
         raise DataError(str(exc), source=str(p)) from exc
