@@ -306,6 +306,7 @@ def build() -> str:
     if loaded:
         parts.append(environment_note(loaded))
     parts.append(tuned_section())
+    parts.append(table1_section())
     fixed = load("mosi-fixed")
     if fixed:
         seeds = ", ".join(map(str, fixed["seeds"]))
@@ -374,11 +375,32 @@ def build() -> str:
     return "".join(parts)
 
 
+def table1_section() -> str:
+    """Every method of the paper's comparison table that is implemented here, tuned with the same
+    budget (docs/results/mosi-table1/summary.md, written by scripts/table1_report.py): its
+    description, the table and the cells below the references, under a heading of its own."""
+    p = RESULTS / "mosi-table1" / "summary.md"
+    if not p.is_file():
+        return ""
+    lines = p.read_text().splitlines()
+    body = [ln for ln in lines if not ln.startswith("# ")]
+    text = "\n".join(body).strip().replace("](results.md)", "](docs/results/mosi-table1/results.md)")
+    return (
+        "\n#### The paper's comparison-table methods beside HARDY-MER, every one tuned with the same budget "
+        "— CMU-MOSI, fixed protocol\n\n"
+        + text
+        + "\n\nRegenerate: `bash scripts/reproduce_mosi_table1.sh ../shared/data/mosi-poria 2`. "
+        "More: [docs/results/mosi-table1](docs/results/mosi-table1/summary.md).\n"
+    )
+
+
 def build_readme() -> str:
-    """The README's results block: the key table (every method, default and tuned configs, CMU-MOSI)
-    and a link to docs/results.md, which holds every table."""
+    """The README's results block: the key table (every method, default and tuned configs, CMU-MOSI),
+    the comparison-table methods tuned with the same budget, and a link to docs/results.md, which
+    holds every table."""
     return (
         tuned_section()
+        + table1_section()
         + "\nEvery table (per-metric fixed and unified protocol results, the HARDY-MER ablations, MiniLM text "
         "features, the synthetic data) with its paired intervals: [docs/results.md](docs/results.md).\n"
     )
