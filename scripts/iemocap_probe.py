@@ -6,8 +6,9 @@ deviation of the fold's training utterances that have the modality (unavailable 
 training mean), a logistic regression with ``class_weight="balanced"`` (``C`` fixed, nothing is
 selected, so no validation part is needed) is fitted on the training and validation parts, i.e. all
 training sessions (``--fit-on train``: the training part only) and scored on the test session:
-UA (unweighted average recall = balanced accuracy) and WA (accuracy), in %. Two more rows test the audio + text model with
-one modality zeroed at test time (``at-a0``: audio missing, ``at-t0``: text missing).
+UA (unweighted average recall = balanced accuracy) and WA (accuracy), in %. Two more rows test the
+audio + text model with one modality zeroed at test time (``at-a0``: audio missing, ``at-t0``: text
+missing).
 
 Usage::
 
