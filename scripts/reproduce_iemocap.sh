@@ -6,7 +6,10 @@
 #   2. scripts/iemocap_probe.py: the logistic-regression floor -> REPORT/probe.{md,json}.
 #   3. `hardymer bench` over METHODS x CONDITIONS x FOLDS x SEEDS -> RUNS/iemocap<CLASSES>, report in
 #      REPORT (results.{md,csv,json}: mean ± std over seeds and folds, paired differences, plots).
+#      Every run records its per-epoch test curve (train.record_test_curve: never used for selection).
 #   4. REPORT/per_fold.md: WA and UA per fold (mean over seeds), and their mean and std over folds.
+#   5. REPORT/selection_inflation.md: validation-selected vs test-selected WA from the same runs
+#      (scripts/selection_inflation.py).
 # Resumable: finished runs are skipped (rerun the same command after an interruption). Run it from the
 # repository root. Usage:
 #   bash scripts/reproduce_iemocap.sh [--quick] [CLASSES] [WORKERS]
@@ -56,7 +59,7 @@ mkdir -p "$REPORT"
 $HARDYMER bench --dataset npz --root "$NPZ" --methods "$METHODS" --protocol fixed --conditions "$CONDITIONS" \
   --folds "$FOLDS" --seeds "$SEEDS" --device "$DEVICE" --workers "$WORKERS" --out "$OUT" --report "$REPORT" \
   --title "IEMOCAP-$CLASSES (audio8 + MiniLM text, no video), default configs, leave-one-session-out" \
-  "${EXTRA[@]}"
+  --set train.record_test_curve=true "${EXTRA[@]}"
 
 # 4. WA / UA per fold
 "$PYTHON" - "$REPORT" <<'EOF'
@@ -93,3 +96,7 @@ for metric in ("wa", "ua"):
 atomic_write_text(report / "per_fold.md", "\n".join(out))
 print(f"per-fold table in {report / 'per_fold.md'}")
 EOF
+
+# 5. validation-selected vs test-selected, from the same runs
+"$PYTHON" "$HERE/selection_inflation.py" "$OUT" --metric wa --out "$REPORT" \
+  --title "IEMOCAP-$CLASSES, default configs, fixed protocol, leave-one-session-out"

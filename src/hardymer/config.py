@@ -52,6 +52,10 @@ class TrainConfig:
     stage2_steps: int | None = None
     optimizer: str = "adamw"  # adamw | adam (the authors' release)
     evaluate_test: bool = True  # false: the test split is never read (tuning)
+    # also evaluate the test part after every stage-2 epoch and record it (history ``test_<metric>``,
+    # metrics.json ``test_selected``: the epoch the field's releases would pick on test); it never
+    # feeds selection, early stopping or the checkpoint
+    record_test_curve: bool = False
     # train stage 1 once per (data, fold, seed, initial weights, stage-1 config) and start every
     # condition's stage 2 from it (on-disk cache under cache_dir); results are identical either way
     share_stage1: bool = True

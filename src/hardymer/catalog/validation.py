@@ -143,6 +143,11 @@ def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = 
                 f"train.select_metric={train['select_metric']}: unknown metric; "
                 f"use auto or one of {', '.join(sorted(known))}"
             )
+    if train.get("record_test_curve") and (not train.get("evaluate_test", True) or train.get("select_on") == "test"):
+        raise ConfigError(
+            "train.record_test_curve=true: needs train.evaluate_test=true and train.select_on=val "
+            "(it records the test curve beside validation selection)"
+        )
     protocol = d.get("protocol", "fixed")
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{option_label('protocol', protocol)}: must be one of {', '.join(PROTOCOLS)}")

@@ -236,6 +236,14 @@ def _run(
         "stage2_steps_total": res.stage2_steps_total,  # optimizer steps (sequential views: one per view)
         "curriculum_steps": res.curriculum_steps,  # stage-2 optimizer steps up to the selected epoch
         "stage1_shared": res.stage1_shared,  # stage 1 restored from the shared stage-1 cache
+        **(
+            {  # train.record_test_curve: what selecting on test would have printed (never used here)
+                "test_selected": res.test_selected,
+                "test_selected_epoch": res.test_selected_epoch + 1,
+            }
+            if res.test_selected is not None and res.test_selected_epoch is not None
+            else {}
+        ),
         **method.run_summary(),
         "padding": res.padding,
         "wall_seconds": time.perf_counter() - t0,

@@ -49,6 +49,10 @@ class FitResult:
     curriculum_steps: int = 0  # stage-2 optimizer steps up to and including the selected epoch
     padding: dict = field(default_factory=dict)  # padded positions of the training batches per epoch
     stage1_shared: bool = False  # stage 1 was restored from the shared stage-1 cache (not trained)
+    # with train.record_test_curve: the test metrics of the stage-2 epoch that is best on test (what a
+    # release that selects on test would print) and that epoch (0-based); never used for selection
+    test_selected: dict | None = None
+    test_selected_epoch: int | None = None
 
 
 @torch.no_grad()
@@ -207,6 +211,10 @@ def fit(method: Method, ctx: FitContext, progress: bool = False, on_epoch: Epoch
     sel_b = val_b if cfg.select_on == "val" else test_b
     assert sel_b is not None  # select_on=test needs evaluate_test (checked above)
     conds = ctx.conditions.eval_conditions
+    record_curve = bool(getattr(cfg, "record_test_curve", False)) and test_b is not None and cfg.select_on == "val"
+    curve_best: float | None = None
+    test_selected: dict | None = None
+    test_selected_epoch: int | None = None
     s1_epochs, epochs = schedule(method, ctx, len(train_b))
     if getattr(cfg, "stage2_steps", None) is not None:  # methods see the effective total; stage 1 stays
         method.pin_stage1_epochs(s1_epochs)
@@ -268,6 +276,13 @@ def fit(method: Method, ctx: FitContext, progress: bool = False, on_epoch: Epoch
                     best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
                 else:
                     since_best += 1
+                if record_curve and test_b is not None:  # recorded after selection used this epoch; never read by it
+                    with amp:
+                        cur = evaluate(method, test_b, conds, task)
+                    summary = cur if len(conds) == 1 else cur["mean6" if "mean6" in cur else "mean"]
+                    rec.update({f"test_{k}": float(v) for k, v in summary.items()})
+                    if is_better(metric, float(summary[metric]), curve_best):
+                        curve_best, test_selected, test_selected_epoch = float(summary[metric]), cur, epoch
             history.append(rec)
             log.debug("epoch %s", rec)
             if callback is not None:
@@ -305,4 +320,6 @@ def fit(method: Method, ctx: FitContext, progress: bool = False, on_epoch: Epoch
         curriculum_steps=sum(r["steps"] for r in s2 if r["epoch"] <= best_epoch),
         padding=train_b.padding_stats(),
         stage1_shared=saved is not None,
+        test_selected=test_selected,
+        test_selected_epoch=test_selected_epoch,
     )
