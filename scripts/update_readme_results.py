@@ -307,6 +307,7 @@ def build() -> str:
         parts.append(environment_note(loaded))
     parts.append(tuned_section())
     parts.append(table1_section())
+    parts.append(iemocap_section())
     fixed = load("mosi-fixed")
     if fixed:
         seeds = ", ".join(map(str, fixed["seeds"]))
@@ -394,6 +395,53 @@ def table1_section() -> str:
     )
 
 
+def _section(path: Path, heading: str | None) -> str:
+    """The body of a generated markdown file from ``heading`` (a ``## `` line) to the next one, or
+    the whole file without its title when ``heading`` is None; empty when the file is absent."""
+    if not path.is_file():
+        return ""
+    lines = path.read_text().splitlines()
+    if heading is None:
+        return "\n".join(ln for ln in lines if not ln.startswith("# ")).strip()
+    out, inside = [], False
+    for ln in lines:
+        if ln.startswith("## "):
+            inside = ln.strip() == heading
+            continue
+        if inside:
+            out.append(ln)
+    return "\n".join(out).strip()
+
+
+def iemocap_section() -> str:
+    """IEMOCAP-4 (real audio + text): UA per leave-one-session-out fold for the methods run so far,
+    the logistic-regression floor, and validation- vs test-selected WA from the same runs
+    (docs/results/iemocap4, written by scripts/reproduce_iemocap.sh)."""
+    folder = RESULTS / "iemocap4"
+    res = load("iemocap4")
+    if res is None:
+        return ""
+    seeds = ", ".join(map(str, res["seeds"]))
+    methods = ", ".join(res["methods"])
+    parts = [
+        "\n#### IEMOCAP-4, audio + text (no video), fixed protocol, leave-one-session-out — "
+        f"test UA (%), selected on validation, seeds {seeds}, default configs\n\n"
+        f"Methods run so far: {methods}. Each fold cell is the mean over seeds; mean ± std over the folds.\n\n"
+        + _section(folder / "per_fold.md", "## UA"),
+        "\n\nReference, class-balanced logistic regression on the same features: "
+        + _section(folder / "probe.md", None),
+    ]
+    infl = _section(folder / "selection_inflation.md", None)
+    if infl:
+        parts.append("\n\n**What selecting the epoch on test would add (same runs):** " + infl)
+    parts.append(
+        "\n\nRegenerate: `bash scripts/reproduce_iemocap.sh 4 2` (resumable; `METHODS=...` for a subset). "
+        "Per fold, WA and the paired differences: [docs/results/iemocap4](docs/results/iemocap4/results.md); "
+        "the dataset: [docs/iemocap.md](docs/iemocap.md).\n"
+    )
+    return "".join(parts)
+
+
 def build_readme() -> str:
     """The README's results block: the key table (every method, default and tuned configs, CMU-MOSI),
     the comparison-table methods tuned with the same budget, and a link to docs/results.md, which
@@ -401,6 +449,7 @@ def build_readme() -> str:
     return (
         tuned_section()
         + table1_section()
+        + iemocap_section()
         + "\nEvery table (per-metric fixed and unified protocol results, the HARDY-MER ablations, MiniLM text "
         "features, the synthetic data) with its paired intervals: [docs/results.md](docs/results.md).\n"
     )
