@@ -308,6 +308,7 @@ def build() -> str:
     parts.append(tuned_section())
     parts.append(table1_section())
     parts.append(iemocap_section())
+    parts.append(inflation_section())
     fixed = load("mosi-fixed")
     if fixed:
         seeds = ", ".join(map(str, fixed["seeds"]))
@@ -442,6 +443,25 @@ def iemocap_section() -> str:
     return "".join(parts)
 
 
+def inflation_section() -> str:
+    """CMU-MOSI: validation-selected vs test-selected MAE from the same runs (docs/results/mosi-inflation,
+    written by scripts/reproduce_mosi_inflation.sh)."""
+    body = _section(RESULTS / "mosi-inflation" / "selection_inflation.md", None)
+    if not body:
+        return ""
+    rows = [ln for ln in body.splitlines() if ln.startswith("|")]
+    keep = rows[:2] + [ln for ln in rows[2:] if "| mean6 |" in ln]  # the six-condition mean per method
+    body = "\n".join(ln for ln in body.splitlines() if not ln.startswith("|")).strip() + "\n\n" + "\n".join(keep)
+    body += "\n\nRows: the mean over the six missing conditions per run; every condition in the linked file."
+    return (
+        "\n#### How much selecting the epoch on test inflates a result — CMU-MOSI, default configs, fixed protocol\n\n"
+        + body
+        + "\n\nRegenerate: `bash scripts/reproduce_mosi_inflation.sh ../shared/data/mosi-poria 2` "
+        "(`METHODS=...` for a subset). Every condition: "
+        "[docs/results/mosi-inflation](docs/results/mosi-inflation/selection_inflation.md).\n"
+    )
+
+
 def build_readme() -> str:
     """The README's results block: the key table (every method, default and tuned configs, CMU-MOSI),
     the comparison-table methods tuned with the same budget, and a link to docs/results.md, which
@@ -450,6 +470,7 @@ def build_readme() -> str:
         tuned_section()
         + table1_section()
         + iemocap_section()
+        + inflation_section()
         + "\nEvery table (per-metric fixed and unified protocol results, the HARDY-MER ablations, MiniLM text "
         "features, the synthetic data) with its paired intervals: [docs/results.md](docs/results.md).\n"
     )
