@@ -126,3 +126,72 @@ def parse_conditions(spec: str) -> list[Condition]:
 def condition_mask(name: str) -> np.ndarray:
     """Boolean vector over (a, t, v): True where the condition keeps the modality (a writable copy)."""
     return Condition(name).mask.copy()
+
+
+# ---------------------------------------------------------------------------- random missing rates
+#: the missing rates of the field's random-rate sweep (GCNet, MPLMM, CIDer): 0, 0.1, ..., 0.7
+SWEEP_RATES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(8))
+#: the result column of the area under the metric-over-rate curve (per seed, normalised by the span)
+AUC_COLUMN = "auc"
+
+
+def rate_label(rate: float) -> str:
+    """The evaluation-condition name of missing rate ``rate`` under the random protocol (``r0.30``)."""
+    return f"r{float(rate):.2f}"
+
+
+def label_rate(label: str) -> float | None:
+    """The missing rate a label like ``r0.30`` names; ``None`` for anything else (a condition, ``mean6``)."""
+    if not isinstance(label, str) or len(label) < 2 or label[0] != "r":
+        return None
+    try:
+        return float(label[1:])
+    except ValueError:
+        return None
+
+
+def parse_rates(spec: str | float | int) -> list[float]:
+    """``"0.3"``, ``"0,0.1,0.5"`` or ``"sweep"`` (0, 0.1, ..., 0.7) -> sorted distinct rates in
+    [0, 0.7]; ``ValueError`` naming the bad part otherwise."""
+    text = str(spec).strip().lower()
+    if text == "sweep":
+        return list(SWEEP_RATES)
+    out: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            r = float(part)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a missing rate (a number in [0, 0.7], a comma list or 'sweep')") from None
+        if not np.isfinite(r) or not 0.0 <= r <= 0.7 + 1e-9:
+            raise ValueError(f"missing rate {part} is outside [0, 0.7]")
+        r = round(r, 4)
+        if r not in out:
+            out.append(r)
+    if not out:
+        raise ValueError("no missing rate given")
+    return sorted(out)
+
+
+def ordered_columns(names: Any) -> list[str]:
+    """Result columns in reading order: the seven conditions, then missing-rate labels by rate, then
+    the rest sorted (``mean``, ``mean6``, ``auc`` are left out: callers append the summaries they show)."""
+    names = {str(n) for n in names}
+    rates = sorted((n for n in names if label_rate(n) is not None), key=lambda n: label_rate(n) or 0.0)
+    rest = sorted(n for n in names if n not in CONDITIONS and n not in rates and n not in ("mean", "mean6", AUC_COLUMN))
+    return [c for c in CONDITIONS if c in names] + rates + rest
+
+
+def area_under_rates(values: dict[str, float]) -> float | None:
+    """Area under ``metric(r)`` over the rates of ``values`` (``{rate label: value}``), trapezoid rule,
+    divided by the span of r: the mean of the metric over the swept rates, in the metric's units.
+    ``None`` with fewer than two rates."""
+    pts = sorted((label_rate(k), float(v)) for k, v in values.items() if label_rate(k) is not None)
+    if len(pts) < 2:
+        return None
+    r = np.array([p[0] for p in pts], dtype=float)
+    y = np.array([p[1] for p in pts], dtype=float)
+    span = r[-1] - r[0]
+    if span <= 0:
+        return None
+    return float(np.sum((y[1:] + y[:-1]) / 2.0 * np.diff(r)) / span)

@@ -64,12 +64,24 @@ class TrainConfig:
 
 
 @dataclass
+class MissingConfig:
+    """The random missing-rate protocol (``protocol: random``): each (utterance, modality) entry is
+    missing with ``rate``; ``mask`` names the generator (``independent`` or ``cpm``, GCNet's);
+    validation and test masks are drawn once from ``mask_seed`` (never from the run's seed)."""
+
+    rate: float = 0.0
+    mask: str = "independent"
+    mask_seed: int = 0
+
+
+@dataclass
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     protocol: str = "fixed"
     condition: str = "atv"
+    missing: MissingConfig = field(default_factory=MissingConfig)  # protocol random only
     seed: int = 0
     out: str = "runs/default"
     cache_dir: str | None = "runs/.cache"  # teachers, critics, hardness (None: no cache)
@@ -134,6 +146,30 @@ def to_yaml(cfg: Any) -> str:
     return OmegaConf.to_yaml(cfg, resolve=True)
 
 
+def set_run_condition(cfg: Any, condition: str) -> None:
+    """Point a run config at one evaluation condition of a grid: a condition name (fixed protocol),
+    ``"all"`` (unified: the config names ``atv``) or a missing-rate label like ``r0.30`` (random: it
+    sets ``missing.rate``)."""
+    from hardymer.conditions import label_rate
+
+    rate = label_rate(str(condition))
+    if rate is not None:
+        cfg.missing.rate = float(rate)
+        cfg.condition = "atv"
+    else:
+        cfg.condition = str(condition) if condition != "all" else "atv"
+
+
+def run_condition(cfg: Any) -> str:
+    """The evaluation-condition label of a run config: its condition (fixed), ``"all"`` (unified) or
+    its missing-rate label (random)."""
+    from hardymer.conditions import rate_label
+
+    if cfg.protocol == "random":
+        return rate_label(float(cfg.missing.rate))
+    return str(cfg.condition) if cfg.protocol == "fixed" else "all"
+
+
 def config_hash(cfg: Any) -> str:
     """Hash of a resolved config, ignoring where outputs go (``out``) and the device/threads."""
     import hashlib
@@ -142,5 +178,7 @@ def config_hash(cfg: Any) -> str:
     d = to_container(cfg) if not isinstance(cfg, dict) else json.loads(json.dumps(cfg))
     d.pop("out", None)
     d.pop("cache_dir", None)
+    if d.get("protocol") != "random":  # the missing-rate settings change nothing under fixed / unified
+        d.pop("missing", None)
     d["train"] = train_key(d.get("train", {}), "run")
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -35,6 +35,9 @@ FLAGS = {
     "out": "--out",
     "protocol": "--protocol",
     "condition": "--condition",
+    "missing.rate": "--missing-rate",
+    "missing.mask": "--mask",
+    "missing.mask_seed": "--mask-seed",
 }
 
 
@@ -151,6 +154,7 @@ def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = 
     protocol = d.get("protocol", "fixed")
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{option_label('protocol', protocol)}: must be one of {', '.join(PROTOCOLS)}")
+    check_missing(d.get("missing") or {}, protocol)
     try:
         if condition_list:
             parse_conditions(str(d.get("condition", "atv")))
@@ -167,6 +171,28 @@ def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = 
     check_dataset_options(data.get("name", "synthetic"), data.get("options") or {})
     if check_out and d.get("out"):
         check_out_dir(d["out"], "--out")
+
+
+def check_missing(missing: dict, protocol: str) -> None:
+    """The random protocol's settings: ``missing.rate`` in [0, 0.7], a known ``missing.mask``
+    generator, an integer ``missing.mask_seed`` >= 0 (checked whatever the protocol: a config file
+    that names them should name valid ones)."""
+    from hardymer.data.masks import MASK_KINDS, MAX_RATE
+
+    rate = missing.get("rate", 0.0)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
+        raise ConfigError(f"{option_label('missing.rate', rate)}: must be a number in [0, {MAX_RATE}]")
+    if not 0.0 <= float(rate) <= MAX_RATE + 1e-9:
+        raise ConfigError(
+            f"{option_label('missing.rate', rate)}: must be in [0, {MAX_RATE}] (the field's sweep; with three "
+            "modalities and at least one kept, higher rates are not reachable)"
+        )
+    kind = missing.get("mask", "independent")
+    if kind not in MASK_KINDS:
+        raise ConfigError(f"{option_label('missing.mask', kind)}: unknown mask generator; use {', '.join(MASK_KINDS)}")
+    seed = missing.get("mask_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{option_label('missing.mask_seed', seed)}: must be an integer >= 0")
 
 
 def check_method_options(name: str, options: dict) -> None:

@@ -2,7 +2,7 @@
 where it is defined, with its config dataclass and its metadata, and is looked up by name.
 
 ```python
-@register_method("zero-fill", ZeroFillConfig, paper="...", protocols=["fixed", "unified"])
+@register_method("zero-fill", ZeroFillConfig, paper="...", protocols=["fixed", "unified", "random"])
 class ZeroFill(Method): ...
 
 create_method("zero-fill", spec, dropout=0.2)

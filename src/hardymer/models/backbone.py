@@ -74,7 +74,7 @@ def run_masked(encoder: nn.Module, p: torch.Tensor, keep: torch.Tensor) -> torch
     "backbone",
     BackboneConfig,
     paper="Zuo et al. 2025, HARDY-MER backbone without MHE/RDCL (arXiv 2508.06800)",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
 )
 class Backbone(Method):
     stage1_fraction = 0.5

@@ -115,7 +115,7 @@ class GraphBranch(nn.Module):
     paper="Lian, Chen, Sun, Liu, Tao 2023, GCNet: graph completion network for incomplete multimodal learning "
     "in conversation (IEEE TPAMI 2023)",
     venue="IEEE TPAMI 2023",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
     differs="plain-torch RGCN (no basis decomposition, as the release's call) and GraphConv; BiLSTMs packed so "
     "padding never enters the recurrence (the release runs them over padded dialogues); speaker roles by first "
     "appearance in the group (the release: IEMOCAP's host/guest slot); no GRU built; seeded; the missing pattern "

@@ -47,7 +47,7 @@ def group_lengths(valid: torch.Tensor) -> torch.Tensor:
     "gru-context",
     GruContextConfig,
     paper="Poria et al. 2017, context-dependent sentiment analysis (bc-LSTM, ACL 2017)",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
 )
 class GruContext(Method):
     stage1_fraction = 0.0

@@ -60,7 +60,7 @@ class HardymerConfig(BackboneConfig):
 
 
 @register_method(
-    "hardymer", HardymerConfig, paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)", protocols=["fixed", "unified"]
+    "hardymer", HardymerConfig, paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)", protocols=["fixed", "unified", "random"]
 )
 class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:
@@ -127,12 +127,14 @@ class Hardymer(Backbone):
 
     # ------------------------------------------------------------------ stage 2 on views
     def view_batch(self, batch: Batch, cond_ids: torch.Tensor, masks: torch.Tensor, share: float = 1.0) -> Batch:
-        """Stack the K+1 views of ``batch`` along the batch dimension ([(K+1)·B, L])."""
+        """Stack the K+1 views of ``batch`` along the batch dimension ([(K+1)·B, L]); ``cond_ids``
+        indexes ``masks`` per group ``[B]`` or per utterance ``[B, L]`` (the random protocol)."""
         assert self.views is not None, "prepare() must run before training on views"
         K = self.config.K
         B, L = batch.valid.shape
         idx = batch.idx.clamp(min=0)
-        v = self.views[cond_ids.view(B, 1).expand(B, L), idx]  # [B, L, K+1]
+        cond_ids = cond_ids.view(B, 1).expand(B, L) if cond_ids.dim() == 1 else cond_ids
+        v = self.views[cond_ids, idx]  # [B, L, K+1]
         if share < 1.0:  # pacing: neighbours beyond the nearest ceil(k·share) revert to the anchor
             is_nb = v != idx.unsqueeze(-1)
             k_i = is_nb.sum(-1, keepdim=True)
@@ -144,7 +146,7 @@ class Hardymer(Backbone):
         valid = batch.valid.repeat(K + 1, 1)
         x_full = {m: self._feats[m][v] * valid.unsqueeze(-1) for m in MODALITIES}
         avail_full = self._avail[v] & valid.unsqueeze(-1)
-        cond = masks[cond_ids].to(v.device).view(B, 1, 3).expand(B, L, 3).repeat(K + 1, 1, 1)
+        cond = masks[cond_ids].to(v.device).view(B, L, 3).repeat(K + 1, 1, 1)
         stacked = Batch(
             x=x_full,
             x_full=x_full,
@@ -162,7 +164,7 @@ class Hardymer(Backbone):
         if self.config.pacing == "linear":
             s1 = self.stage1_epochs(epochs)
             share = (epoch - s1 + 1) / max(epochs - s1, 1)
-        cond_ids = ctx.conditions.sample_ids(batch.valid.shape[0])
+        cond_ids = ctx.conditions.sample_utterance_ids(*batch.valid.shape)  # [B, L]
         return self.view_batch(batch, cond_ids, ctx.conditions.masks, share)
 
     def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:

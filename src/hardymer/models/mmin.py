@@ -287,7 +287,7 @@ class ImaginationMethod(Method):
     paper="Zhao, Li, Jin 2021, MMIN: missing modality imagination network (ACL-IJCNLP 2021); "
     "utterance-level form of GCNet's baseline-mmin",
     venue="ACL-IJCNLP 2021",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
     differs="FC encoders (GCNet's utterance-level form) instead of LSTM/TextCNN; one global grad clip; "
     "stage-2 patterns from the protocol's condition by default (train_patterns=release: the six-pattern "
     "draw); validation selection on the harness metric; weight decay applied in both stages",
@@ -336,7 +336,7 @@ class MMIN(ImaginationMethod):
     paper="Zuo, Liu, Zhao, Gao, Li 2023, IF-MMIN: exploiting modality-invariant feature for robust multimodal "
     "emotion recognition with missing modalities (ICASSP 2023)",
     venue="ICASSP 2023",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
     differs="FC encoders instead of LSTM/TextCNN; invariant_weight=100 (the release's script passes it under a "
     "name the model does not define); chained IF-IM of the current release; stage-2 patterns from the "
     "protocol's condition by default; one global grad clip; validation selection on the harness metric",
@@ -409,7 +409,7 @@ class IFMMIN(ImaginationMethod):
     paper="Liu, Zuo, Lian, Schuller, Li 2024, contrastive learning based modality-invariant feature acquisition "
     "for robust multimodal emotion recognition with missing modalities (IEEE TAC 2024)",
     venue="IEEE TAC 2024",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
     differs="FC specific and contrastive encoders instead of LSTM/TextCNN (so no pooling mismatch between "
     "stages); projection-head shape, symmetric InfoNCE and logit-scale cap are guesses; stage-2 patterns "
     "from the protocol's condition by default; one global grad clip; validation selection on the harness "

@@ -28,7 +28,7 @@ class MoMKEConfig(BackboneConfig):
     "momke",
     MoMKEConfig,
     paper="Xu et al. 2024, MoMKE: mixture of modality knowledge experts (ACM MM 2024)",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
 )
 class MoMKE(Backbone):
     def __init__(self, spec: MethodSpec, config: MoMKEConfig) -> None:

@@ -26,7 +26,7 @@ class ZeroFillConfig:
     "zero-fill",
     ZeroFillConfig,
     paper="zero-imputation baseline (missing modalities set to 0, availability flags)",
-    protocols=["fixed", "unified"],
+    protocols=["fixed", "unified", "random"],
 )
 class ZeroFill(Method):
     def __init__(self, spec: MethodSpec, config: ZeroFillConfig) -> None:

@@ -18,13 +18,13 @@ from typing import Any
 import torch
 
 from hardymer._env import environment, resolve_device
-from hardymer._io import atomic_write_json, atomic_write_text
+from hardymer._io import atomic_numpy_save, atomic_write_json, atomic_write_text
 from hardymer.catalog.validation import validate_config
 from hardymer.conditions import Condition
-from hardymer.config import config_hash, to_container, to_yaml
+from hardymer.config import config_hash, run_condition, to_container, to_yaml
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
-from hardymer.data.protocol import make_condition_sampler
+from hardymer.data.protocol import MaskCondition, make_condition_sampler, stored_mask
 from hardymer.errors import ConfigError
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.context import FitContext
@@ -133,7 +133,8 @@ def _run(
     validate_config(cfg)
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
-    condition = Condition(cfg.condition) if cfg.protocol == "fixed" else "all"  # parsed once, carried through
+    # parsed once, carried through: a condition (fixed), "all" (unified) or a rate label (random)
+    condition = Condition(cfg.condition) if cfg.protocol == "fixed" else run_condition(cfg)
     seed = int(cfg.seed)
     if ds is None:
         ds = load_run_dataset(cfg)
@@ -156,7 +157,17 @@ def _run(
             fold.name,
             dropped,
         )
-    ds.check_conditions(make_condition_sampler(cfg.protocol, condition, seed).eval_conditions)
+    eval_mask: MaskCondition | None = None
+    if cfg.protocol == "random":  # the stored validation / test masks: the same for every method and seed
+        parts = {"val": fold.val, **({"test": fold.test} if cfg.train.evaluate_test else {})}
+        eval_mask = stored_mask(
+            ds.name, fold.name, len(ds), parts, float(cfg.missing.rate), str(cfg.missing.mask), int(cfg.missing.mask_seed)
+        )
+    sampler = make_condition_sampler(
+        cfg.protocol, condition, seed, rate=cfg.missing.rate, mask=cfg.missing.mask, eval_condition=eval_mask
+    )
+    if eval_mask is None:
+        ds.check_conditions(sampler.eval_conditions)
     check_split_sizes(ds, fold, ("val", "test") if cfg.train.evaluate_test else ("val",))
     std = Standardizer.fit(ds, fold.train) if cfg.data.standardize else None
     ds_in = std.transform(ds) if std is not None else ds
@@ -168,7 +179,7 @@ def _run(
     ctx = FitContext(
         ds=ds_in,
         fold=fold,
-        conditions=make_condition_sampler(cfg.protocol, condition, seed),
+        conditions=sampler,
         train=cfg.train,
         seed=seed,
         device=device,
@@ -181,6 +192,7 @@ def _run(
             "condition": condition,
             "protocol": cfg.protocol,
             "seed": seed,
+            **({"missing": to_container(cfg.missing)} if cfg.protocol == "random" else {}),
             "dims": ds.dims,
             "n": len(ds),
             **({"train_without_empty": dropped} if dropped else {}),
@@ -236,6 +248,8 @@ def _run(
         "stage2_steps_total": res.stage2_steps_total,  # optimizer steps (sequential views: one per view)
         "curriculum_steps": res.curriculum_steps,  # stage-2 optimizer steps up to the selected epoch
         "stage1_shared": res.stage1_shared,  # stage 1 restored from the shared stage-1 cache
+        # the random protocol: rate, generator, mask seed, digest and realised missing rate per part
+        **({"missing": eval_mask.summary()} if eval_mask is not None else {}),
         **(
             {  # train.record_test_curve: what selecting on test would have printed (never used here)
                 "test_selected": res.test_selected,
@@ -250,6 +264,11 @@ def _run(
         "config_hash": config_hash(cfg),
         "environment": environment(),
     }
+    if eval_mask is not None:  # the evaluation masks themselves (dataset index and keep-mask per part)
+        atomic_numpy_save(
+            out / "eval_masks.npz",
+            **{f"{p}_{k}": v[k] for p, v in eval_mask.parts.items() for k in ("idx", "mask")},
+        )
     for name, obj in ctx.extras.items():
         atomic_write_json(out / name, obj)
     history = [{**r, "epoch": r["epoch"] + 1} for r in res.history]  # 1-based for people

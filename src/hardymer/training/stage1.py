@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: training-config keys stage 1 depends on (epochs only through the stage-1 length)
 #: run-key entries that do not change stage 1
-_CONDITION_KEYS = ("condition", "protocol")
+_CONDITION_KEYS = ("condition", "protocol", "missing")
 
 
 def _digest_tensors(tensors: dict[str, torch.Tensor]) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from hardymer.data.batching import Batch, GroupBatcher
+from hardymer.data.protocol import MaskCondition
 from hardymer.errors import ConfigError
 from hardymer.evaluation.metrics import compute_metrics, default_select_metric, is_better
 from hardymer.models.base import Method, StepParts
@@ -57,12 +58,13 @@ class FitResult:
 
 @torch.no_grad()
 def predict(method: Method, batcher: GroupBatcher, condition: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Outputs, labels and dataset indices of every utterance of ``batcher`` under ``condition``."""
+    """Outputs, labels and dataset indices of every utterance of ``batcher`` under ``condition`` (a
+    condition name, or a :class:`~hardymer.data.protocol.MaskCondition`: a stored per-utterance mask)."""
     was_training = method.training
     method.eval()
     outs, ys, idxs = [], [], []
     for batch in batcher:
-        b = batch.with_condition(condition)
+        b = condition.apply(batch) if isinstance(condition, MaskCondition) else batch.with_condition(condition)
         out = method.predict_output(b)
         outs.append(out[b.valid].cpu().numpy())
         ys.append(b.y[b.valid].cpu().numpy())
