@@ -49,7 +49,7 @@ def collect(roots: list[Path], metric: str) -> dict[tuple[str, str], dict[tuple[
                 )
             method = m.get("bench_method", m["method"])
             key = (str(m.get("fold")), int(m["seed"]))
-            if m["protocol"] == "fixed":
+            if m["protocol"] in ("fixed", "random"):  # one condition (or missing rate) per run
                 ours, field = m["test"][metric], m["test_selected"][metric]
                 out[(method, m["condition"])][key] = (float(ours), float(field))
             else:  # one model for every condition: its epoch is selected once, on the conditions' mean

@@ -162,7 +162,7 @@ def parse_rates(spec: str | float | int) -> list[float]:
         try:
             r = float(part)
         except ValueError:
-            raise ValueError(f"{part!r} is not a missing rate (a number in [0, 0.7], a comma list or 'sweep')") from None
+            raise ValueError(f"{part!r} is not a missing rate (a number in [0, 0.7], a list or 'sweep')") from None
         if not np.isfinite(r) or not 0.0 <= r <= 0.7 + 1e-9:
             raise ValueError(f"missing rate {part} is outside [0, 0.7]")
         r = round(r, 4)

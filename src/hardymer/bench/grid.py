@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hardymer.catalog.presets import resolve_method
-from hardymer.config import config_hash, to_container
+from hardymer.config import config_hash, set_run_condition, to_container
 from hardymer.models import method_config_class
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunSpec:
     method: str  # preset or method name (the row label)
-    condition: str  # a condition, or "all" for the unified protocol
+    condition: str  # a condition, "all" (the unified protocol) or a missing-rate label (random: r0.30)
     fold: str
     seed: int
     out: str
@@ -69,7 +69,7 @@ def plan_grid(
                     cfg.method.name = method
                     cfg.method.options = OmegaConf.merge(cfg.method.options, options)
                     cfg.data.fold = str(fold)
-                    cfg.condition = str(cond) if cond != "all" else "atv"
+                    set_run_condition(cfg, cond)
                     cfg.seed = int(seed)
                     run_out = Path(out) / name / cond / f"fold{fold}" / f"seed{seed}"
                     cfg.out = str(run_out)

@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hardymer.bench.grid import RunSpec, plan_grid
-from hardymer.conditions import Condition, parse_conditions
+from hardymer.conditions import Condition, parse_conditions, parse_rates, rate_label
+from hardymer.config import set_run_condition
 from hardymer.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,21 @@ def parse_method_list(spec: str) -> list[str]:
     return names
 
 
-def parse_condition_list(spec: str, protocol: str, what: str = "--conditions") -> list[Condition] | list[str]:
+def parse_condition_list(
+    spec: str, protocol: str, what: str = "--conditions", rates: str | None = None
+) -> list[Condition] | list[str]:
     """The conditions of the fixed protocol (``'all'``, ``'missing'`` or a comma list); ``["all"]`` for
-    the unified one (one model trained and evaluated under every condition)."""
+    the unified one (one model trained and evaluated under every condition); for the random one the
+    labels (``r0.30``) of ``rates`` (``--missing-rates``: a rate, a comma list or ``sweep``)."""
+    if protocol == "random":
+        if rates is None:
+            raise ConfigError("--protocol random needs --missing-rates (a rate, a comma list or 'sweep')")
+        try:
+            return [rate_label(r) for r in parse_rates(rates)]
+        except ValueError as exc:
+            raise ConfigError(f"--missing-rates {rates}: {exc}") from None
+    if rates is not None:
+        raise ConfigError(f"--missing-rates {rates}: only with --protocol random (the protocol is {protocol})")
     if protocol != "fixed":
         return ["all"]
     try:
@@ -107,6 +120,10 @@ class BenchRequest:
     methods: str = "zero-fill,backbone,momke,hardymer"
     protocol: str = "fixed"
     conditions: str = "all"
+    #: the random protocol's missing rates (a rate, a comma list or ``sweep``), generator and mask seed
+    missing_rates: str | None = None
+    mask: str | None = None
+    mask_seed: int | None = None
     seeds: str = "0-2"
     folds: str = "0"
     out: str = "runs/bench"
@@ -188,7 +205,9 @@ def plan_bench(request: BenchRequest, base_config: ConfigFactory) -> BenchPlan:
     cfg = base_config(None)
     methods = parse_method_list(request.methods)
     check_method_options(methods, request.method_options)
-    conditions = parse_condition_list(request.conditions, request.protocol)
+    conditions = parse_condition_list(request.conditions, request.protocol, rates=request.missing_rates)
+    if request.protocol != "random" and (request.mask is not None or request.mask_seed is not None):
+        raise ConfigError(f"--mask / --mask-seed: only with --protocol random (the protocol is {request.protocol})")
     seeds = parse_int_list(request.seeds, "--seeds")
     folds = parse_folds(request.folds)
     notes: list[str] = []
@@ -240,7 +259,7 @@ def plan_train(
     for c in conditions:
         for s in seeds:
             run_cfg = cfg.copy()
-            run_cfg.condition = str(c) if c != "all" else "atv"
+            set_run_condition(run_cfg, c)
             run_cfg.seed = int(s)
             run_cfg.out = str(out) if single else str(Path(out) / str(c) / f"seed{s}")
             validate_config(run_cfg, check_out=False)

@@ -97,6 +97,32 @@ def parse_condition_option(spec: str, what: str = "--condition") -> list[Conditi
         raise ConfigError(f"{what} {spec}: {exc}") from None
 
 
+def rate_conditions(spec: str, what: str = "--missing-rate") -> list[str]:
+    """The evaluation labels (``r0.30``) of the missing rates ``spec`` names (a rate, a comma list or
+    ``sweep``), with errors naming the option."""
+    from hardymer.conditions import parse_rates, rate_label
+    from hardymer.errors import ConfigError
+
+    try:
+        return [rate_label(r) for r in parse_rates(spec)]
+    except ValueError as exc:
+        raise ConfigError(f"{what} {spec}: {exc}") from None
+
+
+def apply_missing_options(cfg: Any, rate: str | None, mask: str | None, mask_seed: int | None) -> None:
+    """Set the random protocol's ``--mask`` / ``--mask-seed`` on ``cfg`` (``--missing-rate`` is set per
+    run); any of them without ``--protocol random`` is an error (they would change nothing)."""
+    from hardymer.errors import ConfigError
+
+    given = [f for f, v in (("--missing-rate", rate), ("--mask", mask), ("--mask-seed", mask_seed)) if v is not None]
+    if given and cfg.protocol != "random":
+        raise ConfigError(f"{', '.join(given)}: only with --protocol random (the protocol is {cfg.protocol})")
+    if mask is not None:
+        cfg.missing.mask = mask
+    if mask_seed is not None:
+        cfg.missing.mask_seed = int(mask_seed)
+
+
 def build_config(
     config_files: list[str] | None,
     *,

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from hardymer.cli._common import (
+    apply_missing_options,
     build_config,
     console,
     fail,
@@ -27,7 +28,21 @@ def bench(
         "--method",
         help="comma list of methods or presets (configs/methods.yaml)",
     ),
-    protocol: str = typer.Option("fixed", help="fixed (one model per condition) or unified"),
+    protocol: str = typer.Option(
+        "fixed", help="fixed (one model per condition), unified, or random (one model per missing rate)"
+    ),
+    missing_rates: str | None = typer.Option(
+        None,
+        "--missing-rates",
+        "--missing-rate",
+        help="random protocol: missing rates in [0, 0.7], a comma list or 'sweep' (0, 0.1, ..., 0.7)",
+    ),
+    mask: str | None = typer.Option(
+        None, help="random protocol: mask generator, independent (default) or cpm (GCNet's / CPM-Net's)"
+    ),
+    mask_seed: int | None = typer.Option(
+        None, help="random protocol: seed of the stored validation/test masks (default 0; shared by every run)"
+    ),
     conditions: str = typer.Option(
         "all",
         "--conditions",
@@ -83,7 +98,7 @@ def bench(
     try:
 
         def base_config(method_name: str | None = None):
-            return build_config(
+            cfg = build_config(
                 config,
                 protocol=protocol,
                 data={"name": dataset, "root": root},
@@ -93,11 +108,17 @@ def bench(
                 method=method_name,
                 recipe=recipe,
             )
+            if protocol == "random":
+                apply_missing_options(cfg, None, mask, mask_seed)
+            return cfg
 
         request = BenchRequest(
             methods=methods,
             protocol=protocol,
             conditions=conditions,
+            missing_rates=missing_rates,
+            mask=mask,
+            mask_seed=mask_seed,
             seeds=seeds,
             folds=folds,
             out=out,
@@ -137,7 +158,7 @@ def bench(
         reference=reference,
         notes=plan.notes,
     )
-    for png in write_plots(runs, dest, plan.methods, plan.run_dirs):
+    for png in write_plots(runs, dest, plan.methods, plan.run_dirs, reference=reference):
         log.info("plot %s", png)
     diag = write_diagnostics(plan.run_dirs, dest, [s.method for s in plan.specs])
     if diag is not None:

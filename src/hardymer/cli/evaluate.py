@@ -14,12 +14,49 @@ from hardymer.cli._common import (
     setup_logging,
     verbose_option,
 )
-from hardymer.errors import HardymerError
+from hardymer.errors import ConfigError, HardymerError
+
+
+def parse_rates(spec: str) -> list[float]:
+    """``--missing-rate`` as rates, with errors naming the option."""
+    from hardymer.conditions import parse_rates as parse
+
+    try:
+        return parse(spec)
+    except ValueError as exc:
+        raise ConfigError(f"--missing-rate {spec}: {exc}") from None
+
+
+def checkpoint_rate(checkpoint: str) -> float:
+    """The missing rate a random-protocol checkpoint was trained at (``ConfigError`` for another protocol)."""
+    from hardymer.training.checkpoint import checkpoint_file, load_checkpoint
+
+    _, ckpt = load_checkpoint(checkpoint_file(checkpoint))
+    cfg = ckpt.get("config") or {}
+    if cfg.get("protocol") != "random":
+        raise ConfigError(
+            f"--protocol random: {checkpoint} was trained under the {cfg.get('protocol', '?')} protocol; "
+            "give --missing-rate"
+        )
+    return float((cfg.get("missing") or {}).get("rate", 0.0))
 
 
 def evaluate(
     checkpoint: str = typer.Option(..., help="checkpoint.pt written by `hardymer train`, or its run folder"),
     condition: str = typer.Option("atv", help="condition(s) to evaluate, comma list or 'all'"),
+    protocol: str = typer.Option(
+        "fixed",
+        help="fixed: evaluate under --condition; random: under the stored masks of --missing-rate "
+        "(the masks random-protocol runs are evaluated on)",
+    ),
+    missing_rate: str | None = typer.Option(
+        None,
+        "--missing-rate",
+        "--missing-rates",
+        help="random protocol: rate(s) in [0, 0.7], a comma list or 'sweep' (default: the checkpoint's own)",
+    ),
+    mask: str | None = typer.Option(None, help="random protocol: independent or cpm (default: the checkpoint's)"),
+    mask_seed: int | None = typer.Option(None, help="random protocol: mask seed (default: the checkpoint's, else 0)"),
     split: str = typer.Option("test", help="train, val or test"),
     root: str | None = typer.Option(
         None, help="dataset folder (default: the one stored in the checkpoint, found from any folder)"
@@ -33,6 +70,7 @@ def evaluate(
 ) -> None:
     """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
     setup_logging(verbose)
+    from hardymer.data.masks import MASK_KINDS
     from hardymer.inference.evaluate import evaluate_checkpoint
     from hardymer.reporting.compare import check_out_file
     from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
@@ -40,7 +78,21 @@ def evaluate(
     try:
         if out is not None:
             check_out_file(out, EVALUATION_SUFFIXES)
-        res = evaluate_checkpoint(checkpoint, parse_condition_option(condition), split=split, root=root, strict=strict)
+        if protocol not in ("fixed", "random"):
+            raise ConfigError(f"--protocol {protocol}: use fixed (named conditions) or random (missing rates)")
+        if protocol == "fixed":
+            if missing_rate is not None or mask is not None or mask_seed is not None:
+                raise ConfigError("--missing-rate / --mask / --mask-seed: only with --protocol random")
+            res = evaluate_checkpoint(
+                checkpoint, parse_condition_option(condition), split=split, root=root, strict=strict
+            )
+        else:
+            if mask is not None and mask not in MASK_KINDS:
+                raise ConfigError(f"--mask {mask}: unknown mask generator; use {', '.join(MASK_KINDS)}")
+            rates = parse_rates(missing_rate) if missing_rate is not None else [checkpoint_rate(checkpoint)]
+            res = evaluate_checkpoint(
+                checkpoint, [], split=split, root=root, rates=rates, mask=mask, mask_seed=mask_seed
+            )
         if out is not None:
             write_evaluation(res, out, {"checkpoint": checkpoint, "split": split})
     except (HardymerError, ValueError, KeyError) as exc:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from hardymer.cli._common import (
+    apply_missing_options,
     build_config,
     config_file_values,
     console,
@@ -18,6 +19,7 @@ from hardymer.cli._common import (
     log_overrides,
     parse_condition_option,
     parse_seeds,
+    rate_conditions,
     setup_logging,
     verbose_option,
 )
@@ -32,6 +34,9 @@ TRAIN_FLAGS = {
     "condition": "--condition",
     "seed": "--seed",
     "protocol": "--protocol",
+    "missing.rate": "--missing-rate",
+    "missing.mask": "--mask",
+    "missing.mask_seed": "--mask-seed",
     "out": "--out",
     "train.epochs": "--epochs",
     "train.batch_size": "--batch-size",
@@ -66,7 +71,22 @@ def train(
     ),
     out: str | None = typer.Option(None, help=f"output folder (default: from --config, else {DEFAULT_OUT})"),
     protocol: str | None = typer.Option(
-        None, help="fixed (one model per condition) or unified (default: from --config, else fixed)"
+        None,
+        help="fixed (one model per condition), unified, or random (one model per missing rate) "
+        "(default: from --config, else fixed)",
+    ),
+    missing_rate: str | None = typer.Option(
+        None,
+        "--missing-rate",
+        "--missing-rates",
+        help="random protocol: missing rate in [0, 0.7], a comma list or 'sweep' (0, 0.1, ..., 0.7); "
+        "one model per rate (default: from --config, else 0)",
+    ),
+    mask: str | None = typer.Option(
+        None, help="random protocol: mask generator, independent (default) or cpm (GCNet's / CPM-Net's)"
+    ),
+    mask_seed: int | None = typer.Option(
+        None, help="random protocol: seed of the stored validation/test masks (default 0; never the run's seed)"
     ),
     config: list[str] | None = typer.Option(
         None, help="YAML config file(s) merged over the defaults; flags given on the command line override their values"
@@ -128,6 +148,7 @@ def train(
         for k, v in preset_opts.items():
             if k not in cfg.method.options:  # explicit --method-opt wins over the preset
                 cfg.method.options[k] = v
+        apply_missing_options(cfg, missing_rate, mask, mask_seed)
         file_values = config_file_values(config)
         values = {
             "data.name": dataset,
@@ -137,6 +158,9 @@ def train(
             "condition": condition,
             "seed": seed,
             "protocol": protocol,
+            "missing.rate": missing_rate,
+            "missing.mask": mask,
+            "missing.mask_seed": mask_seed,
             "out": out,
             "train.epochs": epochs,
             "train.batch_size": batch_size,
@@ -149,6 +173,8 @@ def train(
             out = str(file_values.get("out") or DEFAULT_OUT)
             check_out_dir(out, "--out" if "out" not in file_values else f"out (--config {', '.join(config or [])})")
         conditions: list[str] = ["all"]  # the unified protocol: one model for every condition
+        if cfg.protocol == "random":  # one model per missing rate, labelled r0.30
+            conditions = rate_conditions(missing_rate if missing_rate is not None else str(cfg.missing.rate))
         if cfg.protocol == "fixed":
             conditions = list(
                 parse_condition_option(

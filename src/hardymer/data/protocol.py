@@ -130,7 +130,8 @@ def stored_mask(
         m = eval_mask(dataset, str(fold), part, len(idx), rate, kind, mask_seed)
         table[torch.as_tensor(idx)] = torch.as_tensor(m.astype(bool))
         recorded[part] = {"idx": idx, "mask": m, "digest": mask_digest(m)}
-    cond.table, cond.parts, cond.rate, cond.kind, cond.mask_seed = table, recorded, float(rate), str(kind), int(mask_seed)
+    cond.table, cond.parts = table, recorded
+    cond.rate, cond.kind, cond.mask_seed = float(rate), str(kind), int(mask_seed)
     return cond
 
 

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from hardymer.conditions import Condition
 from hardymer.data import Standardizer, create_dataset
 from hardymer.data.batching import GroupBatcher
+from hardymer.data.protocol import stored_mask
 from hardymer.errors import ConfigError, DataError
 from hardymer.inference.compat import check_modalities
 from hardymer.training.checkpoint import checkpoint_file, data_root_candidates, load_checkpoint
@@ -25,17 +26,24 @@ def evaluate_checkpoint(
     root: str | None = None,
     device: str = "cpu",
     strict: bool = False,
+    rates: Sequence[float] | None = None,
+    mask: str | None = None,
+    mask_seed: int | None = None,
 ) -> dict:
     """Metrics of a checkpoint on ``split`` of the dataset it was trained on, per condition.
 
     A fixed-protocol model evaluated under another condition than it was trained on gets one
-    warning naming both modality sets (``strict``: a ``ConfigError`` instead)."""
-    conditions = [Condition(c) for c in conditions]  # no-op for parsed ones (the CLI's)
+    warning naming both modality sets (``strict``: a ``ConfigError`` instead). With ``rates`` the
+    conditions are the random protocol's stored masks of ``split`` at those missing rates (labels
+    ``r0.30``; generator ``mask`` and ``mask_seed``, by default the checkpoint's own, else
+    ``independent`` and 0): the masks the runs of that protocol were evaluated on."""
     path = checkpoint_file(path)  # a run folder: its checkpoint.pt
     method, ckpt = load_checkpoint(path, device=device)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: use train, val or test")
-    check_modalities(ckpt, conditions, strict=strict, source=str(path))
+    if rates is None:
+        conditions = [Condition(c) for c in conditions]  # no-op for parsed ones (the CLI's)
+        check_modalities(ckpt, conditions, strict=strict, source=str(path))
     try:
         cfg = OmegaConf.create(ckpt["config"])
         _ = (cfg.data.name, cfg.data.root, cfg.data.options, cfg.data.fold, cfg.train.batch_size, cfg.train.max_len)
@@ -54,7 +62,14 @@ def evaluate_checkpoint(
         raise DataError(f"dataset dims {ds.dims} differ from the checkpoint's {ckpt['spec']['dims']}", source=str(path))
     fold = ds.fold(ckpt["dataset"].get("fold", cfg.data.fold))
     ds.check_fold(fold, (split,))
-    ds.check_conditions(conditions, fold.part(split), where=f" of the {split} part of fold {fold.name!r}")
+    if rates is not None:
+        own = cfg.get("missing") or {}
+        kind = mask if mask is not None else str(own.get("mask", "independent"))
+        seed = mask_seed if mask_seed is not None else int(own.get("mask_seed", 0))
+        parts = {split: fold.part(split)}
+        conditions = [stored_mask(ds.name, fold.name, len(ds), parts, float(r), kind, seed) for r in rates]
+    else:
+        ds.check_conditions(conditions, fold.part(split), where=f" of the {split} part of fold {fold.name!r}")
     if ckpt["standardizer"] is not None:
         ds = Standardizer.from_state_dict(ckpt["standardizer"]).transform(ds)
     b = GroupBatcher(

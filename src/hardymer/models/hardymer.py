@@ -60,7 +60,10 @@ class HardymerConfig(BackboneConfig):
 
 
 @register_method(
-    "hardymer", HardymerConfig, paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)", protocols=["fixed", "unified", "random"]
+    "hardymer",
+    HardymerConfig,
+    paper="Zuo et al. 2025, HARDY-MER (arXiv 2508.06800)",
+    protocols=["fixed", "unified", "random"],
 )
 class Hardymer(Backbone):
     def __init__(self, spec: MethodSpec, config: HardymerConfig) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 import yaml
 
 from hardymer._io import atomic_write_json, atomic_write_text
-from hardymer.conditions import CONDITIONS
 from hardymer.errors import ConfigError, DataError
 from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals, metric_names
 from hardymer.evaluation.stats import (
@@ -31,6 +30,7 @@ from hardymer.evaluation.stats import (
 )
 from hardymer.reporting.paired import per_seed_values
 from hardymer.reporting.results import DEFAULT_REFERENCE, summarise
+from hardymer.reporting.tables import result_columns
 
 #: results.json keys every compared folder needs
 REQUIRED_KEYS = ("dataset", "protocol", "select_on", "methods", "runs")
@@ -249,7 +249,7 @@ def compare_results(
                 name,
                 m,
                 res.label,
-                {c: agg[(m, c)][metric] for c in [*CONDITIONS, "mean6"] if (m, c) in agg and metric in agg[(m, c)]},
+                {c: agg[(m, c)][metric] for c in result_columns(agg) if (m, c) in agg and metric in agg[(m, c)]},
             )
             if not row.cells:
                 continue
@@ -259,7 +259,7 @@ def compare_results(
                 for (pm, key), conds in per_seed.items()
                 if pm == m
             }
-    columns = [c for c in [*CONDITIONS, "mean6"] if any(c in r.cells for r in rows)]
+    columns = result_columns((r.method, c) for r in rows for c in r.cells)
     paired: dict[str, dict[str, dict]] = {}
     if ref_name is not None and ref_name not in seeds:
         raise ConfigError(f"--reference {reference or DEFAULT_REFERENCE}: {ref_name} has no {metric} values")

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from hardymer._io import atomic_write_json, atomic_write_text
-from hardymer.conditions import CONDITIONS
+from hardymer.conditions import ordered_columns
 from hardymer.evaluation.metrics import format_metric as format_metric  # re-exported: the CLI's table cells
 from hardymer.reporting.compare import check_out_file
 
@@ -17,8 +17,8 @@ EVALUATION_SUFFIXES = (".json", ".csv")
 
 def evaluation_rows(res: dict[str, dict[str, float]]) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
     """``(metric names, [(condition, metrics), ...])`` of an ``evaluate_checkpoint`` result:
-    conditions in the canonical order, then ``mean`` / ``mean6`` when present."""
-    order = [*CONDITIONS, "mean", "mean6"]
+    conditions in the canonical order (missing-rate labels by rate), then ``mean`` / ``mean6`` when present."""
+    order = [*ordered_columns(res), "mean", "mean6"]
     rows = sorted(res.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
     metrics: list[str] = []
     for _, mets in rows:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-import numpy as np
-
-from hardymer.conditions import CONDITIONS
+from hardymer.conditions import AUC_COLUMN, CONDITIONS, label_rate, ordered_columns
 from hardymer.evaluation.metrics import metric_decimals
 from hardymer.evaluation.stats import (
     MIN_SEEDS,
@@ -22,25 +20,26 @@ from hardymer.evaluation.stats import (
     no_interval_note,
     paired_differences,
 )
-from hardymer.reporting.tables import per_condition
+from hardymer.reporting.tables import grid_rates, per_condition, seed_summaries
 
 #: the metrics a report shows paired-difference tables for
 MAIN_METRICS = {"regression": ("acc2", "mae"), "classification": ("wa", "ua")}
 
 
 def per_seed_values(runs: Sequence[dict], part: str = "test") -> dict[tuple[str, str], dict[str, dict[str, float]]]:
-    """``{(method, "seed/fold"): {condition: {metric: value}}}`` with ``mean6`` where all six
-    missing conditions are present (``method`` is the run's bench name when it has one)."""
+    """``{(method, "seed/fold"): {condition: {metric: value}}}`` with the summary columns of
+    :func:`~hardymer.reporting.tables.seed_summaries` (``mean6`` where all six missing conditions are
+    present, ``auc`` over a random-protocol grid's rates); ``method`` is the run's bench name when it
+    has one."""
     out: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for r in runs:
         key = (r.get("bench_method", r["method"]), f"{r['seed']}/{r['fold']}")
         for cond, mets in per_condition(r, part).items():
-            if cond in CONDITIONS:
+            if cond in CONDITIONS or label_rate(cond) is not None:
                 out[key][cond] = {k: float(v) for k, v in mets.items()}
+    rates = grid_rates(runs, part)
     for conds in out.values():
-        missing = [c for c in CONDITIONS[:-1] if c in conds]
-        if len(missing) == 6:
-            conds["mean6"] = {k: float(np.mean([conds[c][k] for c in missing])) for k in conds[missing[0]]}
+        conds.update(seed_summaries(conds, rates))
     return dict(out)
 
 
@@ -60,7 +59,8 @@ def paired_vs_reference(
         if m == reference:
             continue
         keys = sorted(seeds_of[m] & seeds_of[reference])
-        for cond in [*CONDITIONS, "mean6"]:
+        present = {c for k in keys for c in values[(m, k)]}
+        for cond in [*ordered_columns(present), "mean6", AUC_COLUMN]:
             ks = [k for k in keys if cond in values[(m, k)] and cond in values[(reference, k)]]
             if not ks:
                 continue

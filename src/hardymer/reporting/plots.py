@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from hardymer._io import atomic_write
-from hardymer.conditions import CONDITIONS
+from hardymer.conditions import CONDITIONS, label_rate
 from hardymer.evaluation.metrics import LOWER_IS_BETTER
+from hardymer.reporting.paired import paired_vs_reference
 from hardymer.reporting.reference import CONSTANT_KEY
 from hardymer.reporting.results import summarise
 
@@ -157,6 +158,66 @@ def plot_condition_bars(runs: Sequence[dict], methods: Sequence[str], metric: st
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0.0,
     )
+    return _save(fig, path)
+
+
+def is_rate_grid(runs: Sequence[dict]) -> bool:
+    """Whether ``runs`` are a random-protocol grid (their conditions are missing-rate labels)."""
+    return bool(runs) and all(label_rate(str(r.get("condition"))) is not None for r in runs)
+
+
+def plot_rate_curve(
+    runs: Sequence[dict], methods: Sequence[str], metric: str, path: str | Path, reference: str = "backbone"
+) -> Path:
+    """The random protocol's curve: left, ``metric`` (test) over the missing rate r, mean ± std over
+    seeds per method; right, the paired difference ``method − reference`` over r with its 95 %
+    Student-t interval (same seed, same stored masks). Without ``reference`` among ``methods``, the
+    left panel only."""
+    agg = summarise(runs)
+    rate_cols = sorted({c for (_, c) in agg if label_rate(c) is not None}, key=lambda c: label_rate(c) or 0.0)
+    methods = [m for m in methods if any((m, c) in agg and metric in agg[(m, c)] for c in rate_cols)]
+    if not methods or not rate_cols:
+        raise ValueError(f"no run reports test metric {metric!r} at a missing rate for methods {list(methods)}")
+    paired = paired_vs_reference(runs, methods, reference)
+    diffs = {
+        (d["method"], d["condition"]): d
+        for d in paired.get("differences", [])
+        if d["metric"] == metric and label_rate(d["condition"]) is not None
+    }
+    two = bool(diffs)
+    fig = _figure(11.0 if two else 6.5, 4.0)
+    ax = fig.add_subplot(1, 2 if two else 1, 1)
+    colour = {m: f"C{i % 10}" for i, m in enumerate(methods)}  # one colour per method in both panels
+    for m in methods:
+        cols = [c for c in rate_cols if (m, c) in agg and metric in agg[(m, c)]]
+        r = np.array([label_rate(c) for c in cols], dtype=float)
+        mu = np.array([agg[(m, c)][metric][0] for c in cols])
+        sd = np.array([agg[(m, c)][metric][1] for c in cols])
+        ax.plot(r, mu, marker="o", markersize=3, label=m, color=colour[m])
+        ax.fill_between(r, mu - sd, mu + sd, alpha=0.15, color=colour[m])
+    ax.set_xlabel("missing rate r")
+    ax.set_ylabel(f"{metric} (test){' — lower is better' if metric in LOWER_IS_BETTER else ''}")
+    ax.set_title(f"{metric} over r, mean ± std over {_seed_text(r['seed'] for r in runs)}", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if two:
+        ax2 = fig.add_subplot(1, 2, 2)
+        ax2.axhline(0.0, color="black", linewidth=0.8)
+        for m in methods:
+            cols = [c for c in rate_cols if (m, c) in diffs]
+            if not cols:
+                continue
+            r = np.array([label_rate(c) for c in cols], dtype=float)
+            mean = np.array([diffs[(m, c)]["mean"] for c in cols])
+            lo = np.array([diffs[(m, c)]["ci_low"] if diffs[(m, c)]["ci_low"] is not None else np.nan for c in cols])
+            hi = np.array([diffs[(m, c)]["ci_high"] if diffs[(m, c)]["ci_high"] is not None else np.nan for c in cols])
+            err = [mean - lo, hi - mean]
+            ax2.errorbar(r, mean, yerr=err, marker="o", markersize=3, capsize=2, label=m, color=colour[m])
+        ax2.set_xlabel("missing rate r")
+        ax2.set_ylabel(f"{metric}: method − {reference} (paired)")
+        ax2.set_title("paired difference, 95 % interval over seeds", fontsize="medium")
+        ax2.grid(alpha=0.3)
+        ax2.legend(fontsize="small")
     return _save(fig, path)
 
 
@@ -341,17 +402,26 @@ def plot_label_agreement(run_dirs: Sequence[str | Path], path: str | Path) -> Pa
 
 
 def write_plots(
-    runs: Sequence[dict], out_dir: str | Path, methods: Sequence[str], run_dirs: Sequence[str | Path] = ()
+    runs: Sequence[dict],
+    out_dir: str | Path,
+    methods: Sequence[str],
+    run_dirs: Sequence[str | Path] = (),
+    reference: str = "backbone",
 ) -> list[Path]:
     """Write ``bars_<metric>.png`` for the primary metrics (acc2/mae for regression, wa/ua for
-    classification), ``hardness.png`` and ``label_agreement.png`` (when there are hardymer
-    runs) into ``out_dir``; return the paths written."""
+    classification; for a random-protocol grid ``curve_<metric>.png``, the metric and the paired
+    difference against ``reference`` over the missing rate), ``hardness.png`` and
+    ``label_agreement.png`` (when there are hardymer runs) into ``out_dir``; return the paths written."""
     out_dir = Path(out_dir)
     written: list[Path] = []
     if runs:
+        curve = is_rate_grid(runs)
         for metric in PRIMARY_METRICS[_task_of(runs[0])]:
             try:
-                written.append(plot_condition_bars(runs, methods, metric, out_dir / f"bars_{metric}.png"))
+                if curve:
+                    written.append(plot_rate_curve(runs, methods, metric, out_dir / f"curve_{metric}.png", reference))
+                else:
+                    written.append(plot_condition_bars(runs, methods, metric, out_dir / f"bars_{metric}.png"))
             except ValueError:  # no run carries this metric
                 continue
     for fn, name in ((plot_hardness, HARDNESS_PNG), (plot_label_agreement, LABEL_AGREEMENT_PNG)):

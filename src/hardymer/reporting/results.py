@@ -10,11 +10,11 @@ from pathlib import Path
 
 from hardymer._env import describe, environment
 from hardymer._io import atomic_write_json, atomic_write_text
-from hardymer.conditions import CONDITIONS
+from hardymer.conditions import AUC_COLUMN, label_rate
 from hardymer.errors import ConfigError, DataError
 from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals, metric_names
 from hardymer.reporting.paired import MAIN_METRICS, paired_table, paired_vs_reference
-from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table, per_condition
+from hardymer.reporting.tables import add_condition_means, aggregate, markdown_table, per_condition, result_columns
 
 #: the reference method of the paired-difference tables unless told otherwise
 DEFAULT_REFERENCE = "backbone"
@@ -31,6 +31,7 @@ RUN_KEYS = (
     "train_seconds",
     "environment",
     "constant_predictor",
+    "missing",
 )
 
 
@@ -59,9 +60,39 @@ def header(runs: Sequence[dict], dataset: str, title: str | None = None, notes: 
         f"- model selection: best epoch on {sel_txt}, metric `{r0['select_metric']}`\n"
         f"- seeds: {', '.join(map(str, seeds))} "
         f"(mean ± sample std over seeds{' and folds' if len(folds) > 1 else ''})\n"
-        f"- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
+        + (
+            random_protocol_note(runs)
+            if r0["protocol"] == "random"
+            else "- `mean6` = mean over the six missing-modality conditions (per seed, then mean ± std)\n"
+        )
         + "".join(f"- {n}\n" for n in notes)
     )
+
+
+def random_protocol_note(runs: Sequence[dict]) -> str:
+    """The header lines of a random-protocol grid: what ``r0.30`` and ``auc`` mean, the generator,
+    the mask seed and the stored test masks' digests and realised missing rates."""
+    masks: dict[str, dict] = {}
+    for r in runs:
+        if "missing" in r and label_rate(str(r["condition"])) is not None:
+            masks.setdefault(str(r["condition"]), r["missing"])
+    kinds = sorted({str(m.get("mask")) for m in masks.values()})
+    seeds = sorted({int(m.get("mask_seed", 0)) for m in masks.values()})
+    out = (
+        "- columns `rX`: one model per missing rate X (each (utterance, modality) entry missing with rate X "
+        "in training, drawn per step); validation and test under one stored mask per rate, the same for "
+        f"every method and seed (generator `{', '.join(kinds) or '?'}`, "
+        f"mask seed {', '.join(map(str, seeds)) or '?'})\n"
+        f"- `{AUC_COLUMN}` = area under the metric-over-rate curve divided by the span of r (trapezoid rule; "
+        "the mean over the swept rates), per seed, then mean ± std\n"
+    )
+    if masks:
+        cells = ", ".join(
+            f"{c}: {100 * float(m.get('test_missing_rate', float('nan'))):.1f} % (`{m.get('test_digest', '?')}`)"
+            for c, m in sorted(masks.items(), key=lambda kv: label_rate(kv[0]) or 0.0)
+        )
+        out += f"- realised missing rate of the stored test masks (digest): {cells}\n"
+    return out
 
 
 def run_environments(runs: Sequence[dict]) -> list[dict]:
@@ -144,8 +175,7 @@ def write_results(
     out_dir = Path(out_dir)
     task = "classification" if "wa" in next(iter(per_condition(runs[0]).values())) else "regression"
     agg = summarise(runs)
-    conds = [c for c in CONDITIONS if any((m, c) in agg for m in methods)]
-    columns = conds + (["mean6"] if any((m, "mean6") in agg for m in methods) else [])
+    columns = result_columns(key for key in agg if key[0] in methods)
     run_envs = run_environments(runs)
     report_env = environment()
     paired = paired_vs_reference(runs, methods, reference)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from hardymer.conditions import CONDITIONS
+from hardymer.conditions import AUC_COLUMN, CONDITIONS, area_under_rates, label_rate, ordered_columns
 from hardymer.evaluation.metrics import metric_decimals
 
 
@@ -35,20 +35,48 @@ def aggregate(runs: Iterable[dict], part: str = "test") -> dict[tuple[str, str],
     return {key: _summary(mets) for key, mets in acc.items()}
 
 
+def result_columns(agg: Iterable[tuple[str, str]]) -> list[str]:
+    """The columns of a results table from the ``(method, column)`` keys of :func:`aggregate`: the
+    conditions (or missing-rate labels) in reading order, then ``mean6`` and ``auc`` where present."""
+    cols = {c for (_, c) in agg}
+    return ordered_columns(cols) + [s for s in ("mean6", AUC_COLUMN) if s in cols]
+
+
+def grid_rates(runs: Iterable[dict], part: str = "test") -> frozenset[str]:
+    """The missing-rate labels (``r0.30``) any of ``runs`` reports: the rates of a random-protocol grid."""
+    return frozenset(c for r in runs if r.get(part) for c in per_condition(r, part) if label_rate(c) is not None)
+
+
+def seed_summaries(conds: dict[str, dict[str, float]], rates: frozenset[str]) -> dict[str, dict[str, float]]:
+    """The summary columns of one seed's ``{condition: metrics}``: ``mean6`` (mean over the six missing
+    conditions, when all six are there) and ``auc`` (area under metric-over-rate, divided by the span
+    of r: :func:`hardymer.conditions.area_under_rates`; when every rate of the grid, ``rates``, is
+    there and there are at least two)."""
+    out: dict[str, dict[str, float]] = {}
+    missing = [c for c in CONDITIONS[:-1] if c in conds]
+    if len(missing) == 6:
+        out["mean6"] = {k: float(np.mean([conds[c][k] for c in missing])) for k in conds[missing[0]]}
+    have = [c for c in conds if label_rate(c) is not None]
+    if len(rates) >= 2 and set(have) == set(rates):
+        keys = [k for k in conds[have[0]] if all(k in conds[c] for c in have)]
+        out[AUC_COLUMN] = {k: float(area_under_rates({c: conds[c][k] for c in have})) for k in keys}
+    return out
+
+
 def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> dict:
-    """Add ``mean6`` (mean over the six missing conditions, per seed, then mean ± std over seeds)."""
+    """Add the summary columns of :func:`seed_summaries` (``mean6``; ``auc`` for a random-protocol
+    grid): per seed, then mean ± std over seeds."""
     per_seed: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for r in runs:
         per_seed[(r["method"], f"{r['seed']}/{r['fold']}")].update(per_condition(r, part))
-    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rates = grid_rates(runs, part)
+    acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (method, _), conds in per_seed.items():
-        missing = [c for c in CONDITIONS[:-1] if c in conds]
-        if len(missing) != 6:
-            continue
-        for k in conds[missing[0]]:
-            acc[method][k].append(float(np.mean([conds[c][k] for c in missing])))
-    for method, mets in acc.items():
-        agg[(method, "mean6")] = _summary(mets)
+        for col, mets in seed_summaries(conds, rates).items():
+            for k, v in mets.items():
+                acc[(method, col)][k].append(v)
+    for key, mets in acc.items():
+        agg[key] = _summary(mets)
     return agg
 
 

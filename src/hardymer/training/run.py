@@ -161,7 +161,7 @@ def _run(
     if cfg.protocol == "random":  # the stored validation / test masks: the same for every method and seed
         parts = {"val": fold.val, **({"test": fold.test} if cfg.train.evaluate_test else {})}
         eval_mask = stored_mask(
-            ds.name, fold.name, len(ds), parts, float(cfg.missing.rate), str(cfg.missing.mask), int(cfg.missing.mask_seed)
+            ds.name, fold.name, len(ds), parts, float(cfg.missing.rate), cfg.missing.mask, cfg.missing.mask_seed
         )
     sampler = make_condition_sampler(
         cfg.protocol, condition, seed, rate=cfg.missing.rate, mask=cfg.missing.mask, eval_condition=eval_mask
