@@ -189,3 +189,43 @@ def test_parse_conditions_returns_conditions() -> None:
         out = parse_conditions(spec)
         assert out and all(isinstance(c, Condition) for c in out)
     assert [c.mask.tolist() for c in parse_conditions("a,tv")] == [[True, False, False], [False, True, True]]
+
+
+# ---------------------------------------------------------------------------- missing-rate labels
+def test_rate_labels_round_trip():
+    from hardymer.conditions import label_rate, rate_label
+
+    assert rate_label(0.3) == "r0.30" and label_rate("r0.30") == pytest.approx(0.3)
+    assert label_rate("at") is None and label_rate("mean6") is None and label_rate("r") is None
+    assert label_rate("rx") is None
+
+
+def test_parse_rates():
+    from hardymer.conditions import SWEEP_RATES, parse_rates
+
+    assert parse_rates("sweep") == list(SWEEP_RATES) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    assert parse_rates("0.5, 0.1,0.5") == [0.1, 0.5]
+    assert parse_rates(0.3) == [0.3]
+    for bad, msg in (("0.8", "outside"), ("-0.1", "outside"), ("x", "not a missing rate"), ("nan", "outside")):
+        with pytest.raises(ValueError, match=msg):
+            parse_rates(bad)
+
+
+def test_ordered_columns():
+    from hardymer.conditions import ordered_columns
+
+    assert ordered_columns({"r0.70", "atv", "r0.10", "a", "mean6", "auc", "mean"}) == ["a", "atv", "r0.10", "r0.70"]
+
+
+def test_area_under_rates_matches_numpy_trapezoid():
+    from hardymer.conditions import area_under_rates
+
+    rng = np.random.default_rng(0)
+    r = np.array([0.0, 0.1, 0.2, 0.4, 0.7])
+    y = rng.normal(size=len(r))
+    got = area_under_rates({f"r{v:.2f}": float(u) for v, u in zip(r, y, strict=True)})
+    assert got == pytest.approx(np.trapezoid(y, r) / (r[-1] - r[0]))
+    assert area_under_rates({"r0.30": 1.0}) is None
+    assert area_under_rates({"r0.30": 1.0, "at": 2.0}) is None
+    # a constant curve's normalised area is the constant
+    assert area_under_rates({"r0.00": 5.0, "r0.50": 5.0, "r0.70": 5.0}) == pytest.approx(5.0)
