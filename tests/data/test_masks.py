@@ -86,3 +86,15 @@ def test_rates_outside_the_range_are_refused_naming_the_option(bad):
         check_rate(bad)
     with pytest.raises(ValueError, match="unknown mask"):
         draw_mask("gcnet", 3, 0.1, np.random.default_rng(0))
+
+
+def test_cpm_terminates_where_the_precision_is_unreachable(caplog):
+    """Seven rows at r = 0.5: the kept fraction moves in steps of 1/21, never within 0.005 of 0.5 (the
+    release would loop forever); the closest draw is used, with a warning."""
+    from hardymer.data.masks import cpm_mask
+
+    with caplog.at_level("WARNING", logger="hardymer.data.masks"):
+        m = cpm_mask(7, 0.5, np.random.default_rng(0))
+    assert m.shape == (7, 3) and bool(m.any(1).all())
+    assert abs(m.mean() - 0.5) <= 1 / 21 + 1e-12
+    assert "closest" in caplog.text

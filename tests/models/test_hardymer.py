@@ -525,3 +525,28 @@ def test_full_condition_trains_no_teacher_or_critics_and_scores_zero(tmp_path, d
     critic_fits.clear()
     run_experiment(_cfg(tmp_path / "t", condition="t"), ds=ds)
     assert fits == ["Backbone"] and critic_fits == [1]
+
+
+def test_view_batch_per_utterance_condition(prepared, ds):
+    """The random protocol gives a condition per utterance ([B, L] ids): each utterance's views are
+    masked by its own condition, and group ids expanded over L give the per-group result."""
+    m, ctx = prepared
+    batch = _first_batch(ctx)
+    B, L = batch.valid.shape
+    K = m.config.K
+    masks = torch.tensor([[True, False, False], [False, True, True]])
+    per_utt = (torch.arange(B).view(B, 1) + torch.arange(L).view(1, L)) % 2
+    views_backup = m.views
+    m.views = torch.cat([m.views, m.views])
+    try:
+        sb = m.view_batch(batch, per_utt, masks)
+        group_ids = torch.arange(B) % 2
+        same = m.view_batch(batch, group_ids.view(B, 1).expand(B, L), masks)
+        ref = m.view_batch(batch, group_ids, masks)
+    finally:
+        m.views = views_backup
+    assert torch.equal(same.avail, ref.avail) and torch.equal(same.idx, ref.idx)
+    for j in range(K + 1):
+        rows = slice(j * B, (j + 1) * B)
+        want = masks[per_utt] & sb.avail_full[rows] & sb.valid[rows].unsqueeze(-1)
+        assert torch.equal(sb.avail[rows], want)

@@ -10,7 +10,9 @@ Two generators:
   algorithm step for step with a numpy ``Generator``: for ``1 - r <= 1/3`` (which includes
   r = 0.7) each row keeps **exactly one** modality (2/3 missing, not 0.7); for r = 0 nothing is
   missing; otherwise one guaranteed modality per row plus extra ones at a rate corrected so that
-  the kept fraction is within 0.005 of ``1 - r`` (redrawn until it is).
+  the kept fraction is within 0.005 of ``1 - r`` (redrawn until it is; where a small part makes
+  that impossible, after :data:`CPM_MAX_DRAWS` draws the closest draw is used, with a warning,
+  where the release would loop forever).
 
 Validation and test masks are drawn once per (dataset, fold, part, rate, generator, mask seed) by
 :func:`eval_mask`, never from a method's or a run's seed, so every method and seed sees the same
@@ -20,10 +22,15 @@ inputs.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 MASK_KINDS = ("independent", "cpm")
+#: draws ``cpm`` makes before it settles for the closest one (the release has no bound)
+CPM_MAX_DRAWS = 200
 #: the largest missing rate the field uses (GCNet asserts r <= 0.7 with three modalities)
 MAX_RATE = 0.7
 
@@ -54,15 +61,20 @@ def _one_hot(idx: np.ndarray, n_modalities: int) -> np.ndarray:
     return out
 
 
-def cpm_mask(n: int, rate: float, rng: np.random.Generator, n_modalities: int = 3) -> np.ndarray:
-    """``[n, n_modalities]`` uint8 keep-mask drawn with CPM-Net's ``random_mask`` algorithm."""
+def cpm_mask(
+    n: int, rate: float, rng: np.random.Generator, n_modalities: int = 3, warn: bool = True
+) -> np.ndarray:
+    """``[n, n_modalities]`` uint8 keep-mask drawn with CPM-Net's ``random_mask`` algorithm (``warn``:
+    log when the closest of :data:`CPM_MAX_DRAWS` draws is used)."""
     r = check_rate(rate)
     one_rate = 1.0 - r
     if one_rate <= 1.0 / n_modalities:
         return _one_hot(rng.integers(0, n_modalities, size=n), n_modalities).astype(np.uint8)
     if one_rate == 1.0:
         return np.ones((n, n_modalities), dtype=np.uint8)
-    while True:
+    best: np.ndarray | None = None
+    best_gap = np.inf
+    for _ in range(CPM_MAX_DRAWS):
         preserve = _one_hot(rng.integers(0, n_modalities, size=n), n_modalities)
         one_num = n_modalities * n * one_rate - n
         ratio = one_num / (n_modalities * n)
@@ -75,14 +87,30 @@ def cpm_mask(n: int, rate: float, rng: np.random.Generator, n_modalities: int = 
         kept = np.sum(matrix) / (n_modalities * n)
         if abs(one_rate - kept) < 0.005:
             return matrix.astype(np.uint8)
+        if abs(one_rate - kept) < best_gap:
+            best, best_gap = matrix, abs(one_rate - kept)
+    # the release loops forever where no draw can land within 0.005 (a small part: the kept fraction
+    # moves in steps of 1 / (3n)); we stop after CPM_MAX_DRAWS draws with the closest one
+    assert best is not None
+    (log.warning if warn else log.debug)(
+        "cpm mask: no draw of %d rows at rate %.2f kept within 0.005 of %.3f after %d draws; using the "
+        "closest (kept %.3f)",
+        n,
+        r,
+        one_rate,
+        CPM_MAX_DRAWS,
+        float(best.mean()),
+    )
+    return best.astype(np.uint8)
 
 
-def draw_mask(kind: str, n: int, rate: float, rng: np.random.Generator) -> np.ndarray:
-    """A keep-mask ``[n, 3]`` from the named generator (``independent`` or ``cpm``)."""
+def draw_mask(kind: str, n: int, rate: float, rng: np.random.Generator, warn: bool = True) -> np.ndarray:
+    """A keep-mask ``[n, 3]`` from the named generator (``independent`` or ``cpm``; ``warn``: see
+    :func:`cpm_mask`)."""
     if kind == "independent":
         return independent_mask(n, rate, rng)
     if kind == "cpm":
-        return cpm_mask(n, rate, rng)
+        return cpm_mask(n, rate, rng, warn=warn)
     raise ValueError(f"unknown mask {kind!r}; use {', '.join(MASK_KINDS)}")
 
 
