@@ -4,7 +4,8 @@ test-selected (what a release that picks its epoch on test prints), from the sam
 The runs must have been trained with ``train.record_test_curve=true`` (``hardymer bench ... --set
 train.record_test_curve=true``): each run's metrics.json then holds ``test`` (the epoch selected on
 validation) and ``test_selected`` (the epoch best on test, recorded without ever feeding selection).
-Per method and condition (and the mean over the six missing conditions where a run grid has them):
+Per method and condition (and the mean over the six missing conditions where a run grid has them;
+for a random-protocol grid per missing rate and ``mean_r``, the per-run mean over the rates):
 both figures (mean ± std over the runs: seeds, and folds where there are several) and the inflation,
 test-selected − ours in the direction where larger is better (for MAE: ours − test-selected), with a
 95 % Student-t interval over the paired runs.
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hardymer._io import atomic_write_text
-from hardymer.conditions import MISSING_CONDITIONS
+from hardymer.conditions import MISSING_CONDITIONS, label_rate
 from hardymer.evaluation.metrics import LOWER_IS_BETTER, metric_decimals
 from hardymer.evaluation.stats import format_interval, paired_differences
 
@@ -79,6 +80,26 @@ def add_mean6(cells: dict) -> None:
             }
 
 
+def add_rate_mean(cells: dict) -> None:
+    """Add ``mean_r``: the per-run mean over every missing rate of a random-protocol grid (a run per rate)."""
+    rates = sorted({c for _, c in cells if label_rate(c) is not None})
+    if len(rates) < 2:
+        return
+    for method in {m for m, _ in cells}:
+        per = [cells.get((method, c)) for c in rates]
+        if any(p is None for p in per):
+            continue
+        keys = set.intersection(*(set(p) for p in per if p is not None))
+        if keys:
+            cells[(method, "mean_r")] = {
+                k: (
+                    float(np.mean([p[k][0] for p in per if p is not None])),
+                    float(np.mean([p[k][1] for p in per if p is not None])),
+                )
+                for k in keys
+            }
+
+
 def table(cells: dict, metric: str) -> tuple[str, list[dict]]:
     """Markdown table and CSV rows: ours, test-selected and the inflation per (method, condition)."""
     dec = metric_decimals(metric)
@@ -89,6 +110,8 @@ def table(cells: dict, metric: str) -> tuple[str, list[dict]]:
     ]
     rows = []
     order = {c: i for i, c in enumerate([*MISSING_CONDITIONS, "atv", "mean6"])}
+    order.update({c: 50 + i for i, c in enumerate(sorted({c for _, c in cells if label_rate(c) is not None}))})
+    order["mean_r"] = 98
     for method, cond in sorted(cells, key=lambda k: (k[0], order.get(k[1], 99), k[1])):
         pairs = cells[(method, cond)]
         keys = sorted(pairs)
@@ -126,6 +149,7 @@ def main() -> None:
     if not cells:
         raise SystemExit("error: no run under the given folders recorded its test curve (train.record_test_curve=true)")
     add_mean6(cells)
+    add_rate_mean(cells)
     md, rows = table(cells, args.metric)
     args.out.mkdir(parents=True, exist_ok=True)
     head = (

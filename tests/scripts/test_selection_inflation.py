@@ -74,3 +74,22 @@ def test_runs_without_a_curve_are_refused_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit, match="record_test_curve"):
         mod.main()
     assert not (tmp_path / "out").exists()
+
+
+def test_random_protocol_rows_per_rate_and_their_mean(tmp_path):
+    rates = ("r0.00", "r0.30", "r0.70")
+    vals = {}
+    for i, c in enumerate(rates):
+        for s in range(3):
+            o, f = 1.0 + 0.1 * i + 0.01 * s, 0.98 + 0.1 * i
+            vals[(c, s)] = (o, f)
+            _write(tmp_path, "backbone", c, s, o, f, protocol="random")
+    mod = _module()
+    cells = mod.collect([tmp_path], "mae")
+    assert set(cells) == {("backbone", c) for c in rates}
+    mod.add_rate_mean(cells)
+    md, rows = mod.table(cells, "mae")
+    assert [r["condition"] for r in rows] == [*rates, "mean_r"]
+    ours = [np.mean([vals[(c, s)][0] for c in rates]) for s in range(3)]
+    field = [np.mean([vals[(c, s)][1] for c in rates]) for s in range(3)]
+    assert rows[-1]["mean"] == pytest.approx(np.mean(np.array(ours) - np.array(field)))
