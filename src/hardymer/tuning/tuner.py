@@ -322,7 +322,13 @@ def tune(cfg: Any, settings: TuneSettings, ds: Any = None) -> dict:
     Returns the tune.json content (per-condition: the summary with one entry per condition).
     """
     if settings.protocol not in ("fixed", "unified"):
-        raise ConfigError(f"--protocol must be fixed or unified, got {settings.protocol!r}")
+        hint = (
+            " (tuning selects one config over conditions; tune under unified, then bench that config with "
+            "--protocol random --missing-rates ...)"
+            if settings.protocol == "random"
+            else ""
+        )
+        raise ConfigError(f"--protocol must be fixed or unified, got {settings.protocol!r}{hint}")
     if settings.trials < 1:
         raise ConfigError("--trials must be >= 1")
     if not settings.seeds:
