@@ -61,9 +61,7 @@ def _one_hot(idx: np.ndarray, n_modalities: int) -> np.ndarray:
     return out
 
 
-def cpm_mask(
-    n: int, rate: float, rng: np.random.Generator, n_modalities: int = 3, warn: bool = True
-) -> np.ndarray:
+def cpm_mask(n: int, rate: float, rng: np.random.Generator, n_modalities: int = 3, warn: bool = True) -> np.ndarray:
     """``[n, n_modalities]`` uint8 keep-mask drawn with CPM-Net's ``random_mask`` algorithm (``warn``:
     log when the closest of :data:`CPM_MAX_DRAWS` draws is used)."""
     r = check_rate(rate)

@@ -17,7 +17,7 @@ import torch
 
 from hardymer.data.batching import GroupBatcher
 from hardymer.data.dataset import MultimodalDataset, Split
-from hardymer.data.protocol import FixedCondition, RandomConditions
+from hardymer.data.protocol import FixedCondition, RandomConditions, RandomRate
 
 #: ``teacher(spec, backbone_config, ctx, epochs)`` -> a frozen backbone trained on ``ctx``
 TeacherProvider = Callable[[Any, Any, "FitContext", int], Any]
@@ -27,7 +27,7 @@ TeacherProvider = Callable[[Any, Any, "FitContext", int], Any]
 class FitContext:
     ds: MultimodalDataset  # features already standardised with the fold's training statistics
     fold: Split
-    conditions: FixedCondition | RandomConditions
+    conditions: FixedCondition | RandomConditions | RandomRate
     train: Any  # TrainConfig (OmegaConf node or dataclass)
     seed: int
     device: torch.device

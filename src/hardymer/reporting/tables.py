@@ -59,7 +59,8 @@ def seed_summaries(conds: dict[str, dict[str, float]], rates: frozenset[str]) ->
     have = [c for c in conds if label_rate(c) is not None]
     if len(rates) >= 2 and set(have) == set(rates):
         keys = [k for k in conds[have[0]] if all(k in conds[c] for c in have)]
-        out[AUC_COLUMN] = {k: float(area_under_rates({c: conds[c][k] for c in have})) for k in keys}
+        areas = {k: area_under_rates({c: conds[c][k] for c in have}) for k in keys}
+        out[AUC_COLUMN] = {k: float(v) for k, v in areas.items() if v is not None}
     return out
 
 
@@ -75,8 +76,8 @@ def add_condition_means(agg: dict, runs: Sequence[dict], part: str = "test") -> 
         for col, mets in seed_summaries(conds, rates).items():
             for k, v in mets.items():
                 acc[(method, col)][k].append(v)
-    for key, mets in acc.items():
-        agg[key] = _summary(mets)
+    for key, values in acc.items():
+        agg[key] = _summary(values)
     return agg
 
 
