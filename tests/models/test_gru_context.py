@@ -38,7 +38,7 @@ def test_registered_with_config_and_metadata():
     assert cfg == GruContextConfig(hidden=128, dropout=0.3, layers=1, bidirectional=True, regression_loss="l1")
     assert resolve_method("gru-context") == ("gru-context", {})
     info = method_info("gru-context")
-    assert "Poria" in info["paper"] and info["protocols"] == ["fixed", "unified"]
+    assert "Poria" in info["paper"] and info["protocols"] == ["fixed", "unified", "random"]
     assert all(method_info(m).get("paper") and method_info(m).get("protocols") for m in list_methods())
     with pytest.raises(ConfigError, match="no option 'depth'"):
         method_config("gru-context", depth=2)
