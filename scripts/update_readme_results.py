@@ -287,6 +287,26 @@ def summary() -> str:
             f"HARDY-MER − backbone, paired by seed: {cells}; "
             + ("no interval excludes 0." if not held else f"the interval excludes 0 for {', '.join(held)}.")
         )
+    rnd = load("mosi-random")
+    if rnd is not None and {"hardymer", "backbone"} <= set(rnd["methods"]):
+        agg = aggregated(rnd)
+        d = next(
+            (
+                x
+                for x in rnd["paired"].get("differences", [])
+                if x["method"] == "hardymer" and x["condition"] == "auc" and x["metric"] == "acc2"
+            ),
+            None,
+        )
+        ranked = sorted(((agg[(m, "auc")]["acc2"][0], m) for m in rnd["methods"] if (m, "auc") in agg), reverse=True)
+        if d is not None and ranked:
+            top = ", ".join(f"{m} {v:.2f}" for v, m in ranked[:2])
+            pd = PairedDifference.from_dict(d)
+            lines.append(
+                "Under the random missing-rate protocol (CMU-MOSI, one model per r = 0…0.7, default configs) "
+                f"HARDY-MER − backbone on the acc2 area under the curve is {paired_cell(pd, 2)} (n = {pd.n}); "
+                f"the highest areas are {top} (backbone {agg[('backbone', 'auc')]['acc2'][0]:.2f})."
+            )
     lines.append(
         "Whether the curriculum helps where it should, on a testbed built for it: the verdict below "
         "(`bash scripts/verdict.sh`, [docs/verdict.md](docs/verdict.md))."
@@ -515,8 +535,7 @@ def random_section(name: str = "mosi-random") -> str:
         + _section(folder / "results.md", "## paired difference vs backbone: acc2 (test)")
         + "\n\n**HARDY-MER − each method on the auc** (per-seed paired, 95 % Student-t interval; \\* excludes 0), "
         "and what each costs (train seconds of one run, 1 torch thread; the eight rates of a seed share one "
-        "stage 1 through the stage-1 cache, so it is trained once and counted in one of them):\n\n"
-        + "\n".join(lines)
+        "stage 1 through the stage-1 cache, so it is trained once and counted in one of them):\n\n" + "\n".join(lines)
     )
     if infl_keep[2:]:
         out += (
