@@ -189,3 +189,12 @@ def test_bench_cli_random_grid_report(tmp_path):
     assert bad.exit_code == 2 and "needs --missing-rates" in bad.output
     bad = runner.invoke(app, ["bench", "--missing-rates", "0.3", "--out", str(tmp_path / "b3")])
     assert bad.exit_code == 2 and "only with --protocol random" in bad.output
+
+
+def test_evaluate_random_masks_on_a_fixed_model_warns(tiny_config, tmp_path, caplog):
+    run_experiment(tiny_config(tmp_path / "fixed", epochs=2, method="zero-fill", condition="at", cache_dir=None))
+    with caplog.at_level("WARNING"):
+        res = evaluate_checkpoint(tmp_path / "fixed", [], split="test", rates=[0.5])
+    assert "r0.50" in res and "trained under the fixed protocol" in caplog.text
+    with pytest.raises(ConfigError, match="--strict"):
+        evaluate_checkpoint(tmp_path / "fixed", [], split="test", rates=[0.5], strict=True)

@@ -91,7 +91,7 @@ def evaluate(
                 raise ConfigError(f"--mask {mask}: unknown mask generator; use {', '.join(MASK_KINDS)}")
             rates = parse_rates(missing_rate) if missing_rate is not None else [checkpoint_rate(checkpoint)]
             res = evaluate_checkpoint(
-                checkpoint, [], split=split, root=root, rates=rates, mask=mask, mask_seed=mask_seed
+                checkpoint, [], split=split, root=root, rates=rates, mask=mask, mask_seed=mask_seed, strict=strict
             )
         if out is not None:
             write_evaluation(res, out, {"checkpoint": checkpoint, "split": split})

@@ -67,7 +67,14 @@ def evaluate_checkpoint(
         kind = mask if mask is not None else str(own.get("mask", "independent"))
         seed = mask_seed if mask_seed is not None else int(own.get("mask_seed", 0))
         parts = {split: fold.part(split)}
-        conditions = [stored_mask(ds.name, fold.name, len(ds), parts, float(r), kind, seed) for r in rates]
+        masks = [stored_mask(ds.name, fold.name, len(ds), parts, float(r), kind, seed) for r in rates]
+        shown = {  # the modality sets the stored masks show (a fixed-protocol model warns, as for conditions)
+            "".join(m for m, keep in zip("atv", row, strict=True) if keep)
+            for c in masks
+            for row in c.parts[split]["mask"].astype(bool)
+        }
+        conditions = list(masks)
+        check_modalities(ckpt, sorted(shown), strict=strict, source=str(path))
     else:
         ds.check_conditions(conditions, fold.part(split), where=f" of the {split} part of fold {fold.name!r}")
     if ckpt["standardizer"] is not None:
