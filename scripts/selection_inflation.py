@@ -60,44 +60,36 @@ def collect(roots: list[Path], metric: str) -> dict[tuple[str, str], dict[tuple[
     return out
 
 
-def add_mean6(cells: dict) -> None:
-    """Add the per-run mean over the six missing conditions (fixed protocol: one run per condition)."""
-    methods = {m for m, _ in cells}
-    for method in methods:
-        if (method, "mean6") in cells:
+def add_run_mean(cells: dict, conditions: list[str], name: str) -> None:
+    """Add column ``name``: per method, the per-run mean of (ours, test-selected) over ``conditions``
+    (one run per condition), where the method has every one of them (an existing column is kept)."""
+    for method in {m for m, _ in cells}:
+        if (method, name) in cells:
             continue
-        per = [cells.get((method, c)) for c in MISSING_CONDITIONS]
+        per = [cells.get((method, c)) for c in conditions]
         if any(p is None for p in per):
             continue
         keys = set.intersection(*(set(p) for p in per if p is not None))
         if keys:
-            cells[(method, "mean6")] = {
+            cells[(method, name)] = {
                 k: (
                     float(np.mean([p[k][0] for p in per if p is not None])),
                     float(np.mean([p[k][1] for p in per if p is not None])),
                 )
                 for k in keys
             }
+
+
+def add_mean6(cells: dict) -> None:
+    """Add the per-run mean over the six missing conditions (fixed protocol: one run per condition)."""
+    add_run_mean(cells, list(MISSING_CONDITIONS), "mean6")
 
 
 def add_rate_mean(cells: dict) -> None:
     """Add ``mean_r``: the per-run mean over every missing rate of a random-protocol grid (a run per rate)."""
     rates = sorted({c for _, c in cells if label_rate(c) is not None})
-    if len(rates) < 2:
-        return
-    for method in {m for m, _ in cells}:
-        per = [cells.get((method, c)) for c in rates]
-        if any(p is None for p in per):
-            continue
-        keys = set.intersection(*(set(p) for p in per if p is not None))
-        if keys:
-            cells[(method, "mean_r")] = {
-                k: (
-                    float(np.mean([p[k][0] for p in per if p is not None])),
-                    float(np.mean([p[k][1] for p in per if p is not None])),
-                )
-                for k in keys
-            }
+    if len(rates) >= 2:
+        add_run_mean(cells, rates, "mean_r")
 
 
 def table(cells: dict, metric: str) -> tuple[str, list[dict]]:

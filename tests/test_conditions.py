@@ -201,7 +201,7 @@ def test_rate_labels_round_trip():
 
 
 def test_parse_rates():
-    from hardymer.conditions import SWEEP_RATES, parse_rates
+    from hardymer.data.masks import SWEEP_RATES, parse_rates
 
     assert parse_rates("sweep") == list(SWEEP_RATES) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
     assert parse_rates("0.5, 0.1,0.5") == [0.1, 0.5]

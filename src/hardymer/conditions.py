@@ -129,8 +129,6 @@ def condition_mask(name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- random missing rates
-#: the missing rates of the field's random-rate sweep (GCNet, MPLMM, CIDer): 0, 0.1, ..., 0.7
-SWEEP_RATES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(8))
 #: the result column of the area under the metric-over-rate curve (per seed, normalised by the span)
 AUC_COLUMN = "auc"
 
@@ -148,29 +146,6 @@ def label_rate(label: str) -> float | None:
         return float(label[1:])
     except ValueError:
         return None
-
-
-def parse_rates(spec: str | float | int) -> list[float]:
-    """``"0.3"``, ``"0,0.1,0.5"`` or ``"sweep"`` (0, 0.1, ..., 0.7) -> sorted distinct rates in
-    [0, 0.7]; ``ValueError`` naming the bad part otherwise."""
-    text = str(spec).strip().lower()
-    if text == "sweep":
-        return list(SWEEP_RATES)
-    out: list[float] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            r = float(part)
-        except ValueError:
-            raise ValueError(f"{part!r} is not a missing rate (a number in [0, 0.7], a list or 'sweep')") from None
-        if not np.isfinite(r) or not 0.0 <= r <= 0.7 + 1e-9:
-            raise ValueError(f"missing rate {part} is outside [0, 0.7]")
-        r = round(r, 4)
-        if r not in out:
-            out.append(r)
-    if not out:
-        raise ValueError("no missing rate given")
-    return sorted(out)
 
 
 def ordered_columns(names: Any) -> list[str]:

@@ -20,8 +20,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hardymer.bench.grid import RunSpec, plan_grid
-from hardymer.conditions import Condition, parse_conditions, parse_rates, rate_label
+from hardymer.conditions import Condition, parse_conditions, rate_label
 from hardymer.config import set_run_condition
+from hardymer.data.masks import parse_rates
 from hardymer.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,14 @@ def parse_method_list(spec: str) -> list[str]:
     return names
 
 
+def parse_rate_list(spec: str, what: str = "--missing-rates") -> list[float]:
+    """Missing rates (a rate, a comma list or ``sweep``) -> sorted rates; ``ConfigError`` naming ``what``."""
+    try:
+        return parse_rates(spec)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {spec}: {exc}") from None
+
+
 def parse_condition_list(
     spec: str, protocol: str, what: str = "--conditions", rates: str | None = None
 ) -> list[Condition] | list[str]:
@@ -89,10 +98,7 @@ def parse_condition_list(
     if protocol == "random":
         if rates is None:
             raise ConfigError("--protocol random needs --missing-rates (a rate, a comma list or 'sweep')")
-        try:
-            return [rate_label(r) for r in parse_rates(rates)]
-        except ValueError as exc:
-            raise ConfigError(f"--missing-rates {rates}: {exc}") from None
+        return [rate_label(r) for r in parse_rate_list(rates)]
     if rates is not None:
         raise ConfigError(f"--missing-rates {rates}: only with --protocol random (the protocol is {protocol})")
     if protocol != "fixed":

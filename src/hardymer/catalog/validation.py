@@ -154,7 +154,7 @@ def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = 
     protocol = d.get("protocol", "fixed")
     if protocol not in PROTOCOLS:
         raise ConfigError(f"{option_label('protocol', protocol)}: must be one of {', '.join(PROTOCOLS)}")
-    check_missing(d.get("missing") or {}, protocol)
+    check_missing(d.get("missing") or {})
     try:
         if condition_list:
             parse_conditions(str(d.get("condition", "atv")))
@@ -173,20 +173,22 @@ def validate_config(cfg: Any, *, check_out: bool = True, condition_list: bool = 
         check_out_dir(d["out"], "--out")
 
 
-def check_missing(missing: dict, protocol: str) -> None:
+def check_missing(missing: dict) -> None:
     """The random protocol's settings: ``missing.rate`` in [0, 0.7], a known ``missing.mask``
     generator, an integer ``missing.mask_seed`` >= 0 (checked whatever the protocol: a config file
     that names them should name valid ones)."""
-    from hardymer.data.masks import MASK_KINDS, MAX_RATE
+    from hardymer.data.masks import MASK_KINDS, MAX_RATE, check_rate
 
     rate = missing.get("rate", 0.0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
         raise ConfigError(f"{option_label('missing.rate', rate)}: must be a number in [0, {MAX_RATE}]")
-    if not 0.0 <= float(rate) <= MAX_RATE + 1e-9:
+    try:
+        check_rate(rate)
+    except ValueError:
         raise ConfigError(
             f"{option_label('missing.rate', rate)}: must be in [0, {MAX_RATE}] (the field's sweep; with three "
             "modalities and at least one kept, higher rates are not reachable)"
-        )
+        ) from None
     kind = missing.get("mask", "independent")
     if kind not in MASK_KINDS:
         raise ConfigError(f"{option_label('missing.mask', kind)}: unknown mask generator; use {', '.join(MASK_KINDS)}")

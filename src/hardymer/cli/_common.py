@@ -44,6 +44,29 @@ def verbose_option() -> Any:
     return typer.Option(False, "-v", "--verbose", help=VERBOSE_HELP)
 
 
+def missing_rate_option(default: str) -> Any:
+    """``--missing-rate`` / ``--missing-rates`` of the random protocol (``default``: what applies when
+    it is not given)."""
+    return typer.Option(
+        None,
+        "--missing-rate",
+        "--missing-rates",
+        help=f"random protocol: missing rate(s) in [0, 0.7], a comma list or 'sweep' (0, 0.1, ..., 0.7); {default}",
+    )
+
+
+def mask_option(default: str = "independent") -> Any:
+    """``--mask``: the random protocol's mask generator."""
+    return typer.Option(None, help=f"random protocol: mask generator, independent or cpm (GCNet's; default: {default})")
+
+
+def mask_seed_option(default: str = "0") -> Any:
+    """``--mask-seed``: the seed of the random protocol's stored validation / test masks."""
+    return typer.Option(
+        None, help=f"random protocol: seed of the stored validation/test masks, never the run's (default: {default})"
+    )
+
+
 def setup_logging(verbose: bool) -> None:
     """Log records to stderr: rich's on a terminal, plain lines elsewhere; DEBUG with ``verbose``."""
     if sys.stderr.isatty():  # a terminal: rich's aligned, coloured records
@@ -100,13 +123,10 @@ def parse_condition_option(spec: str, what: str = "--condition") -> list[Conditi
 def rate_conditions(spec: str, what: str = "--missing-rate") -> list[str]:
     """The evaluation labels (``r0.30``) of the missing rates ``spec`` names (a rate, a comma list or
     ``sweep``), with errors naming the option."""
-    from hardymer.conditions import parse_rates, rate_label
-    from hardymer.errors import ConfigError
+    from hardymer.bench.plan import parse_rate_list
+    from hardymer.conditions import rate_label
 
-    try:
-        return [rate_label(r) for r in parse_rates(spec)]
-    except ValueError as exc:
-        raise ConfigError(f"{what} {spec}: {exc}") from None
+    return [rate_label(r) for r in parse_rate_list(spec, what)]
 
 
 def apply_missing_options(cfg: Any, rate: str | None, mask: str | None, mask_seed: int | None) -> None:

@@ -12,6 +12,9 @@ from hardymer.cli._common import (
     fail,
     invoked_command,
     log,
+    mask_option,
+    mask_seed_option,
+    missing_rate_option,
     parse_kv,
     setup_logging,
     verbose_option,
@@ -31,18 +34,9 @@ def bench(
     protocol: str = typer.Option(
         "fixed", help="fixed (one model per condition), unified, or random (one model per missing rate)"
     ),
-    missing_rates: str | None = typer.Option(
-        None,
-        "--missing-rates",
-        "--missing-rate",
-        help="random protocol: missing rates in [0, 0.7], a comma list or 'sweep' (0, 0.1, ..., 0.7)",
-    ),
-    mask: str | None = typer.Option(
-        None, help="random protocol: mask generator, independent (default) or cpm (GCNet's / CPM-Net's)"
-    ),
-    mask_seed: int | None = typer.Option(
-        None, help="random protocol: seed of the stored validation/test masks (default 0; shared by every run)"
-    ),
+    missing_rates: str | None = missing_rate_option("one model per rate, every rate a column of the report"),
+    mask: str | None = mask_option(),
+    mask_seed: int | None = mask_seed_option(),
     conditions: str = typer.Option(
         "all",
         "--conditions",

@@ -10,35 +10,14 @@ from rich.table import Table
 from hardymer.cli._common import (
     console,
     fail,
+    mask_option,
+    mask_seed_option,
+    missing_rate_option,
     parse_condition_option,
     setup_logging,
     verbose_option,
 )
 from hardymer.errors import ConfigError, HardymerError
-
-
-def parse_rates(spec: str) -> list[float]:
-    """``--missing-rate`` as rates, with errors naming the option."""
-    from hardymer.conditions import parse_rates as parse
-
-    try:
-        return parse(spec)
-    except ValueError as exc:
-        raise ConfigError(f"--missing-rate {spec}: {exc}") from None
-
-
-def checkpoint_rate(checkpoint: str) -> float:
-    """The missing rate a random-protocol checkpoint was trained at (``ConfigError`` for another protocol)."""
-    from hardymer.training.checkpoint import checkpoint_file, load_checkpoint
-
-    _, ckpt = load_checkpoint(checkpoint_file(checkpoint))
-    cfg = ckpt.get("config") or {}
-    if cfg.get("protocol") != "random":
-        raise ConfigError(
-            f"--protocol random: {checkpoint} was trained under the {cfg.get('protocol', '?')} protocol; "
-            "give --missing-rate"
-        )
-    return float((cfg.get("missing") or {}).get("rate", 0.0))
 
 
 def evaluate(
@@ -49,14 +28,9 @@ def evaluate(
         help="fixed: evaluate under --condition; random: under the stored masks of --missing-rate "
         "(the masks random-protocol runs are evaluated on)",
     ),
-    missing_rate: str | None = typer.Option(
-        None,
-        "--missing-rate",
-        "--missing-rates",
-        help="random protocol: rate(s) in [0, 0.7], a comma list or 'sweep' (default: the checkpoint's own)",
-    ),
-    mask: str | None = typer.Option(None, help="random protocol: independent or cpm (default: the checkpoint's)"),
-    mask_seed: int | None = typer.Option(None, help="random protocol: mask seed (default: the checkpoint's, else 0)"),
+    missing_rate: str | None = missing_rate_option("default: the checkpoint's own"),
+    mask: str | None = mask_option("the checkpoint's, else independent"),
+    mask_seed: int | None = mask_seed_option("the checkpoint's, else 0"),
     split: str = typer.Option("test", help="train, val or test"),
     root: str | None = typer.Option(
         None, help="dataset folder (default: the one stored in the checkpoint, found from any folder)"
@@ -70,7 +44,8 @@ def evaluate(
 ) -> None:
     """Evaluate a saved checkpoint on a split of its dataset under given condition(s)."""
     setup_logging(verbose)
-    from hardymer.data.masks import MASK_KINDS
+    from hardymer.bench.plan import parse_rate_list
+    from hardymer.catalog.validation import check_missing
     from hardymer.inference.evaluate import evaluate_checkpoint
     from hardymer.reporting.compare import check_out_file
     from hardymer.reporting.evaluation import EVALUATION_SUFFIXES, evaluation_rows, format_metric, write_evaluation
@@ -87,9 +62,8 @@ def evaluate(
                 checkpoint, parse_condition_option(condition), split=split, root=root, strict=strict
             )
         else:
-            if mask is not None and mask not in MASK_KINDS:
-                raise ConfigError(f"--mask {mask}: unknown mask generator; use {', '.join(MASK_KINDS)}")
-            rates = parse_rates(missing_rate) if missing_rate is not None else [checkpoint_rate(checkpoint)]
+            check_missing({"mask": mask or "independent", "mask_seed": 0 if mask_seed is None else mask_seed})
+            rates = parse_rate_list(missing_rate, "--missing-rate") if missing_rate is not None else []
             res = evaluate_checkpoint(
                 checkpoint, [], split=split, root=root, rates=rates, mask=mask, mask_seed=mask_seed, strict=strict
             )

@@ -17,6 +17,9 @@ from hardymer.cli._common import (
     invoked_command,
     log,
     log_overrides,
+    mask_option,
+    mask_seed_option,
+    missing_rate_option,
     parse_condition_option,
     parse_seeds,
     rate_conditions,
@@ -75,19 +78,9 @@ def train(
         help="fixed (one model per condition), unified, or random (one model per missing rate) "
         "(default: from --config, else fixed)",
     ),
-    missing_rate: str | None = typer.Option(
-        None,
-        "--missing-rate",
-        "--missing-rates",
-        help="random protocol: missing rate in [0, 0.7], a comma list or 'sweep' (0, 0.1, ..., 0.7); "
-        "one model per rate (default: from --config, else 0)",
-    ),
-    mask: str | None = typer.Option(
-        None, help="random protocol: mask generator, independent (default) or cpm (GCNet's / CPM-Net's)"
-    ),
-    mask_seed: int | None = typer.Option(
-        None, help="random protocol: seed of the stored validation/test masks (default 0; never the run's seed)"
-    ),
+    missing_rate: str | None = missing_rate_option("one model per rate (default: from --config, else 0)"),
+    mask: str | None = mask_option(),
+    mask_seed: int | None = mask_seed_option(),
     config: list[str] | None = typer.Option(
         None, help="YAML config file(s) merged over the defaults; flags given on the command line override their values"
     ),

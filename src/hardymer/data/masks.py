@@ -43,6 +43,34 @@ def check_rate(rate: float) -> float:
     return r
 
 
+#: the missing rates of the field's random-rate sweep (GCNet, MPLMM, CIDer): 0, 0.1, ..., 0.7
+SWEEP_RATES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(8))
+
+
+def parse_rates(spec: str | float | int) -> list[float]:
+    """``"0.3"``, ``"0,0.1,0.5"`` or ``"sweep"`` (0, 0.1, ..., 0.7) -> sorted distinct rates, each
+    checked by :func:`check_rate`; ``ValueError`` naming the bad part otherwise."""
+    text = str(spec).strip().lower()
+    if text == "sweep":
+        return list(SWEEP_RATES)
+    out: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            r = float(part)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a missing rate (a number in [0, 0.7], a list or 'sweep')") from None
+        try:
+            r = round(check_rate(r), 4)
+        except ValueError:
+            raise ValueError(f"missing rate {part} is outside [0, {MAX_RATE}]") from None
+        if r not in out:
+            out.append(r)
+    if not out:
+        raise ValueError("no missing rate given")
+    return sorted(out)
+
+
 def independent_mask(n: int, rate: float, rng: np.random.Generator, n_modalities: int = 3) -> np.ndarray:
     """``[n, n_modalities]`` uint8 keep-mask: each entry kept with probability ``1 - rate``; rows
     that keep nothing are redrawn."""

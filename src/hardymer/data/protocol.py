@@ -90,9 +90,6 @@ class MaskCondition(str):
     kind: str
     mask_seed: int
 
-    def __new__(cls, label: str) -> MaskCondition:
-        return super().__new__(cls, label)
-
     def apply(self, batch: Batch) -> Batch:
         """``batch`` with each utterance masked by its stored row (natural availability kept)."""
         idx = batch.idx.clamp(min=0).cpu()

@@ -36,11 +36,14 @@ def evaluate_checkpoint(
     warning naming both modality sets (``strict``: a ``ConfigError`` instead). With ``rates`` the
     conditions are the random protocol's stored masks of ``split`` at those missing rates (labels
     ``r0.30``; generator ``mask`` and ``mask_seed``, by default the checkpoint's own, else
-    ``independent`` and 0): the masks the runs of that protocol were evaluated on."""
+    ``independent`` and 0): the masks the runs of that protocol were evaluated on. Empty ``rates``:
+    the rate a random-protocol checkpoint was trained at (``ConfigError`` for another protocol)."""
     path = checkpoint_file(path)  # a run folder: its checkpoint.pt
     method, ckpt = load_checkpoint(path, device=device)
     if split not in ("train", "val", "test"):
         raise ConfigError(f"--split {split}: use train, val or test")
+    if rates is not None and len(rates) == 0:
+        rates = [trained_rate(ckpt, path)]
     if rates is None:
         conditions = [Condition(c) for c in conditions]  # no-op for parsed ones (the CLI's)
         check_modalities(ckpt, conditions, strict=strict, source=str(path))
@@ -85,6 +88,16 @@ def evaluate_checkpoint(
     with autocast(cfg.train, torch.device(device)):  # the precision the run was evaluated in
         res = evaluate(method, b, conditions, ds.task)
     return res if len(conditions) > 1 else {conditions[0]: res}
+
+
+def trained_rate(ckpt: dict, path: str | Path) -> float:
+    """The missing rate a random-protocol checkpoint was trained at (``ConfigError`` for another protocol)."""
+    cfg = ckpt.get("config") or {}
+    if cfg.get("protocol") != "random":
+        raise ConfigError(
+            f"--protocol random: {path} was trained under the {cfg.get('protocol', '?')} protocol; give --missing-rate"
+        )
+    return float((cfg.get("missing") or {}).get("rate", 0.0))
 
 
 def find_data_root(ckpt: dict, path: str | Path) -> str | None:
