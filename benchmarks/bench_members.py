@@ -18,6 +18,9 @@ ratio (``separate / stacked``: the speed-up batching buys) and each child's peak
     OMP_NUM_THREADS=1 python benchmarks/bench_members.py --dataset mosi-poria --root ../shared/data/mosi-poria \
         --members 1,2,5,10,35 --out members.json
     python benchmarks/bench_members.py --quick          # smoke run (synthetic, tiny)
+
+On ``--device cuda`` (``gpu_check.sh``) the figures are wall seconds per member-step after
+synchronising, and the JSON adds each child's peak CUDA memory.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="every member shuffles with seed 0 (same batches, no padding to a common shape): the "
         "conditions of one seed sharing a stage 1; default: member i shuffles with seed i (seeds)",
     )
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (CPU seconds, peak RSS) or cuda (wall seconds after synchronising, peak CUDA memory)",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny synthetic data, M in 1,3, 3 steps")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
     ap.add_argument("--child", choices=["separate", "stacked"], default=None, help=argparse.SUPPRESS)
@@ -78,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.member_list = [int(m) for m in str(args.members).split(",")]
     except ValueError:
         ap.error(f"--members must be a comma list of integers, got {args.members!r}")
+    if args.device not in ("cpu", "cuda"):
+        ap.error(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: no CUDA device is available")
     if any(m < 1 for m in args.member_list) or args.steps < 1 or args.warmup < 0:
         ap.error("--members must be >= 1, --steps >= 1 and --warmup >= 0")
     return args
@@ -93,9 +105,11 @@ def setup(args: argparse.Namespace, m: int) -> tuple[list[Backbone], list[GroupB
     members, batchers = [], []
     for i in range(m):
         torch.manual_seed(i)
-        members.append(create_method("backbone", spec, **SIZES[args.size]))
+        members.append(create_method("backbone", spec, **SIZES[args.size]).to(args.device))
         order_seed = 0 if args.same_order else i
-        batchers.append(GroupBatcher(ds, fold.train, batch_size=args.batch_size, shuffle=True, seed=order_seed))
+        batchers.append(
+            GroupBatcher(ds, fold.train, batch_size=args.batch_size, shuffle=True, seed=order_seed, device=args.device)
+        )
     return members, batchers
 
 
@@ -106,8 +120,17 @@ def batch_stream(batcher: GroupBatcher, condition: str):
             yield b.with_condition(condition)
 
 
+def clock(device: str) -> float:
+    """CPU seconds of this process on ``cpu``; wall seconds after synchronising on ``cuda``."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        return time.perf_counter()
+    return time.process_time()
+
+
 def run_child(args: argparse.Namespace) -> dict:
-    """Time one arm for M members in this process; CPU seconds per member-step and peak RSS."""
+    """Time one arm for M members in this process: seconds per member-step (CPU seconds on
+    ``cpu``, wall seconds on ``cuda``) and peak memory."""
     torch.set_num_threads(1)
     members, batchers = setup(args, args.m)
     streams = [batch_stream(b, args.condition) for b in batchers]
@@ -119,13 +142,13 @@ def run_child(args: argparse.Namespace) -> dict:
             opt = Adam(mem.parameters(), lr=1e-3, weight_decay=1e-5, decoupled=True)
             for s in range(n):
                 if s == args.warmup:
-                    t_start = time.process_time()
+                    t_start = clock(args.device)
                 batch = next(it)
                 opt.zero_grad(set_to_none=True)
                 mem.stage2_loss(batch).backward()
                 torch.nn.utils.clip_grad_norm_(mem.parameters(), 1.0)
                 opt.step()
-            cpu += time.process_time() - t_start
+            cpu += clock(args.device) - t_start
         per_step = cpu / (args.steps * args.m)
     else:
         stack = BackboneStack(members).train()
@@ -133,23 +156,27 @@ def run_child(args: argparse.Namespace) -> dict:
         opt = Adam(stack.parameters(), lr=1e-3, weight_decay=1e-5, decoupled=True)
         for s in range(n):
             if s == args.warmup:
-                t_start = time.process_time()
+                t_start = clock(args.device)
             batch = stack_batches([next(it) for it in streams])
             opt.zero_grad(set_to_none=True)
             stack.losses(batch).sum().backward()
             stack.clip_grad_norm_(1.0)
             opt.step()
-        cpu = time.process_time() - t_start
+        cpu = clock(args.device) - t_start
         per_step = cpu / (args.steps * args.m)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    return {"arm": args.child, "M": args.m, "cpu_s_per_member_step": per_step, "cpu_s": cpu, "peak_rss_mib": rss}
+    out = {"arm": args.child, "M": args.m, "cpu_s_per_member_step": per_step, "cpu_s": cpu, "peak_rss_mib": rss}
+    if args.device == "cuda":  # the figures are wall seconds there
+        out["clock"] = "wall"
+        out["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
 def spawn(args: argparse.Namespace, arm: str, m: int) -> dict:
     """Run one arm in a fresh child process and return its JSON line."""
     cmd = [sys.executable, __file__, "--child", arm, "--m", str(m), "--dataset", args.dataset]
     cmd += ["--condition", args.condition, "--size", args.size, "--steps", str(args.steps)]
-    cmd += ["--warmup", str(args.warmup), "--batch-size", str(args.batch_size)]
+    cmd += ["--warmup", str(args.warmup), "--batch-size", str(args.batch_size), "--device", args.device]
     if args.root:
         cmd += ["--root", args.root]
     if args.quick:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The prepared check for a lent CUDA GPU: the test suite's CUDA subset, then the grid benchmark
-# on --device cuda (today's path vs shared stage 1 + bf16) and a stage-2 epoch fp32 vs bf16.
+# on --device cuda (today's path vs shared stage 1 + bf16) and a stage-2 epoch fp32 vs bf16, then
+# bench_members.py on cuda (M backbone members one after the other vs model-batched; MEMBERS_MAX).
 # Figures go to $OUT (if set; else runs/gpu-check). Run from the repository root:
 #
 #   benchmarks/gpu_check.sh [MOSI_ROOT]      # MOSI_ROOT default ../shared/data/mosi-poria
@@ -32,5 +33,11 @@ echo "== grid benchmark on cuda (${DATA[*]}, conditions $GRID_CONDITIONS, epochs
   > "$DEST/grid_cuda.txt" 2> "$DEST/grid_cuda.log"
 grid_rc=$?
 cat "$DEST/grid_cuda.txt"
-echo "tests rc=$tests_rc grid rc=$grid_rc" | tee "$DEST/status.txt"
-[ "$tests_rc" -eq 0 ] && [ "$grid_rc" -eq 0 ]
+
+echo "== model-batched members on cuda (wall seconds per member-step, M up to ${MEMBERS_MAX:-200})"
+python benchmarks/bench_members.py "${DATA[@]}" --device cuda --members "1,10,35,100,${MEMBERS_MAX:-200}" \
+  --steps 20 --warmup 3 --out "$DEST/members_cuda.json" > "$DEST/members_cuda.txt" 2>&1
+members_rc=$?
+cat "$DEST/members_cuda.txt"
+echo "tests rc=$tests_rc grid rc=$grid_rc members rc=$members_rc" | tee "$DEST/status.txt"
+[ "$tests_rc" -eq 0 ] && [ "$grid_rc" -eq 0 ] && [ "$members_rc" -eq 0 ]

@@ -165,7 +165,7 @@ class BackboneStack(nn.Module):
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
         """Clip each member's gradient to total norm ``max_norm`` (as ``clip_grad_norm_`` per model)."""
         grads = [p.grad for p in self.parameters() if p.grad is not None]
-        norms = torch.zeros(self.M)
+        norms = torch.zeros(self.M, device=grads[0].device if grads else None)
         for g in grads:
             norms += g.reshape(self.M, -1).pow(2).sum(1)
         norms = norms.sqrt()
