@@ -201,20 +201,22 @@ def main(argv: list[str] | None = None) -> None:
     diff = check_equal(members, [next(batch_stream(b, args.condition)) for b in batchers])
     log.info("stack == members (dropout off, 3 members, real batches): max |diff| %.2e", diff)
     rows = []
+    unit = "wall" if args.device == "cuda" else "CPU"
     for m in args.member_list:
         sep, stk = spawn(args, "separate", m), spawn(args, "stacked", m)
         ratio = sep["cpu_s_per_member_step"] / stk["cpu_s_per_member_step"]
         rows.append({"M": m, "separate": sep, "stacked": stk, "speedup": ratio})
         log.info(
-            "M=%3d  separate %.4f  stacked %.4f CPU s per member-step  speed-up %.2fx  RSS %.0f / %.0f MiB",
+            "M=%3d  separate %.4f  stacked %.4f %s s per member-step  speed-up %.2fx  RSS %.0f / %.0f MiB",
             m,
             sep["cpu_s_per_member_step"],
             stk["cpu_s_per_member_step"],
+            unit,
             ratio,
             sep["peak_rss_mib"],
             stk["peak_rss_mib"],
         )
-    print("\n| M | separate CPU s / member-step | stacked | speed-up | peak RSS separate (MiB) | stacked |")
+    print(f"\n| M | separate {unit} s / member-step | stacked | speed-up | peak RSS separate (MiB) | stacked |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         s, k = r["separate"], r["stacked"]
