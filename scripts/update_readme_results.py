@@ -381,7 +381,8 @@ def build() -> str:
         }
         methods = [f"{m} ({k} text)" for m in mini["methods"] for k in ("CNN", "MiniLM")]
         parts.append(
-            f"\n#### Text features from `hardymer extract` (MiniLM, offline) vs the CNN text features — acc2, test, seeds {seeds}\n\n"
+            "\n#### Text features from `hardymer extract` (MiniLM, offline) vs the CNN text features — "
+            f"acc2, test, seeds {seeds}\n\n"
             + table(merged, "acc2", methods, conds)
             + "\nMore: [docs/results/mosi-minilm-text](docs/results/mosi-minilm-text/results.md).\n"
         )
@@ -448,8 +449,24 @@ def iemocap_section() -> str:
     parts = [
         "\n#### IEMOCAP-4, audio + text (no video), fixed protocol, leave-one-session-out — "
         f"test UA (%), selected on validation, seeds {seeds}, default configs\n\n"
-        f"Methods run so far: {methods}. Each fold cell is the mean over seeds; mean ± std over the folds.\n\n"
+        f"Methods: {methods}. Each fold cell is the mean over seeds; mean ± std over the folds.\n\n"
         + _section(folder / "per_fold.md", "## UA"),
+    ]
+    cost: dict[str, list[float]] = {}
+    for r in res["runs"]:
+        if r.get("train_seconds") is not None:
+            cost.setdefault(r.get("bench_method", r["method"]), []).append(float(r["train_seconds"]))
+    if cost:
+        parts.append(
+            "\n\nCost, training wall seconds recorded by the runs (1 torch thread each, two runs at a time "
+            "on 2 cores; sum over the runs, mean per run): "
+            + "; ".join(f"{m} {sum(v):,.0f} ({np.mean(v):.0f})" for m, v in cost.items())
+            + "."
+        )
+    vs_hardymer = _section(folder / "paired_vs_hardymer.md", "## paired difference vs hardymer@iemocap4: ua")
+    if vs_hardymer:
+        parts.append("\n\n**Each method − HARDY-MER, UA, paired over (fold, seed):**\n\n" + vs_hardymer)
+    parts += [
         "\n\nReference, class-balanced logistic regression on the same features: "
         + _section(folder / "probe.md", None),
     ]
