@@ -10,6 +10,8 @@
 #   4. REPORT/per_fold.md: WA and UA per fold (mean over seeds), and their mean and std over folds.
 #   5. REPORT/selection_inflation.md: validation-selected vs test-selected WA from the same runs
 #      (scripts/selection_inflation.py).
+#   6. REPORT/paired_vs_hardymer.md (when hardymer is among METHODS): each method - hardymer, UA,
+#      paired over (fold, seed) (`hardymer compare --reference hardymer`).
 # Resumable: finished runs are skipped (rerun the same command after an interruption). Run it from the
 # repository root. Usage:
 #   bash scripts/reproduce_iemocap.sh [--quick] [CLASSES] [WORKERS]
@@ -100,3 +102,8 @@ EOF
 # 5. validation-selected vs test-selected, from the same runs
 "$PYTHON" "$HERE/selection_inflation.py" "$OUT" --metric wa --out "$REPORT" \
   --title "IEMOCAP-$CLASSES, default configs, fixed protocol, leave-one-session-out"
+
+# 6. each method - hardymer, UA, paired over (fold, seed) -> REPORT/paired_vs_hardymer.md
+if [[ ",$METHODS," == *",hardymer,"* ]]; then
+  $HARDYMER compare "$REPORT" --metric ua --reference hardymer --out "$REPORT/paired_vs_hardymer.md" > /dev/null
+fi

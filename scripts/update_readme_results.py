@@ -307,6 +307,24 @@ def summary() -> str:
                 f"HARDY-MER − backbone on the acc2 area under the curve is {paired_cell(pd, 2)} (n = {pd.n}); "
                 f"the highest areas are {top} (backbone {agg[('backbone', 'auc')]['acc2'][0]:.2f})."
             )
+    iem = load("iemocap4")
+    if iem is not None and {"hardymer", "backbone"} <= set(iem["methods"]):
+        agg = aggregated(iem)
+        conds = [c for c in ("a", "t", "at") if ("hardymer", c) in agg]
+        ds = {
+            x["condition"]: PairedDifference.from_dict(x)
+            for x in iem["paired"].get("differences", [])
+            if x["method"] == "hardymer" and x["metric"] == "ua" and x["condition"] in conds
+        }
+        ranked = sorted(((agg[(m, "at")]["ua"][0], m) for m in iem["methods"] if (m, "at") in agg), reverse=True)
+        if ds and ranked:
+            cells = ", ".join(f"{c} {paired_cell(ds[c], 2)}" for c in conds if c in ds)
+            top = ", ".join(f"{m} {v:.2f}" for v, m in ranked[:3])
+            lines.append(
+                f"On IEMOCAP-4 (audio + text, leave-one-session-out, {len(iem['methods'])} methods, default configs) "
+                f"HARDY-MER − backbone on UA, paired over (fold, seed): {cells}; the highest UA with both "
+                f"modalities: {top} (HARDY-MER {agg[('hardymer', 'at')]['ua'][0]:.2f})."
+            )
     lines.append(
         "Whether the curriculum helps where it should, on a testbed built for it: the verdict below "
         "(`bash scripts/verdict.sh`, [docs/verdict.md](docs/verdict.md))."
