@@ -40,11 +40,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lib.machine import machine_info  # noqa: E402
-from _lib.member_stack import BackboneStack, check_equal, stack_batches  # noqa: E402
+from _lib.member_stack import BackboneStack, check_equal, seeded_members, stack_batches  # noqa: E402
 
-from hardymer.data import Standardizer, create_dataset  # noqa: E402
+from hardymer.data import create_dataset  # noqa: E402
 from hardymer.data.batching import GroupBatcher  # noqa: E402
-from hardymer.models import MethodSpec, create_method  # noqa: E402
 from hardymer.models.backbone import Backbone  # noqa: E402
 from hardymer.optim import Adam  # noqa: E402
 
@@ -98,18 +97,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def setup(args: argparse.Namespace, m: int) -> tuple[list[Backbone], list[GroupBatcher]]:
     """M seeded backbone members and one shuffling batcher per member over the training part."""
     opts = {"size": "tiny"} if args.quick and args.dataset == "synthetic" else {}
-    ds = create_dataset(args.dataset, root=args.root, **opts)
-    fold = ds.folds[0]
-    ds = Standardizer.fit(ds, fold.train).transform(ds)
-    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
-    members, batchers = [], []
-    for i in range(m):
-        torch.manual_seed(i)
-        members.append(create_method("backbone", spec, **SIZES[args.size]).to(args.device))
-        order_seed = 0 if args.same_order else i
-        batchers.append(
-            GroupBatcher(ds, fold.train, batch_size=args.batch_size, shuffle=True, seed=order_seed, device=args.device)
+    members, ds, fold = seeded_members(
+        create_dataset(args.dataset, root=args.root, **opts), m, args.device, **SIZES[args.size]
+    )
+    batchers = [
+        GroupBatcher(
+            ds,
+            fold.train,
+            batch_size=args.batch_size,
+            shuffle=True,
+            seed=0 if args.same_order else i,
+            device=args.device,
         )
+        for i in range(m)
+    ]
     return members, batchers
 
 

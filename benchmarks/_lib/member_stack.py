@@ -20,8 +20,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from hardymer.conditions import MODALITIES
+from hardymer.data import Standardizer
 from hardymer.data.batching import Batch
+from hardymer.data.dataset import MultimodalDataset, Split
+from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
+
+
+def seeded_members(
+    ds: MultimodalDataset, m: int, device: str = "cpu", **options: object
+) -> tuple[list[Backbone], MultimodalDataset, Split]:
+    """``m`` backbone members of ``ds`` (member ``i`` drawn after ``torch.manual_seed(i)``, with
+    backbone ``options``), the dataset standardised on its first fold's training part, and that fold."""
+    fold = ds.folds[0]
+    ds = Standardizer.fit(ds, fold.train).transform(ds)
+    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+    members = []
+    for i in range(m):
+        torch.manual_seed(i)
+        members.append(create_method("backbone", spec, **options).to(device))
+    return members, ds, fold
 
 
 def _stack(tensors: list[torch.Tensor]) -> nn.Parameter:

@@ -10,27 +10,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from hardymer.data import Standardizer, create_dataset
+from hardymer.data import create_dataset
 from hardymer.data.batching import GroupBatcher
-from hardymer.models import MethodSpec, create_method
 from hardymer.optim import Adam
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _lib.member_stack import BackboneStack, check_equal, stack_batches  # noqa: E402
+from _lib.member_stack import BackboneStack, check_equal, seeded_members, stack_batches  # noqa: E402
 
 
-def _members_and_batches(condition: str, m: int = 3, **opts):
-    ds = create_dataset("synthetic", size="tiny", **opts)
-    fold = ds.folds[0]
-    ds = Standardizer.fit(ds, fold.train).transform(ds)
-    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
-    members, batches = [], []
-    for i in range(m):
-        torch.manual_seed(i)
-        members.append(create_method("backbone", spec, hidden=16, decoder_hidden=32))
-        batcher = GroupBatcher(ds, fold.train, batch_size=4 + i, shuffle=True, seed=i)  # shapes differ
-        batches.append(next(iter(batcher)).with_condition(condition))
+def _members_and_batches(condition: str, m: int = 3):
+    members, ds, fold = seeded_members(create_dataset("synthetic", size="tiny"), m, hidden=16, decoder_hidden=32)
+    batches = [  # batch sizes differ, so the stack pads to a common shape
+        next(iter(GroupBatcher(ds, fold.train, batch_size=4 + i, shuffle=True, seed=i))).with_condition(condition)
+        for i in range(m)
+    ]
     return members, batches
 
 
