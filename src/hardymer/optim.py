@@ -146,3 +146,104 @@ class Adam:
 def _scalar_dtype() -> torch.dtype:
     """torch.optim's dtype of the step counter (float64 only under a float64 default dtype)."""
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+class StackedAdam:
+    """:class:`Adam` over parameters stacked along a leading member dimension ``[M, ...]``: member
+    ``i``'s slice takes exactly the update its own :class:`Adam` would (same arithmetic, its own
+    step count), and a member masked out of a step (``masks``) is left untouched, moments and step
+    count included, as its own optimizer leaves a parameter without a gradient.
+
+    ``member_states`` (optional) are the members' own optimizer states to continue from, per
+    stacked parameter a list of M entries (``None``: no state yet, as before a first step).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, torch.nn.Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+        member_states: dict[str, list[dict[str, torch.Tensor] | None]] | None = None,
+    ) -> None:
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        self.params = params
+        self.lr, self.betas, self.eps = float(lr), (float(betas[0]), float(betas[1])), float(eps)
+        self.weight_decay, self.decoupled = float(weight_decay), bool(decoupled)
+        self.state: dict[str, dict[str, torch.Tensor]] = {}
+        for name, p in params.items():
+            m = p.shape[0]
+            step = torch.zeros(m, dtype=torch.float64)
+            exp_avg, exp_avg_sq = torch.zeros_like(p), torch.zeros_like(p)
+            for i, s in enumerate((member_states or {}).get(name) or [None] * m):
+                if s:
+                    step[i] = float(s["step"])
+                    exp_avg[i] = s["exp_avg"].to(p.device, p.dtype)
+                    exp_avg_sq[i] = s["exp_avg_sq"].to(p.device, p.dtype)
+            self.state[name] = {"step": step, "exp_avg": exp_avg.detach(), "exp_avg_sq": exp_avg_sq.detach()}
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    def member_state(self, name: str, i: int) -> dict[str, torch.Tensor] | None:
+        """Member ``i``'s state of parameter ``name`` in :class:`Adam`'s layout (``None``: no step yet)."""
+        s = self.state[name]
+        if float(s["step"][i]) == 0:
+            return None
+        return {
+            "step": torch.tensor(float(s["step"][i]), dtype=_scalar_dtype()),
+            "exp_avg": s["exp_avg"][i].clone(),
+            "exp_avg_sq": s["exp_avg_sq"][i].clone(),
+        }
+
+    @torch.no_grad()
+    def step(self, masks: dict[str, torch.Tensor] | None = None) -> None:
+        """One update of every parameter that has a gradient, for the members its mask selects."""
+        beta1, beta2 = self.betas
+        lr, wd, eps = self.lr, self.weight_decay, self.eps
+        for name, param in self.params.items():
+            if param.grad is None:
+                continue
+            st = self.state[name]
+            sel = masks[name].cpu() if masks is not None else torch.ones(param.shape[0], dtype=torch.bool)
+            if not bool(sel.any()):
+                continue
+            view = (-1,) + (1,) * (param.dim() - 1)
+            keep = sel.to(param.device).view(view)
+            grad = param.grad
+            st["step"] += sel.to(st["step"].dtype)
+            new_p = param.mul(1 - lr * wd) if (wd != 0 and self.decoupled) else param.clone()
+            if wd != 0 and not self.decoupled:
+                grad = grad.add(param, alpha=wd)
+            exp_avg = st["exp_avg"].lerp(grad, 1 - beta1)
+            exp_avg_sq = st["exp_avg_sq"].mul(beta2).addcmul_(grad, grad, value=1 - beta2)
+            steps = st["step"].clamp(min=1)
+            bc1 = 1 - beta1**steps
+            bc2_sqrt = (1 - beta2**steps).sqrt()
+            step_size = (lr / bc1).to(param.dtype).to(param.device).view(view)
+            denom = (exp_avg_sq.sqrt() / bc2_sqrt.to(param.dtype).to(param.device).view(view)).add_(eps)
+            new_p = new_p - step_size * exp_avg / denom
+            param.copy_(torch.where(keep, new_p, param))
+            st["exp_avg"] = torch.where(keep, exp_avg, st["exp_avg"])
+            st["exp_avg_sq"] = torch.where(keep, exp_avg_sq, st["exp_avg_sq"])
+
+    def select(self, params: dict[str, torch.nn.Parameter], rows: list[int]) -> StackedAdam:
+        """This optimizer for a stack of the members ``rows`` (``params``: the new stacked parameters)."""
+        out = StackedAdam.__new__(StackedAdam)
+        out.params = params
+        out.lr, out.betas, out.eps, out.weight_decay, out.decoupled = (
+            self.lr,
+            self.betas,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+        )
+        idx = torch.tensor(rows, dtype=torch.long)
+        out.state = {
+            n: {k: v[idx.to(v.device)].clone() for k, v in s.items()} for n, s in self.state.items() if n in params
+        }
+        return out

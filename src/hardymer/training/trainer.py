@@ -54,6 +54,8 @@ class FitResult:
     # release that selects on test would print) and that epoch (0-based); never used for selection
     test_selected: dict | None = None
     test_selected_epoch: int | None = None
+    # trained as one model-batched network with other runs (training.members): how many, which
+    batched: dict | None = None
 
 
 @torch.no_grad()

@@ -1,0 +1,215 @@
+"""Model-batched ``backbone``: the stage-2 network of M members computed as one.
+
+:class:`StackedBackbone` holds the stage-2 parameters of M :class:`~hardymer.models.backbone.Backbone`
+members stacked along a leading member dimension, under the members' own parameter names
+(``encoders.a.proj.0.weight`` -> ``[M, D, d_a]``), and computes every member's stage-2 loss in one
+pass: each linear layer is one batched matmul over the members, attention folds the members into
+the batch dimension (one ``scaled_dot_product_attention`` call), layer norms and dropout act on the
+stacked tensor (independent dropout draws per member, from one random stream). It reproduces
+:meth:`Backbone.stage2_loss` term for term (tested to float tolerance against the members with
+dropout off): post-norm transformer layers with ReLU, keys masked by padding and availability, rows
+without a usable key output 0, residual fusion, the task loss over valid positions and the
+reconstruction MSE of the missing modalities.
+
+The members share one batch (same utterances and order: the conditions of one seed after a shared
+stage 1); each member has its own availability ``[M, B, L, 3]``. Inputs at positions a member does
+not see never reach its loss (they are neither keys nor kept outputs), so the complete stored
+features are passed once for all members.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hardymer.conditions import MODALITIES
+from hardymer.data.batching import Batch
+from hardymer.models.backbone import Backbone
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "/")
+
+
+def batching_obstacle(members: list[Backbone]) -> str | None:
+    """Why ``members`` cannot be trained as one :class:`StackedBackbone` (``None``: they can):
+    every member must be exactly a ``backbone`` (not a subclass with its own stage 2), with one
+    config and one data shape."""
+    if not members:
+        return "no members"
+    for m in members:
+        if type(m) is not Backbone:
+            return f"{type(m).__name__} has no model-batched form (only backbone has)"
+    first = members[0]
+    for m in members[1:]:
+        if m.config != first.config:
+            return "the members' backbone configs differ"
+        if m.spec != first.spec:
+            return "the members' data shapes differ"
+    if first.spec.task == "regression" and first.config.regression_loss not in ("l1", "mse"):
+        return f"regression_loss {first.config.regression_loss!r} is not supported"
+    return None
+
+
+def stage2_parameter_names(member: Backbone) -> list[str]:
+    """The names of the parameters stage 2 trains (all but the unimodal heads of stage 1)."""
+    return [n for n, _ in member.named_parameters() if not n.startswith("uni_heads.")]
+
+
+class StackedBackbone(nn.Module):
+    """The stage-2 parameters and loss of M ``backbone`` members (see the module docstring)."""
+
+    def __init__(self, members: list[Backbone]) -> None:
+        super().__init__()
+        why = batching_obstacle(members)
+        if why is not None:
+            raise ValueError(f"cannot stack these members: {why}")
+        cfg = members[0].config
+        self.M = len(members)
+        self.names = stage2_parameter_names(members[0])
+        self.params = nn.ParameterDict(
+            {
+                _key(n): nn.Parameter(torch.stack([m.get_parameter(n).detach() for m in members]).clone())
+                for n in self.names
+            }
+        )
+        self.p = float(cfg.dropout)
+        self.p_attn = self.p if cfg.attn_dropout is None else float(cfg.attn_dropout)
+        self.heads = int(cfg.heads)
+        self.depth = int(cfg.depth)
+        self.eps = float(members[0].modality_encoder(MODALITIES[0]).encoder.layers[0].norm1.eps)
+        self.recon_weight = float(cfg.recon_weight)
+        self.regression_loss = str(cfg.regression_loss)
+        self.dims = dict(members[0].spec.dims)
+        self.task = members[0].spec.task
+
+    # ------------------------------------------------------------------ parameters
+    def param(self, name: str) -> torch.Tensor:
+        """The stacked parameter of the members' ``name`` (``[M, *shape]``)."""
+        return self.params[_key(name)]
+
+    @torch.no_grad()
+    def write_back(self, members: list[Backbone], rows: list[int] | None = None) -> None:
+        """Copy member ``rows[i]`` of the stack into ``members[i]`` (in place; ``rows``: all, in order)."""
+        rows = list(range(self.M)) if rows is None else rows
+        for n in self.names:
+            stacked = self.param(n)
+            for member, r in zip(members, rows, strict=True):
+                member.get_parameter(n).copy_(stacked[r])
+
+    # ------------------------------------------------------------------ network
+    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """``x [M, ..., d_in]`` (or ``[..., d_in]``, shared by the members) -> ``[M, ..., d_out]``."""
+        w, b = self.param(f"{name}.weight"), self.param(f"{name}.bias")
+        if x.dim() == 0 or x.shape[0] != self.M or x.dim() < 3:
+            raise ValueError("stacked input must have a leading member dimension")
+        shape = x.shape
+        out = torch.baddbmm(b.unsqueeze(1), x.reshape(self.M, -1, shape[-1]), w.transpose(1, 2))
+        return out.view(*shape[:-1], w.shape[1])
+
+    def _layer_norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        w, b = self.param(f"{name}.weight"), self.param(f"{name}.bias")
+        view = (self.M,) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+        return torch.addcmul(b.view(view), F.layer_norm(x, x.shape[-1:], eps=self.eps), w.view(view))
+
+    def _encoder_layer(self, x: torch.Tensor, allowed: torch.Tensor, prefix: str) -> torch.Tensor:
+        """One post-norm ``nn.TransformerEncoderLayer`` (ReLU) for ``x [M, B, L, D]``;
+        ``allowed [M*B, 1, 1, L]`` True where a key may be attended to."""
+        M, B, L, D = x.shape
+        h = self.heads
+        qkv = torch.baddbmm(
+            self.param(f"{prefix}.self_attn.in_proj_bias").unsqueeze(1),
+            x.reshape(M, B * L, D),
+            self.param(f"{prefix}.self_attn.in_proj_weight").transpose(1, 2),
+        )
+        q, k, v = qkv.view(M * B, L, 3, h, D // h).permute(2, 0, 3, 1, 4)
+        p_attn = self.p_attn if self.training else 0.0
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p_attn)
+        a = a.transpose(1, 2).reshape(M, B, L, D)
+        x = self._layer_norm(x + F.dropout(self._linear(a, f"{prefix}.self_attn.out_proj"), self.p, self.training), f"{prefix}.norm1")
+        ff = self._linear(F.dropout(F.relu(self._linear(x, f"{prefix}.linear1")), self.p, self.training), f"{prefix}.linear2")
+        return self._layer_norm(x + F.dropout(ff, self.p, self.training), f"{prefix}.norm2")
+
+    def losses(self, batch: Batch, avail: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Per-member stage-2 losses ``[M]`` on one batch under per-member availability ``avail``
+        ``[M, B, L, 3]`` (already combined with the natural availability and padding, as
+        :meth:`Batch.with_availability` does), and, per group of parameters, which members' losses
+        depend on them (``[M]`` bool: the encoders of a modality a member never sees in this batch,
+        the decoder without a missing modality to reconstruct), as a separate run's ``None``
+        gradients would say."""
+        M = self.M
+        B, L = batch.valid.shape
+        valid = batch.valid.unsqueeze(0).expand(M, B, L)
+        used: dict[str, torch.Tensor] = {}
+        enc = []
+        for j, m in enumerate(MODALITIES):
+            keep = avail[..., j] & valid  # [M, B, L]
+            used[f"encoders.{m}."] = keep.flatten(1).any(1)
+            x = batch.x_full[m]
+            if not keep.any():  # no member sees it: skipped, as run_masked skips it
+                enc.append(x.new_zeros(M, B, L, self.param(f"encoders.{m}.proj.0.weight").shape[1]))
+                continue
+            allowed = keep | ~keep.any(-1, keepdim=True)  # a row without usable keys attends to all; output zeroed
+            mask = allowed.reshape(M * B, 1, 1, L)
+            p = self._linear(x.unsqueeze(0).expand(M, *x.shape), f"encoders.{m}.proj.0")
+            p = F.dropout(p, self.p, self.training)
+            for i in range(self.depth):
+                p = self._encoder_layer(p, mask, f"encoders.{m}.encoder.layers.{i}")
+            enc.append(p * keep.unsqueeze(-1).to(p.dtype))
+        f = torch.cat(enc, -1)
+        hid = f + F.dropout(F.relu(self._linear(f, "fuse.0")), self.p, self.training)
+        out = self._linear(hid, "head")
+        w = valid.to(out.dtype)
+        y = batch.y.unsqueeze(0).expand(M, *batch.y.shape)
+        if self.task == "classification":
+            per = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long(), reduction="none").view(M, B, L)
+        elif self.regression_loss == "l1":
+            per = (out.squeeze(-1) - y.to(out.dtype)).abs()
+        else:
+            per = (out.squeeze(-1) - y.to(out.dtype)) ** 2
+        loss = (per * w).sum((1, 2)) / w.sum((1, 2)).clamp(min=1)
+        if self.recon_weight <= 0:
+            used["decoder."] = torch.zeros(M, dtype=torch.bool, device=loss.device)
+            return loss, used
+        recon = self._linear(F.relu(self._linear(hid, "decoder.0")), "decoder.2")
+        err = torch.zeros_like(w)
+        cnt = torch.zeros_like(w)
+        s = 0
+        for j, m in enumerate(MODALITIES):
+            d = self.dims[m]
+            ok = ((~avail[..., j]) & batch.avail_full[..., j].unsqueeze(0) & valid).to(w.dtype)
+            err = err + ((recon[..., s : s + d] - batch.x_full[m].unsqueeze(0)) ** 2).mean(-1) * ok
+            cnt = cnt + ok
+            s += d
+        has = (cnt > 0).to(w.dtype)
+        rec = (err / cnt.clamp(min=1) * has).sum((1, 2)) / has.sum((1, 2)).clamp(min=1)
+        used["decoder."] = has.flatten(1).any(1)
+        return loss + self.recon_weight * rec, used
+
+    def update_masks(self, used: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per stacked parameter key, the members whose copy takes this step (``[M]`` bool): those
+        whose own run would have a gradient for it (see :meth:`losses`); the others are left as
+        they are, optimizer state included."""
+        everyone = torch.ones(self.M, dtype=torch.bool, device=next(iter(used.values())).device)
+        out = {}
+        for n in self.names:
+            mask = everyone
+            for prefix, m in used.items():
+                if n.startswith(prefix):
+                    mask = m
+            out[_key(n)] = mask
+        return out
+
+    def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
+        """Clip each member's gradient to total norm ``max_norm`` (as ``clip_grad_norm_`` on each
+        member's own parameters); the members' norms before clipping."""
+        grads = [p.grad for p in self.params.values() if p.grad is not None]
+        norms = torch.zeros(self.M, device=grads[0].device if grads else None)
+        for g in grads:
+            norms += g.reshape(self.M, -1).float().pow(2).sum(1)
+        norms = norms.sqrt()
+        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(scale.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
+        return norms
