@@ -37,6 +37,7 @@ ADDED_LATER_DEFAULTS: dict[str, Any] = {
     "share_stage1": True,
     "precision": "fp32",
     "fast_dropout": False,
+    "batch_members": 1,
 }
 #: train keys that stage 1 depends on (with the data, the initial weights and the seed)
 STAGE1_TRAIN_KEYS = (
@@ -57,8 +58,8 @@ STAGE1_TRAIN_KEYS = (
 #: step budget (the teacher trains epoch-based)
 _NOT_KEYED = {
     "run": ("device", "num_threads"),
-    "model": ("evaluate_test", "share_stage1"),
-    "hardness": ("device", "num_threads", "evaluate_test", "share_stage1", "stage2_steps"),
+    "model": ("evaluate_test", "share_stage1", "batch_members"),
+    "hardness": ("device", "num_threads", "evaluate_test", "share_stage1", "stage2_steps", "batch_members"),
 }
 KEY_PURPOSES = ("run", "model", "hardness", "stage1")
 

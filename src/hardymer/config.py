@@ -61,6 +61,10 @@ class TrainConfig:
     share_stage1: bool = True
     precision: str = "fp32"  # fp32 | bf16 (autocast forward passes; fp32 master weights and losses)
     fast_dropout: bool = False  # dropout masks from random bits (models.dropout; other random stream)
+    # bench / train: up to this many runs that differ only in their condition (fixed protocol, one
+    # seed, backbone) train stage 2 as one model-batched network (training.members); 1: run by run.
+    # The dropout draws differ from run-by-run training, so it is part of the config hash when > 1
+    batch_members: int = 1
 
 
 @dataclass
@@ -181,4 +185,7 @@ def config_hash(cfg: Any) -> str:
     if d.get("protocol") != "random":  # the missing-rate settings change nothing under fixed / unified
         d.pop("missing", None)
     d["train"] = train_key(d.get("train", {}), "run")
+    method = (d.get("method") or {}).get("name")
+    if method != "backbone" or d.get("protocol") != "fixed":  # batch_members changes only these runs
+        d["train"].pop("batch_members", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -138,6 +138,85 @@ def _execute(spec: RunSpec, threads: int) -> dict:
     return metrics
 
 
+def _batch_key(spec: RunSpec) -> str | None:
+    """The group a spec may be model-batched in (``None``: trained on its own): backbone runs under
+    the fixed protocol with ``train.batch_members`` > 1, grouped by everything but the condition."""
+    cfg = spec.config
+    if int((cfg.get("train") or {}).get("batch_members", 1) or 1) <= 1:
+        return None
+    if cfg.get("protocol") != "fixed" or (cfg.get("method") or {}).get("name") != "backbone":
+        return None
+    rest = {k: v for k, v in cfg.items() if k not in ("condition", "out")}
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def plan_jobs(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """The specs as jobs: groups of at most ``train.batch_members`` runs that differ only in their
+    condition (trained as one model-batched network, :mod:`hardymer.training.members`) and single
+    runs, in the order of their first spec."""
+    groups: dict[str, list[list[RunSpec]]] = {}
+    jobs: list[list[RunSpec]] = []
+    for s in specs:
+        key = _batch_key(s)
+        if key is None:
+            jobs.append([s])
+            continue
+        size = int(s.config["train"]["batch_members"])
+        chunks = groups.setdefault(key, [])
+        if not chunks or len(chunks[-1]) >= size:
+            chunks.append([s])
+            jobs.append(chunks[-1])
+        else:
+            chunks[-1].append(s)
+    return jobs
+
+
+def execute_group(specs: list[RunSpec], threads: int = 1, wait: bool = True) -> list[dict | None]:
+    """Run a job of :func:`plan_jobs` in this process; per spec its metrics, or ``None`` for a run
+    another process holds (``wait=False``). Each run folder's lock is held while the job trains."""
+    if len(specs) == 1:
+        return [execute(specs[0], threads, wait)]
+    from filelock import FileLock, Timeout
+
+    locks, held, results = [], [], {}
+    try:
+        for s in specs:
+            Path(s.out).mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(Path(s.out) / ".lock"))
+            try:
+                lock.acquire(timeout=-1 if wait else 0)
+            except Timeout:
+                results[s.out] = None
+                continue
+            locks.append(lock)
+            if is_done(s):
+                results[s.out] = _read_metrics(s)
+            else:
+                held.append(s)
+        if held:
+            for s, m in zip(held, _execute_group(held, threads), strict=True):
+                results[s.out] = m
+    finally:
+        for lock in locks:
+            lock.release()
+    return [results[s.out] for s in specs]
+
+
+def _execute_group(specs: list[RunSpec], threads: int) -> list[dict]:
+    import torch
+
+    from hardymer._memory import return_freed_memory
+    from hardymer.config import load_config
+    from hardymer.training.run import run_member_group
+
+    return_freed_memory()
+    torch.set_num_threads(threads)
+    metrics = run_member_group([load_config(s.config) for s in specs], log_epochs=True)
+    for s, m in zip(specs, metrics, strict=True):
+        m["bench_method"] = s.method
+    return metrics
+
+
 def run_grid(
     specs: list[RunSpec],
     workers: int = 1,
@@ -148,6 +227,15 @@ def run_grid(
 ) -> list[dict]:
     """Run every unfinished spec; return the metrics of all specs (finished ones re-read)."""
     todo = [s for s in specs if not is_done(s)]
+    unbatched = sorted(
+        {s.method for s in todo if int(s.config["train"].get("batch_members", 1) or 1) > 1 and _batch_key(s) is None}
+    )
+    if unbatched:
+        log.info(
+            "train.batch_members: %s trained run by run (the model-batched form exists for backbone under the "
+            "fixed protocol)",
+            ", ".join(unbatched),
+        )
     log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
     failures: list[tuple[str, str]] = []
     if backend == "local":
@@ -155,33 +243,44 @@ def run_grid(
         # over the ones whose holder died), so concurrent benches on one folder split the work
         busy: list[RunSpec] = []
 
-        def settle(s: RunSpec, result: Callable[[], dict | None]) -> None:
-            """Record one run's outcome: failed (reported at the end), held by another process, or done."""
+        def settle(job: list[RunSpec], result: Callable[[], list[dict | None]]) -> None:
+            """Record a job's outcome per run: failed (reported at the end), held by another process, or done."""
             try:
-                res = result()
+                res: list[dict | None] = result()
             except Exception as exc:  # keep going; report at the end
-                failures.append((s.label, repr(exc)))
-                res = {}
-            if res is None:
-                busy.append(s)
-            elif on_done:
-                on_done(s, None)
+                failures.extend((s.label, repr(exc)) for s in job)
+                res = [{} for _ in job]
+            for s, r in zip(job, res, strict=True):
+                if r is None:
+                    busy.append(s)
+                elif on_done:
+                    on_done(s, None)
 
-        for wait, batch in ((False, todo), (True, busy)):
-            if batch is busy and busy:
+        for wait, pending in ((False, todo), (True, busy)):
+            if pending is busy and busy:
                 log.info("%d runs were held by another process; waiting for them", len(busy))
+            jobs = plan_jobs(list(pending))
+            if any(len(j) > 1 for j in jobs):
+                log.info(
+                    "%d runs in %d model-batched groups (train.batch_members)",
+                    sum(len(j) for j in jobs if len(j) > 1),
+                    sum(1 for j in jobs if len(j) > 1),
+                )
             if workers <= 1:
-                for s in list(batch):
-                    settle(s, functools.partial(execute, s, threads, wait))
-            elif batch:
+                for job in jobs:
+                    settle(job, functools.partial(execute_group, job, threads, wait))
+            elif jobs:
                 import multiprocessing as mp
 
                 with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                    futs = {pool.submit(execute, s, threads, wait): s for s in batch}
+                    futs = {pool.submit(execute_group, job, threads, wait): job for job in jobs}
                     for f in as_completed(futs):
                         settle(futs[f], f.result)
     elif backend == "ray":
         from hardymer.bench.ray_backend import run_with_ray
+
+        if any(len(j) > 1 for j in plan_jobs(todo)):
+            log.info("train.batch_members: the ray backend trains run by run (model-batched groups run locally)")
 
         failures += run_with_ray(todo, execute, threads=threads, address=ray_address, on_done=on_done)
     else:

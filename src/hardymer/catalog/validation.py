@@ -114,6 +114,7 @@ TRAIN_RULES: dict[str, Rule] = {
     "stage2_steps": _int_at_least(1, optional=True),
     "optimizer": _one_of("adam", "adamw"),
     "precision": _one_of("fp32", "bf16"),
+    "batch_members": _int_at_least(1),
 }
 
 

@@ -50,6 +50,25 @@ TRAIN_FLAGS = {
 DEFAULT_OUT = "runs/train"
 
 
+def _member_groups(run_cfgs: list, log_to: str) -> list[list]:
+    """The runs as groups trained together (``train.batch_members`` > 1: up to that many backbone
+    conditions of one seed under the fixed protocol) or alone, in order."""
+    first = run_cfgs[0]
+    size = int(first.train.batch_members)
+    if size <= 1 or first.protocol != "fixed" or first.method.name != "backbone" or len(run_cfgs) == 1:
+        return [[c] for c in run_cfgs]
+    if log_to == "tensorboard":
+        log.info("train.batch_members: TensorBoard logging trains run by run")
+        return [[c] for c in run_cfgs]
+    by_seed: dict[int, list[list]] = {}
+    for c in run_cfgs:
+        chunks = by_seed.setdefault(int(c.seed), [])
+        if not chunks or len(chunks[-1]) >= size:
+            chunks.append([])
+        chunks[-1].append(c)
+    return [g for chunks in by_seed.values() for g in chunks]
+
+
 def train(
     dataset: str | None = typer.Option(
         None, help="dataset name (see `hardymer list`; default: from --config, else synthetic)"
@@ -115,7 +134,7 @@ def train(
     from hardymer.catalog.validation import check_method_name, check_out_dir
     from hardymer.evaluation.metrics import metric_names
     from hardymer.reporting.tables import aggregate, fmt
-    from hardymer.training.run import load_run_dataset, run_experiment
+    from hardymer.training.run import load_run_dataset, run_experiment, run_member_group
 
     try:
         from hardymer.training.tensorboard import TensorBoardLogger, check_log_backend
@@ -181,22 +200,27 @@ def train(
         runs = []
         single = len(run_cfgs) == 1
         live = single and sys.stderr.isatty()  # a terminal gets a bar; logs get one line per epoch
-        for run_cfg in run_cfgs:
-            board = TensorBoardLogger(Path(run_cfg.out) / "tensorboard") if log_to == "tensorboard" else None
-            try:
-                runs.append(run_experiment(run_cfg, ds=ds, progress=live, log_epochs=not live, on_epoch=board))
-            finally:
-                if board is not None:
-                    board.close()
-            runs[-1]["bench_method"] = label or str(cfg.method.name)
-            t = runs[-1]["test"]
-            brief = t if "mean" not in t else t["mean"]
-            log.info(
-                "%s seed %d: %s",
-                runs[-1]["condition"],
-                run_cfg.seed,
-                ", ".join(f"{k}={v:.2f}" for k, v in brief.items()),
-            )
+        for group in _member_groups(run_cfgs, log_to):
+            if len(group) > 1:  # train.batch_members: the conditions of one seed as one network
+                done = run_member_group(group, ds=ds, log_epochs=True)
+            else:
+                board = TensorBoardLogger(Path(group[0].out) / "tensorboard") if log_to == "tensorboard" else None
+                try:
+                    done = [run_experiment(group[0], ds=ds, progress=live, log_epochs=not live, on_epoch=board)]
+                finally:
+                    if board is not None:
+                        board.close()
+            for run_cfg, metrics in zip(group, done, strict=True):
+                runs.append(metrics)
+                runs[-1]["bench_method"] = label or str(cfg.method.name)
+                t = runs[-1]["test"]
+                brief = t if "mean" not in t else t["mean"]
+                log.info(
+                    "%s seed %d: %s",
+                    runs[-1]["condition"],
+                    run_cfg.seed,
+                    ", ".join(f"{k}={v:.2f}" for k, v in brief.items()),
+                )
     except (HardymerError, ValueError, KeyError, FileNotFoundError) as exc:
         fail(exc)
         return

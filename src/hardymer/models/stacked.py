@@ -99,37 +99,42 @@ class StackedBackbone(nn.Module):
                 member.get_parameter(n).copy_(stacked[r])
 
     # ------------------------------------------------------------------ network
-    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        """``x [M, ..., d_in]`` (or ``[..., d_in]``, shared by the members) -> ``[M, ..., d_out]``."""
-        w, b = self.param(f"{name}.weight"), self.param(f"{name}.bias")
-        if x.dim() == 0 or x.shape[0] != self.M or x.dim() < 3:
-            raise ValueError("stacked input must have a leading member dimension")
+    def _w(self, name: str, rows: torch.Tensor | None) -> torch.Tensor:
+        """The stacked parameter ``name``, for the members ``rows`` only when given."""
+        p = self.param(name)
+        return p if rows is None else p.index_select(0, rows)
+
+    def _linear(self, x: torch.Tensor, name: str, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [m, ..., d_in]`` -> ``[m, ..., d_out]`` for the members ``rows`` (default: all M)."""
+        w, b = self._w(f"{name}.weight", rows), self._w(f"{name}.bias", rows)
         shape = x.shape
-        out = torch.baddbmm(b.unsqueeze(1), x.reshape(self.M, -1, shape[-1]), w.transpose(1, 2))
+        out = torch.baddbmm(b.unsqueeze(1), x.reshape(shape[0], -1, shape[-1]), w.transpose(1, 2))
         return out.view(*shape[:-1], w.shape[1])
 
-    def _layer_norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        w, b = self.param(f"{name}.weight"), self.param(f"{name}.bias")
-        view = (self.M,) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+    def _layer_norm(self, x: torch.Tensor, name: str, rows: torch.Tensor | None) -> torch.Tensor:
+        w, b = self._w(f"{name}.weight", rows), self._w(f"{name}.bias", rows)
+        view = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
         return torch.addcmul(b.view(view), F.layer_norm(x, x.shape[-1:], eps=self.eps), w.view(view))
 
-    def _encoder_layer(self, x: torch.Tensor, allowed: torch.Tensor, prefix: str) -> torch.Tensor:
-        """One post-norm ``nn.TransformerEncoderLayer`` (ReLU) for ``x [M, B, L, D]``;
-        ``allowed [M*B, 1, 1, L]`` True where a key may be attended to."""
-        M, B, L, D = x.shape
+    def _encoder_layer(self, x: torch.Tensor, allowed: torch.Tensor, prefix: str, rows: torch.Tensor | None) -> torch.Tensor:
+        """One post-norm ``nn.TransformerEncoderLayer`` (ReLU) for ``x [m, B, L, D]`` (the members
+        ``rows``); ``allowed [m*B, 1, 1, L]`` True where a key may be attended to."""
+        m, B, L, D = x.shape
         h = self.heads
         qkv = torch.baddbmm(
-            self.param(f"{prefix}.self_attn.in_proj_bias").unsqueeze(1),
-            x.reshape(M, B * L, D),
-            self.param(f"{prefix}.self_attn.in_proj_weight").transpose(1, 2),
+            self._w(f"{prefix}.self_attn.in_proj_bias", rows).unsqueeze(1),
+            x.reshape(m, B * L, D),
+            self._w(f"{prefix}.self_attn.in_proj_weight", rows).transpose(1, 2),
         )
-        q, k, v = qkv.view(M * B, L, 3, h, D // h).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.view(m * B, L, 3, h, D // h).permute(2, 0, 3, 1, 4)
         p_attn = self.p_attn if self.training else 0.0
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p_attn)
-        a = a.transpose(1, 2).reshape(M, B, L, D)
-        x = self._layer_norm(x + F.dropout(self._linear(a, f"{prefix}.self_attn.out_proj"), self.p, self.training), f"{prefix}.norm1")
-        ff = self._linear(F.dropout(F.relu(self._linear(x, f"{prefix}.linear1")), self.p, self.training), f"{prefix}.linear2")
-        return self._layer_norm(x + F.dropout(ff, self.p, self.training), f"{prefix}.norm2")
+        a = a.transpose(1, 2).reshape(m, B, L, D)
+        out = self._linear(a, f"{prefix}.self_attn.out_proj", rows)
+        x = self._layer_norm(x + F.dropout(out, self.p, self.training), f"{prefix}.norm1", rows)
+        ff = F.dropout(F.relu(self._linear(x, f"{prefix}.linear1", rows)), self.p, self.training)
+        ff = self._linear(ff, f"{prefix}.linear2", rows)
+        return self._layer_norm(x + F.dropout(ff, self.p, self.training), f"{prefix}.norm2", rows)
 
     def losses(self, batch: Batch, avail: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Per-member stage-2 losses ``[M]`` on one batch under per-member availability ``avail``
@@ -147,16 +152,22 @@ class StackedBackbone(nn.Module):
             keep = avail[..., j] & valid  # [M, B, L]
             used[f"encoders.{m}."] = keep.flatten(1).any(1)
             x = batch.x_full[m]
-            if not keep.any():  # no member sees it: skipped, as run_masked skips it
-                enc.append(x.new_zeros(M, B, L, self.param(f"encoders.{m}.proj.0.weight").shape[1]))
+            D = self.param(f"encoders.{m}.proj.0.weight").shape[1]
+            seen = used[f"encoders.{m}."]
+            if not bool(seen.any()):  # no member sees it: skipped, as run_masked skips it
+                enc.append(x.new_zeros(M, B, L, D))
                 continue
-            allowed = keep | ~keep.any(-1, keepdim=True)  # a row without usable keys attends to all; output zeroed
-            mask = allowed.reshape(M * B, 1, 1, L)
-            p = self._linear(x.unsqueeze(0).expand(M, *x.shape), f"encoders.{m}.proj.0")
+            # only the members that see the modality run its encoder (a run without it skips it)
+            rows = None if bool(seen.all()) else seen.nonzero().view(-1)
+            k = keep if rows is None else keep.index_select(0, rows)
+            allowed = k | ~k.any(-1, keepdim=True)  # a row without usable keys attends to all; output zeroed
+            mask = allowed.reshape(k.shape[0] * B, 1, 1, L)
+            p = self._linear(x.unsqueeze(0).expand(k.shape[0], *x.shape), f"encoders.{m}.proj.0", rows)
             p = F.dropout(p, self.p, self.training)
             for i in range(self.depth):
-                p = self._encoder_layer(p, mask, f"encoders.{m}.encoder.layers.{i}")
-            enc.append(p * keep.unsqueeze(-1).to(p.dtype))
+                p = self._encoder_layer(p, mask, f"encoders.{m}.encoder.layers.{i}", rows)
+            p = p * k.unsqueeze(-1).to(p.dtype)
+            enc.append(p if rows is None else p.new_zeros(M, B, L, D).index_copy(0, rows, p))
         f = torch.cat(enc, -1)
         hid = f + F.dropout(F.relu(self._linear(f, "fuse.0")), self.p, self.training)
         out = self._linear(hid, "head")

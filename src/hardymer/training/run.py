@@ -11,7 +11,8 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,14 @@ from hardymer.data import Standardizer, create_dataset
 from hardymer.data.dataset import MultimodalDataset
 from hardymer.data.protocol import MaskCondition, make_condition_sampler, stored_mask
 from hardymer.errors import ConfigError
-from hardymer.models import MethodSpec, create_method
+from hardymer.models import Method, MethodSpec, create_method
 from hardymer.models.context import FitContext
 from hardymer.reporting.reference import constant_predictor_metrics
 from hardymer.training.checkpoint import save_checkpoint
 from hardymer.training.progress import EpochLogger, chain, write_history_csv
 from hardymer.training.seeding import seed_everything
 from hardymer.training.teacher import load_or_fit_teacher
-from hardymer.training.trainer import EpochCallback, fit
+from hardymer.training.trainer import EpochCallback, FitResult, fit
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,21 @@ def run_experiment(
         raise
 
 
+@dataclass
+class RunSetup:
+    """Everything a run needs between its config and its fit: data, fold, method, context."""
+
+    cfg: Any
+    ds: MultimodalDataset
+    fold: Any
+    condition: Any
+    std: Standardizer | None
+    eval_mask: MaskCondition | None
+    method: Method
+    ctx: FitContext
+    t0: float
+
+
 def _run(
     cfg: Any,
     ds: MultimodalDataset | None,
@@ -129,6 +145,23 @@ def _run(
     on_epoch: EpochCallback | None,
     log_epochs: bool,
 ) -> dict:
+    setup = setup_run(cfg, ds)
+    condition, seed = setup.condition, int(cfg.seed)
+    log.info(
+        "train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, setup.ds.name, setup.fold.name, condition, seed
+    )
+    epoch_log = (
+        EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}")
+        if log_epochs
+        else None
+    )
+    res = fit(setup.method, setup.ctx, progress=progress, on_epoch=chain(epoch_log, on_epoch))
+    return finish_run(setup, res, save_checkpoint_file)
+
+
+def setup_run(cfg: Any, ds: MultimodalDataset | None = None) -> RunSetup:
+    """Validate ``cfg``, load and check the data (``ds``: already loaded), build the condition
+    sampler, standardiser, method (seeded) and fit context of one run; nothing is trained."""
     t0 = time.perf_counter()
     validate_config(cfg)
     if cfg.train.num_threads:
@@ -199,13 +232,22 @@ def _run(
         },
         teacher_provider=load_or_fit_teacher,
     )
-    log.info("train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, ds.name, fold.name, condition, seed)
-    epoch_log = (
-        EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}")
-        if log_epochs
-        else None
+    return RunSetup(cfg, ds, fold, condition, std, eval_mask, method, ctx, t0)
+
+
+def finish_run(setup: RunSetup, res: FitResult, save_checkpoint_file: bool = True) -> dict:
+    """Write a fitted run's outputs (config, checkpoint, history, extras; ``metrics.json`` last,
+    each atomically) and return its metrics."""
+    cfg, ds, fold, condition, std, eval_mask = (
+        setup.cfg,
+        setup.ds,
+        setup.fold,
+        setup.condition,
+        setup.std,
+        setup.eval_mask,
     )
-    res = fit(method, ctx, progress=progress, on_epoch=chain(epoch_log, on_epoch))
+    method, ctx, t0, seed = setup.method, setup.ctx, setup.t0, int(setup.cfg.seed)
+    out = Path(cfg.out)
     resolved = to_container(cfg)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     if save_checkpoint_file:
@@ -248,6 +290,8 @@ def _run(
         "stage2_steps_total": res.stage2_steps_total,  # optimizer steps (sequential views: one per view)
         "curriculum_steps": res.curriculum_steps,  # stage-2 optimizer steps up to the selected epoch
         "stage1_shared": res.stage1_shared,  # stage 1 restored from the shared stage-1 cache
+        # trained as one model-batched network with the runs of these conditions (train.batch_members)
+        **({"batched": res.batched} if res.batched is not None else {}),
         # the random protocol: rate, generator, mask seed, digest and realised missing rate per part
         **({"missing": eval_mask.summary()} if eval_mask is not None else {}),
         **(
@@ -276,3 +320,54 @@ def _run(
     write_history_csv(out / "history.csv", history)
     atomic_write_json(out / "metrics.json", metrics)  # written last: its presence marks a finished run
     return metrics
+
+
+def run_member_group(
+    cfgs: list[Any],
+    ds: MultimodalDataset | None = None,
+    save_checkpoint_file: bool = True,
+    log_epochs: bool = False,
+) -> list[dict]:
+    """Train the runs ``cfgs`` (the conditions of one backbone seed, see
+    :func:`~hardymer.training.members.batching_obstacle`) as one model-batched network and write
+    each run's outputs to its own folder, laid out as :func:`run_experiment` lays them out
+    (``metrics.json`` adds ``batched``). When they cannot be batched, the reason is logged and each
+    run is trained on its own. Returns the metrics, in order."""
+    from hardymer.training.members import batching_obstacle, fit_members
+
+    if not cfgs:
+        return []
+    outs = [Path(c.out) for c in cfgs]
+    for o in outs:
+        o.mkdir(parents=True, exist_ok=True)
+    if ds is None:
+        ds = load_run_dataset(cfgs[0])
+    with ExitStack() as stack:
+        for o in outs:
+            stack.enter_context(run_log(o))
+        setups = [setup_run(c, ds) for c in cfgs]
+        why = batching_obstacle([s.method for s in setups], [s.ctx for s in setups]) if len(cfgs) > 1 else "one run"
+        if why is not None:
+            log.info("training %d run(s) one by one: %s", len(cfgs), why)
+            stack.close()  # each run writes its own log.txt
+            return [run_experiment(c, ds, log_epochs=log_epochs) for c in cfgs]
+        first = setups[0]
+        log.info(
+            "train %s on %s (fold %s, seed %d): conditions %s as one model-batched network",
+            first.cfg.method.name,
+            first.ds.name,
+            first.fold.name,
+            int(first.cfg.seed),
+            ", ".join(str(s.condition) for s in setups),
+        )
+        loggers = [
+            EpochLogger(int(s.cfg.train.epochs or 0), label=f"{s.cfg.method.name} {s.condition} seed{int(s.cfg.seed)}")
+            for s in setups
+        ]
+
+        def on_epoch(i: int, epoch: int, stage: int, record: dict) -> None:
+            if log_epochs:
+                loggers[i](epoch, stage, record)
+
+        results = fit_members([s.method for s in setups], [s.ctx for s in setups], on_epoch=on_epoch)
+        return [finish_run(s, r, save_checkpoint_file) for s, r in zip(setups, results, strict=True)]
