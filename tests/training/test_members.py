@@ -1,0 +1,216 @@
+"""Model-batched training (training.members, models.stacked, optim.StackedAdam): the conditions of
+one backbone seed trained as one network give what training them one by one gives (dropout off),
+fall back run by run where batching cannot apply, and write the same run folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from typer.testing import CliRunner
+
+from hardymer.bench.grid import is_done, plan_grid, plan_jobs, run_grid
+from hardymer.cli import app
+from hardymer.config import TrainConfig, config_hash, load_config
+from hardymer.data import Standardizer, create_dataset
+from hardymer.data.protocol import FixedCondition, RandomConditions
+from hardymer.errors import ConfigError
+from hardymer.inference.evaluate import evaluate_checkpoint
+from hardymer.models import MethodSpec, create_method
+from hardymer.models.context import FitContext
+from hardymer.models.stacked import StackedBackbone
+from hardymer.optim import Adam, StackedAdam
+from hardymer.training.members import batching_obstacle, fit_members
+from hardymer.training.run import run_experiment
+from hardymer.training.trainer import fit
+
+SMALL = {"hidden": 32, "depth": 1, "decoder_hidden": 64, "dropout": 0.0}
+CONDS = ["a", "at", "tv", "atv"]
+
+
+@pytest.fixture(scope="module", params=["classification", "regression"])
+def ds(request):
+    raw = create_dataset("synthetic", size="tiny", seed=0, task=request.param)
+    return Standardizer.fit(raw, raw.folds[0].train).transform(raw)
+
+
+def _ctx(ds, cond: str, patience: int = 0, epochs: int = 6, **train) -> FitContext:
+    tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=patience, **train))
+    return FitContext(
+        ds=ds, fold=ds.folds[0], conditions=FixedCondition(cond), train=tc, seed=0, device=torch.device("cpu")
+    )
+
+
+def _method(ds, name: str = "backbone", **options):
+    torch.manual_seed(0)
+    spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+    return create_method(name, spec, **{**SMALL, **options})
+
+
+def _max_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_stacked_losses_and_gradients_equal_each_members_own(ds):
+    members = [_method(ds) for _ in CONDS]
+    for i, m in enumerate(members):  # different weights per member
+        torch.manual_seed(10 + i)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+    stack = StackedBackbone(members).eval()
+    ctxs = [_ctx(ds, c) for c in CONDS]
+    batch = next(iter(ctxs[0].batcher("train", shuffle=True)))
+    avail = torch.stack([c.conditions.sample(batch) & batch.avail_full & batch.valid.unsqueeze(-1) for c in ctxs])
+    losses, used = stack.losses(batch, avail)
+    losses.sum().backward()
+    for i, (m, c) in enumerate(zip(members, ctxs, strict=True)):
+        m.eval().zero_grad()
+        ref = m.stage2_loss(batch.with_availability(c.conditions.sample(batch)))
+        ref.backward()
+        assert float(losses[i].detach()) == pytest.approx(float(ref.detach()), abs=1e-5)
+        for name in stack.names:
+            g = m.get_parameter(name).grad
+            sg = stack.param(name).grad[i]
+            if g is None:  # a run without the modality: no gradient there, and the stack's is 0
+                assert float(sg.abs().max()) == 0.0, name
+                assert not any(name.startswith(p) and bool(u[i]) for p, u in used.items()), name
+            else:
+                torch.testing.assert_close(sg, g, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("patience", [0, 1])
+def test_fit_members_equals_fitting_each_condition_without_dropout(ds, patience):
+    separate = []
+    for c in CONDS:
+        m = _method(ds)
+        separate.append((m, fit(m, _ctx(ds, c, patience))))
+    members = [_method(ds) for _ in CONDS]
+    results = fit_members(members, [_ctx(ds, c, patience) for c in CONDS])
+    for (m, r), mb, rb in zip(separate, members, results, strict=True):
+        assert rb.best_epoch == r.best_epoch and rb.stage2_epochs == r.stage2_epochs
+        assert rb.stage2_steps_total == r.stage2_steps_total and rb.stage1_epochs == r.stage1_epochs
+        assert _max_diff(m, mb) < 1e-4  # the selected state: parameters after the same steps
+        for k, v in r.test.items():
+            assert rb.test[k] == pytest.approx(v, abs=1e-3)
+        assert rb.batched == {"members": len(CONDS), "conditions": CONDS}
+        assert [h["epoch"] for h in rb.history] == [h["epoch"] for h in r.history]
+    if patience:  # members stopped at different epochs: the stack shrank on the way
+        assert len({r.stage2_epochs for r in results}) > 1
+
+
+def test_stacked_adam_is_each_members_adam_and_leaves_masked_members_alone():
+    torch.manual_seed(0)
+    rows = [torch.randn(3, 4) for _ in range(3)]
+    own = [torch.nn.Parameter(r.clone()) for r in rows]
+    opts = [Adam([p], lr=0.01, weight_decay=0.1, decoupled=True) for p in own]
+    stacked = torch.nn.Parameter(torch.stack(rows))
+    sopt = StackedAdam({"w": stacked}, lr=0.01, weight_decay=0.1, decoupled=True)
+    masks = [torch.tensor([True, True, True]), torch.tensor([True, False, True]), torch.tensor([False, True, True])]
+    for step, mask in enumerate(masks):
+        grads = torch.randn(3, 3, 4)
+        stacked.grad = grads.clone()
+        before = stacked.detach().clone()
+        sopt.step({"w": mask})
+        for i in range(3):
+            if mask[i]:
+                own[i].grad = grads[i].clone()
+                opts[i].step()
+            else:
+                assert torch.equal(stacked[i], before[i]), (step, i)
+            torch.testing.assert_close(stacked.detach()[i], own[i].detach(), atol=1e-6, rtol=1e-5)
+    assert sopt.state["w"]["step"].tolist() == [2.0, 2.0, 3.0]
+    sub = sopt.select({"w": torch.nn.Parameter(stacked.detach()[[0, 2]].clone())}, [0, 2])
+    assert sub.state["w"]["step"].tolist() == [2.0, 3.0]
+    torch.testing.assert_close(sub.state["w"]["exp_avg"][1], opts[2].state[own[2]]["exp_avg"], atol=1e-6, rtol=1e-5)
+    st = sopt.member_state("w", 1)
+    assert st is not None and float(st["step"]) == float(opts[1].state[own[1]]["step"])
+
+
+def test_batching_obstacles_name_the_reason(ds):
+    two = [_ctx(ds, "a"), _ctx(ds, "at")]
+    assert batching_obstacle([_method(ds), _method(ds)], two) is None
+    assert "ZeroFill has no model-batched form" in batching_obstacle(
+        [create_method("zero-fill", MethodSpec(ds.dims, ds.output_dim, ds.task))] * 2, two
+    )
+    hm = create_method("hardymer", MethodSpec(ds.dims, ds.output_dim, ds.task), hidden=16, depth=1)
+    assert "Hardymer has no model-batched form" in batching_obstacle([_method(ds), hm], two)
+    assert "configs differ" in batching_obstacle([_method(ds), _method(ds, dropout=0.1)], two)
+    rnd = _ctx(ds, "a")
+    rnd.conditions = RandomConditions(seed=0)
+    assert "fixed protocol" in batching_obstacle([_method(ds), _method(ds)], [rnd, _ctx(ds, "at")])
+    assert "precision" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at", precision="bf16")])
+    assert "same condition" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), _ctx(ds, "a")])
+    other_seed = _ctx(ds, "at")
+    other_seed.seed = 1
+    assert "seed" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), other_seed])
+    with pytest.raises(ValueError, match="cannot be trained as one model"):
+        fit_members([_method(ds), _method(ds)], [_ctx(ds, "a"), _ctx(ds, "a")])
+
+
+# ------------------------------------------------------------------ bench / train / config
+def _tiny(out: Path, method: str, members: int) -> dict:
+    return {
+        "data": {"name": "synthetic", "options": {"size": "tiny", "seed": 3}},
+        "method": {"name": method, "options": {"hidden": 16} if method != "zero-fill" else {}},
+        "train": {"epochs": 4, "patience": 0, "batch_members": members},
+        "cache_dir": str(out / ".cache"),
+    }
+
+
+def test_bench_batches_backbone_conditions_and_writes_the_same_run_folders(tmp_path, caplog):
+    specs = []
+    for method in ("backbone", "zero-fill"):
+        base = load_config(_tiny(tmp_path, method, 3))
+        specs += plan_grid(base, [method], ["a", "tv", "atv"], [0, 1], ["0"], tmp_path / "b")
+    jobs = plan_jobs(specs)
+    assert sorted(len(j) for j in jobs) == [1] * 6 + [3, 3]  # backbone: one group per seed
+    assert all({s.seed for s in j} == {j[0].seed} for j in jobs)
+    with caplog.at_level("INFO", logger="hardymer"):
+        run_grid(specs)
+    assert "zero-fill trained run by run" in caplog.text
+    assert "6 runs in 2 model-batched groups" in caplog.text
+    for s in specs:
+        m = json.loads((Path(s.out) / "metrics.json").read_text())
+        assert ("batched" in m) == (s.method == "backbone")
+        assert is_done(s)
+    ref = load_config({**_tiny(tmp_path, "backbone", 1), "condition": "tv", "out": str(tmp_path / "sep")})
+    run_experiment(ref)
+    batched = next(s for s in specs if s.method == "backbone" and s.condition == "tv" and s.seed == 0)
+    assert sorted(p.name for p in Path(batched.out).iterdir() if p.name != ".lock") == sorted(
+        p.name for p in (tmp_path / "sep").iterdir()
+    )
+    # the checkpoint of a batched run evaluates to its reported metrics
+    m = json.loads((Path(batched.out) / "metrics.json").read_text())
+    res = evaluate_checkpoint(Path(batched.out) / "checkpoint.pt", ["tv"], split="test")
+    for k, v in m["test"].items():
+        assert res["tv"][k] == pytest.approx(v, abs=1e-6)
+    # batch_members enters the hash of batched runs only
+    sep_cfg = load_config({**_tiny(tmp_path, "backbone", 1), "condition": "tv"})
+    assert m["config_hash"] != config_hash(sep_cfg)
+    zf = next(s for s in specs if s.method == "zero-fill")
+    zf1 = load_config({**_tiny(tmp_path, "zero-fill", 1), "condition": zf.condition})
+    assert json.loads((Path(zf.out) / "metrics.json").read_text())["config_hash"] == config_hash(zf1)
+
+
+def test_train_cli_batches_conditions_of_each_seed(tmp_path):
+    out = tmp_path / "t"
+    r = CliRunner().invoke(
+        app,
+        ["train", "--method", "backbone", "--data-opt", "size=tiny", "--conditions", "a,atv", "--seeds", "0,1"]
+        + ["--epochs", "4", "--out", str(out), "--set", "method.options.hidden=16", "--set", "train.batch_members=2"],
+    )
+    assert r.exit_code == 0, r.output
+    for c in ("a", "atv"):
+        for s in (0, 1):
+            m = json.loads((out / c / f"seed{s}" / "metrics.json").read_text())
+            assert m["batched"] == {"members": 2, "conditions": ["a", "atv"]} and m["seed"] == s
+            assert (out / c / f"seed{s}" / "log.txt").read_text().count("model-batched") >= 1
+
+
+def test_batch_members_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="batch_members"):
+        run_experiment(load_config({**_tiny(tmp_path, "backbone", 0), "out": str(tmp_path / "r")}))
