@@ -87,7 +87,7 @@ def instrument_prepare(student: Any, teacher: Backbone, timers: Timers) -> Itera
 def train_teacher(student: Any, ctx: FitContext) -> tuple[Backbone, FitResult, float, float]:
     """Train the student's teacher exactly as ``Hardymer._train_teacher`` does (without its cache)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    teacher, res = fit_teacher(student.spec, student._teacher_config(), ctx, student.config.teacher_epochs)
+    teacher, res = fit_teacher(student.spec, student.teacher_config(), ctx, student.config.teacher_epochs)
     return teacher, res, time.perf_counter() - t0, time.process_time() - c0
 
 

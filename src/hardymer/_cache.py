@@ -58,8 +58,8 @@ STAGE1_TRAIN_KEYS = (
 #: step budget (the teacher trains epoch-based)
 _NOT_KEYED = {
     "run": ("device", "num_threads"),
-    "model": ("evaluate_test", "share_stage1", "batch_members"),
-    "hardness": ("device", "num_threads", "evaluate_test", "share_stage1", "stage2_steps", "batch_members"),
+    "model": ("evaluate_test", "share_stage1"),
+    "hardness": ("device", "num_threads", "evaluate_test", "share_stage1", "stage2_steps"),
 }
 KEY_PURPOSES = ("run", "model", "hardness", "stage1")
 

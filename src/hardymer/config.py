@@ -174,6 +174,11 @@ def run_condition(cfg: Any) -> str:
     return str(cfg.condition) if cfg.protocol == "fixed" else "all"
 
 
+#: methods that ``train.batch_members`` trains model-batched under the fixed protocol: backbone
+#: (stage 2 of the conditions of one seed) and hardymer (the teachers of those conditions)
+BATCHED_METHODS = ("backbone", "hardymer")
+
+
 def config_hash(cfg: Any) -> str:
     """Hash of a resolved config, ignoring where outputs go (``out``) and the device/threads."""
     import hashlib
@@ -186,6 +191,7 @@ def config_hash(cfg: Any) -> str:
         d.pop("missing", None)
     d["train"] = train_key(d.get("train", {}), "run")
     method = (d.get("method") or {}).get("name")
-    if method != "backbone" or d.get("protocol") != "fixed":  # batch_members changes only these runs
+    # batch_members changes only these runs (backbone: stage 2 batched; hardymer: its teachers)
+    if method not in BATCHED_METHODS or d.get("protocol") != "fixed":
         d["train"].pop("batch_members", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

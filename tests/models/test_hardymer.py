@@ -146,7 +146,7 @@ def test_teacher_is_frozen_and_not_part_of_the_student(main_run):
     # not a submodule: not saved with the student, not optimised with it
     assert "_teacher" not in m._modules and all(name != "_teacher" for name, _ in m.named_children())
     student_keys = set(m.state_dict())
-    assert student_keys == set(Backbone(m.spec, m._teacher_config()).state_dict())
+    assert student_keys == set(Backbone(m.spec, m.teacher_config()).state_dict())
     assert not any("teacher" in k for k in student_keys)
     student_params = {id(p) for p in m.parameters()}
     assert not any(id(p) in student_params for p in teacher.parameters())
@@ -216,7 +216,7 @@ def test_teacher_leaves_the_callers_generators_alone(ds):
     sampler = RandomConditions(seed=0)
     ctx = FitContext(ds=dsi, fold=dsi.folds[0], conditions=sampler, train=tc, seed=0, device=torch.device("cpu"))
     spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
-    cfg = create_method("hardymer", spec, **SMALL)._teacher_config()
+    cfg = create_method("hardymer", spec, **SMALL).teacher_config()
     torch.manual_seed(5)
     expected_init = Backbone(spec, cfg).state_dict()  # what the caller's stream draws next
     torch.manual_seed(5)

@@ -214,3 +214,30 @@ def test_train_cli_batches_conditions_of_each_seed(tmp_path):
 def test_batch_members_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="batch_members"):
         run_experiment(load_config({**_tiny(tmp_path, "backbone", 0), "out": str(tmp_path / "r")}))
+
+
+def test_hardymer_teachers_trained_model_batched_equal_their_own_fits_without_dropout(tmp_path):
+    from hardymer.training.run import setup_run
+    from hardymer.training.teacher import fit_teacher, prefit_teachers, teacher_cache_key
+
+    def cfgs(members: int) -> list:
+        base = _tiny(tmp_path, "hardymer", members)
+        base["method"]["options"] = {"hidden": 16, "dropout": 0.0, "K": 2}
+        return [load_config({**base, "condition": c, "out": str(tmp_path / c)}) for c in ("a", "at", "atv")]
+
+    setups = [setup_run(c) for c in cfgs(3)]
+    assert prefit_teachers([s.method for s in setups], [s.ctx for s in setups]) == 2  # atv needs none
+    assert prefit_teachers([s.method for s in setups], [s.ctx for s in setups]) == 0  # cached now
+    for cfg in cfgs(3)[:2]:
+        s = setup_run(cfg)  # the stream state a run's own teacher starts from
+        m = s.method
+        own, _ = fit_teacher(m.spec, m.teacher_config(), s.ctx, m.config.teacher_epochs)
+        key = teacher_cache_key(s.ctx, m.teacher_config(), m.config.teacher_epochs)
+        cached = torch.load(tmp_path / ".cache" / f"teacher-{key}.pt", weights_only=True)
+        worst = max(float((v - cached[k]).abs().max()) for k, v in own.state_dict().items())
+        assert worst < 1e-4
+    # runs that are not batched keep their own teacher cache (batch_members is part of its key)
+    one = setup_run(cfgs(1)[0])
+    assert teacher_cache_key(one.ctx, one.method.teacher_config()) != teacher_cache_key(
+        setups[0].ctx, setups[0].method.teacher_config()
+    )

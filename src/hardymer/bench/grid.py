@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hardymer.catalog.presets import resolve_method
-from hardymer.config import config_hash, set_run_condition, to_container
+from hardymer.config import BATCHED_METHODS, config_hash, set_run_condition, to_container
 from hardymer.models import method_config_class
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _batch_key(spec: RunSpec) -> str | None:
     cfg = spec.config
     if int((cfg.get("train") or {}).get("batch_members", 1) or 1) <= 1:
         return None
-    if cfg.get("protocol") != "fixed" or (cfg.get("method") or {}).get("name") != "backbone":
+    if cfg.get("protocol") != "fixed" or (cfg.get("method") or {}).get("name") not in BATCHED_METHODS:
         return None
     rest = {k: v for k, v in cfg.items() if k not in ("condition", "out")}
     return json.dumps(rest, sort_keys=True, default=str)
@@ -232,8 +232,8 @@ def run_grid(
     )
     if unbatched:
         log.info(
-            "train.batch_members: %s trained run by run (the model-batched form exists for backbone under the "
-            "fixed protocol)",
+            "train.batch_members: %s trained run by run (model-batched training exists for backbone and "
+            "hardymer's teachers under the fixed protocol)",
             ", ".join(unbatched),
         )
     log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))

@@ -26,6 +26,7 @@ from hardymer.cli._common import (
     setup_logging,
     verbose_option,
 )
+from hardymer.config import BATCHED_METHODS
 from hardymer.errors import HardymerError
 
 #: config keys a train flag sets: key -> flag
@@ -55,7 +56,7 @@ def _member_groups(run_cfgs: list, log_to: str) -> list[list]:
     conditions of one seed under the fixed protocol) or alone, in order."""
     first = run_cfgs[0]
     size = int(first.train.batch_members)
-    if size <= 1 or first.protocol != "fixed" or first.method.name != "backbone" or len(run_cfgs) == 1:
+    if size <= 1 or first.protocol != "fixed" or first.method.name not in BATCHED_METHODS or len(run_cfgs) == 1:
         return [[c] for c in run_cfgs]
     if log_to == "tensorboard":
         log.info("train.batch_members: TensorBoard logging trains run by run")

@@ -116,6 +116,16 @@ def hardness_table(
     return table
 
 
+def is_scored(cfg: Any, conditions: Sequence[str]) -> bool:
+    """Whether the table scores hardness with models: ``hardness=model`` and some condition misses a modality."""
+    return cfg.hardness == "model" and not all(Condition(c).mask.all() for c in conditions)
+
+
+def needs_teacher(cfg: Any, conditions: Sequence[str]) -> bool:
+    """Whether computing the table of ``conditions`` trains (or loads) a teacher."""
+    return is_scored(cfg, conditions) and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
+
+
 def compute_table(
     cfg: Any, ctx: FitContext, conditions: Sequence[str], teacher_fn: Callable[[], Backbone]
 ) -> dict[str, np.ndarray]:
@@ -123,9 +133,8 @@ def compute_table(
     ds, train = ctx.ds, ctx.fold.train
     # DH and IH score what is missing: where no condition misses a modality (``atv``) both are 0
     # by definition, so neither the teacher nor the critics are trained (same table, less work)
-    scored = cfg.hardness == "model" and not all(Condition(c).mask.all() for c in conditions)
-    need_teacher = scored and (cfg.use_direct or (cfg.use_indirect and cfg.mi_estimator == "entropy"))
-    teacher = teacher_fn() if need_teacher else None
+    scored = is_scored(cfg, conditions)
+    teacher = teacher_fn() if needs_teacher(cfg, conditions) else None
     critics = pmi = train_feats = None
     if scored and cfg.use_indirect and cfg.mi_estimator == "critic":
         have = [j for j, m in enumerate(MODALITIES) if m not in ds.absent_modalities]

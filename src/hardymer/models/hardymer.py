@@ -102,7 +102,8 @@ class Hardymer(Backbone):
         return self.__dict__["_teacher"]
 
     # ------------------------------------------------------------------ MHE + RDCL, once
-    def _teacher_config(self) -> BackboneConfig:
+    def teacher_config(self) -> BackboneConfig:
+        """The backbone config of the teacher: the student's backbone options with ``teacher_options`` over them."""
         base = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(BackboneConfig)}
         base.update(self.config.teacher_options)
         return BackboneConfig(**base)
@@ -113,7 +114,7 @@ class Hardymer(Backbone):
 
     def _train_teacher(self, ctx) -> Backbone:
         """The frozen teacher for ``ctx``, handed by the training layer (on-disk cache, else trained)."""
-        return ctx.teacher(self.spec, self._teacher_config(), self.config.teacher_epochs)
+        return ctx.teacher(self.spec, self.teacher_config(), self.config.teacher_epochs)
 
     def prepare(self, ctx) -> None:
         """MHE + RDCL once, before training: hardness and neighbours per condition (from the
@@ -122,7 +123,7 @@ class Hardymer(Backbone):
         # critics on their own generators), so the student trains on the same random draws whether
         # MHE/RDCL is computed now or loaded from the cache
         table = curriculum.hardness_table(
-            self.config, ctx, self._teacher_config(), lambda: self._keep_teacher(self._train_teacher(ctx))
+            self.config, ctx, self.teacher_config(), lambda: self._keep_teacher(self._train_teacher(ctx))
         )
         self.views, self.report, self._feats, self._avail = curriculum.install_views(
             self.config, ctx, list(ctx.conditions.conditions), table

@@ -331,9 +331,13 @@ def run_member_group(
     """Train the runs ``cfgs`` (the conditions of one backbone seed, see
     :func:`~hardymer.training.members.batching_obstacle`) as one model-batched network and write
     each run's outputs to its own folder, laid out as :func:`run_experiment` lays them out
-    (``metrics.json`` adds ``batched``). When they cannot be batched, the reason is logged and each
-    run is trained on its own. Returns the metrics, in order."""
+    (``metrics.json`` adds ``batched``). For ``hardymer`` runs the teachers the runs need are
+    trained as one network first (:func:`~hardymer.training.teacher.prefit_teachers`) and the
+    students one by one. When they cannot be batched, the reason is logged and each run is trained
+    on its own. Returns the metrics, in order."""
+    from hardymer.models.hardymer import Hardymer
     from hardymer.training.members import batching_obstacle, fit_members
+    from hardymer.training.teacher import prefit_teachers
 
     if not cfgs:
         return []
@@ -346,6 +350,13 @@ def run_member_group(
         for o in outs:
             stack.enter_context(run_log(o))
         setups = [setup_run(c, ds) for c in cfgs]
+        if len(cfgs) > 1 and all(isinstance(s.method, Hardymer) for s in setups):
+            # hardymer: the teachers of these conditions as one network (right after the setups, on
+            # the stream state a run's own teacher would start from); the students run by run
+            n = prefit_teachers([s.method for s in setups], [s.ctx for s in setups])
+            log.info("%d teachers trained model-batched; the students train one by one", n)
+            stack.close()
+            return [run_experiment(c, ds, log_epochs=log_epochs) for c in cfgs]
         why = batching_obstacle([s.method for s in setups], [s.ctx for s in setups]) if len(cfgs) > 1 else "one run"
         if why is not None:
             log.info("training %d run(s) one by one: %s", len(cfgs), why)

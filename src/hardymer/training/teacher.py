@@ -116,3 +116,62 @@ def _headline(val: dict) -> dict[str, float]:
     inner = next(iter(val.values()), None) if val else None
     flat = val.get("mean") or val.get("atv") or inner if isinstance(inner, dict) else val
     return {k: float(v) for k, v in (flat or {}).items() if isinstance(v, (int, float))}
+
+
+def prefit_teachers(methods: list[Any], ctxs: list[FitContext]) -> int:
+    """Train, as one model-batched network (:func:`hardymer.training.members.fit_members`), the
+    teachers that the ``hardymer`` runs ``(methods[i], ctxs[i])`` will ask for and the caches
+    lack (neither the teacher nor the run's hardness table is cached, and the run's conditions
+    miss a modality), and cache each one where :func:`load_or_fit_teacher` looks for it. Each
+    teacher is initialised and trained on the streams :func:`fit_teacher` uses; only the dropout
+    draws differ. Returns how many were trained (0 when fewer than two are needed or they cannot
+    be batched: the runs then train their teachers one by one)."""
+    from hardymer.models.curriculum import needs_teacher, table_cache_key
+    from hardymer.models.hardymer import Hardymer
+    from hardymer.training.members import batching_obstacle, fit_members
+
+    need = []
+    for m, c in zip(methods, ctxs, strict=True):
+        if not isinstance(m, Hardymer) or c.cache_dir is None:
+            continue
+        tcfg = m.teacher_config()
+        conds = [str(x) for x in c.conditions.conditions]
+        table = cache_path(c.cache_dir, "hardness", table_cache_key(m.config, c, tcfg, conds), ".npz")
+        path = cache_path(c.cache_dir, "teacher", teacher_cache_key(c, tcfg, m.config.teacher_epochs), ".pt")
+        assert table is not None and path is not None
+        if table.is_file() or path.is_file() or not needs_teacher(m.config, conds):
+            continue
+        need.append((m, c, tcfg, path))
+    if len(need) < 2:
+        return 0
+    teachers = [_new_teacher(m.spec, tcfg, c.device) for m, c, tcfg, _ in need]
+    subs = [
+        FitContext(
+            ds=c.ds,
+            fold=c.fold,
+            conditions=copy.deepcopy(c.conditions),
+            train=teacher_train_config(c.train, m.config.teacher_epochs),
+            seed=c.seed,
+            device=c.device,
+            run_key=c.run_key,
+            cache_dir=c.cache_dir,
+        )
+        for m, c, _, _ in need
+    ]
+    why = batching_obstacle(list(teachers), subs)
+    if why is not None:
+        log.info("teachers trained one by one: %s", why)
+        return 0
+    c0 = subs[0]
+    with own_torch_stream(c0.seed + TEACHER_SEED_OFFSET, c0.device):
+        results = fit_members(list(teachers), subs)
+    for teacher, res, (_, c, _, path) in zip(teachers, results, need, strict=True):
+        log.info(
+            "teacher (%s) trained model-batched with %d others: best epoch %d, validation %s",
+            c.conditions.conditions[0],
+            len(need) - 1,
+            res.best_epoch + 1,
+            ", ".join(f"{k} {v:.4f}" for k, v in sorted(_headline(res.val).items())),
+        )
+        atomic_torch_save(path, {k: v.cpu() for k, v in teacher.state_dict().items()})
+    return len(need)
