@@ -203,8 +203,6 @@ class StackedAdam:
     @torch.no_grad()
     def step(self, masks: dict[str, torch.Tensor] | None = None) -> None:
         """One update of every parameter that has a gradient, for the members its mask selects."""
-        beta1, beta2 = self.betas
-        lr, wd, eps = self.lr, self.weight_decay, self.eps
         for name, param in self.params.items():
             if param.grad is None:
                 continue
@@ -213,23 +211,47 @@ class StackedAdam:
             if not bool(sel.any()):
                 continue
             view = (-1,) + (1,) * (param.dim() - 1)
-            keep = sel.to(param.device).view(view)
             grad = param.grad
             st["step"] += sel.to(st["step"].dtype)
-            new_p = param.mul(1 - lr * wd) if (wd != 0 and self.decoupled) else param.clone()
-            if wd != 0 and not self.decoupled:
+            if bool(sel.all()):  # every member steps: Adam's in-place update with per-member step sizes
+                self._step_all(param, grad, st, view)
+                continue
+            # some members step: the same update on their rows only, written back in place
+            rows = sel.nonzero().view(-1).to(param.device)
+            sub_p = param.detach().index_select(0, rows)
+            sub = {
+                "step": st["step"][sel],
+                "exp_avg": st["exp_avg"].index_select(0, rows),
+                "exp_avg_sq": st["exp_avg_sq"].index_select(0, rows),
+            }
+            self._step_all(sub_p, grad.index_select(0, rows), sub, view)
+            param.detach().index_copy_(0, rows, sub_p)
+            st["exp_avg"].index_copy_(0, rows, sub["exp_avg"])
+            st["exp_avg_sq"].index_copy_(0, rows, sub["exp_avg_sq"])
+
+    def _step_all(self, param: torch.Tensor, grad: torch.Tensor, st: dict[str, torch.Tensor], view: tuple) -> None:
+        beta1, beta2 = self.betas
+        lr, wd, eps = self.lr, self.weight_decay, self.eps
+        if wd != 0:
+            if self.decoupled:
+                param.mul_(1 - lr * wd)
+            else:
                 grad = grad.add(param, alpha=wd)
-            exp_avg = st["exp_avg"].lerp(grad, 1 - beta1)
-            exp_avg_sq = st["exp_avg_sq"].mul(beta2).addcmul_(grad, grad, value=1 - beta2)
-            steps = st["step"].clamp(min=1)
-            bc1 = 1 - beta1**steps
-            bc2_sqrt = (1 - beta2**steps).sqrt()
-            step_size = (lr / bc1).to(param.dtype).to(param.device).view(view)
-            denom = (exp_avg_sq.sqrt() / bc2_sqrt.to(param.dtype).to(param.device).view(view)).add_(eps)
-            new_p = new_p - step_size * exp_avg / denom
-            param.copy_(torch.where(keep, new_p, param))
-            st["exp_avg"] = torch.where(keep, exp_avg, st["exp_avg"])
-            st["exp_avg_sq"] = torch.where(keep, exp_avg_sq, st["exp_avg_sq"])
+        exp_avg, exp_avg_sq = st["exp_avg"], st["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        steps = st["step"]
+        if float(steps.min()) == float(steps.max()):  # one step count: Python-float corrections, as Adam
+            step = float(steps[0])
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
+            param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+            return
+        bc1 = (1 - beta1**steps).to(param.dtype).to(param.device).view(view)
+        bc2_sqrt = (1 - beta2**steps).sqrt().to(param.dtype).to(param.device).view(view)
+        denom = (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps)
+        param.sub_(exp_avg / denom * (lr / bc1))
 
     def select(self, params: dict[str, torch.nn.Parameter], rows: list[int]) -> StackedAdam:
         """This optimizer for a stack of the members ``rows`` (``params``: the new stacked parameters)."""

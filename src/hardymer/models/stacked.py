@@ -68,9 +68,14 @@ class StackedBackbone(nn.Module):
         cfg = members[0].config
         self.M = len(members)
         self.names = stage2_parameter_names(members[0])
+        #: matrices are stored as ``[M, d_in, d_out]`` (the members' ``[d_out, d_in]`` transposed), the
+        #: layout ``baddbmm`` multiplies without a copy, in the forward pass and in the backward one
+        self.transposed = {n for n in self.names if members[0].get_parameter(n).dim() == 2}
         self.params = nn.ParameterDict(
             {
-                _key(n): nn.Parameter(torch.stack([m.get_parameter(n).detach() for m in members]).clone())
+                _key(n): nn.Parameter(
+                    torch.stack([self.to_stack_layout(n, m.get_parameter(n).detach()) for m in members]).contiguous()
+                )
                 for n in self.names
             }
         )
@@ -85,6 +90,15 @@ class StackedBackbone(nn.Module):
         self.task = members[0].spec.task
 
     # ------------------------------------------------------------------ parameters
+    def to_stack_layout(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        """A member's tensor of parameter ``name`` (a value, a gradient, an optimizer moment) in the
+        stack's layout (matrices transposed)."""
+        return t.t() if name in self.transposed else t
+
+    def to_member_layout(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        """One member's row of the stacked ``name`` in the member's own layout."""
+        return t.t() if name in self.transposed else t
+
     def param(self, name: str) -> torch.Tensor:
         """The stacked parameter of the members' ``name`` (``[M, *shape]``)."""
         return self.params[_key(name)]
@@ -96,7 +110,7 @@ class StackedBackbone(nn.Module):
         for n in self.names:
             stacked = self.param(n)
             for member, r in zip(members, rows, strict=True):
-                member.get_parameter(n).copy_(stacked[r])
+                member.get_parameter(n).copy_(self.to_member_layout(n, stacked[r]))
 
     # ------------------------------------------------------------------ network
     def _w(self, name: str, rows: torch.Tensor | None) -> torch.Tensor:
@@ -108,8 +122,16 @@ class StackedBackbone(nn.Module):
         """``x [m, ..., d_in]`` -> ``[m, ..., d_out]`` for the members ``rows`` (default: all M)."""
         w, b = self._w(f"{name}.weight", rows), self._w(f"{name}.bias", rows)
         shape = x.shape
-        out = torch.baddbmm(b.unsqueeze(1), x.reshape(shape[0], -1, shape[-1]), w.transpose(1, 2))
-        return out.view(*shape[:-1], w.shape[1])
+        out = torch.baddbmm(b.unsqueeze(1), x.reshape(shape[0], -1, shape[-1]), w)
+        return out.view(*shape[:-1], w.shape[2])
+
+    def _shared_linear(self, x: torch.Tensor, name: str, rows: torch.Tensor | None) -> torch.Tensor:
+        """The members' linear layer ``name`` on one input shared by all of them: ``x [..., d_in]``
+        -> ``[m, ..., d_out]`` as one matrix product with the members' weights side by side."""
+        w, b = self._w(f"{name}.weight", rows), self._w(f"{name}.bias", rows)  # [m, d_in, d_out], [m, d_out]
+        m, d_in, d_out = w.shape
+        out = torch.addmm(b.reshape(1, m * d_out), x.reshape(-1, d_in), w.transpose(0, 1).reshape(d_in, m * d_out))
+        return out.view(-1, m, d_out).transpose(0, 1).reshape(m, *x.shape[:-1], d_out)
 
     def _layer_norm(self, x: torch.Tensor, name: str, rows: torch.Tensor | None) -> torch.Tensor:
         w, b = self._w(f"{name}.weight", rows), self._w(f"{name}.bias", rows)
@@ -124,7 +146,7 @@ class StackedBackbone(nn.Module):
         qkv = torch.baddbmm(
             self._w(f"{prefix}.self_attn.in_proj_bias", rows).unsqueeze(1),
             x.reshape(m, B * L, D),
-            self._w(f"{prefix}.self_attn.in_proj_weight", rows).transpose(1, 2),
+            self._w(f"{prefix}.self_attn.in_proj_weight", rows),
         )
         q, k, v = qkv.view(m * B, L, 3, h, D // h).permute(2, 0, 3, 1, 4)
         p_attn = self.p_attn if self.training else 0.0
@@ -152,7 +174,7 @@ class StackedBackbone(nn.Module):
             keep = avail[..., j] & valid  # [M, B, L]
             used[f"encoders.{m}."] = keep.flatten(1).any(1)
             x = batch.x_full[m]
-            D = self.param(f"encoders.{m}.proj.0.weight").shape[1]
+            D = self.param(f"encoders.{m}.proj.0.weight").shape[2]
             seen = used[f"encoders.{m}."]
             if not bool(seen.any()):  # no member sees it: skipped, as run_masked skips it
                 enc.append(x.new_zeros(M, B, L, D))
@@ -162,7 +184,7 @@ class StackedBackbone(nn.Module):
             k = keep if rows is None else keep.index_select(0, rows)
             allowed = k | ~k.any(-1, keepdim=True)  # a row without usable keys attends to all; output zeroed
             mask = allowed.reshape(k.shape[0] * B, 1, 1, L)
-            p = self._linear(x.unsqueeze(0).expand(k.shape[0], *x.shape), f"encoders.{m}.proj.0", rows)
+            p = self._shared_linear(x, f"encoders.{m}.proj.0", rows)
             p = F.dropout(p, self.p, self.training)
             for i in range(self.depth):
                 p = self._encoder_layer(p, mask, f"encoders.{m}.encoder.layers.{i}", rows)

@@ -164,7 +164,7 @@ def fit_members(
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         decoupled=str(getattr(cfg, "optimizer", "adamw")).lower() == "adamw",
-        member_states={n.replace(".", "/"): [lead_states.get(n)] * M for n in names},
+        member_states={n.replace(".", "/"): [_stack_state(stack, n, lead_states.get(n))] * M for n in names},
     )
     active = list(range(M))
     best_val: list[float | None] = [None] * M
@@ -280,6 +280,13 @@ def fit_members(
         )
     log.info("%d model-batched runs trained in %.1f s", M, time.perf_counter() - t0)
     return results
+
+
+def _stack_state(stack: StackedBackbone, name: str, state: dict | None) -> dict | None:
+    """A member's Adam state of ``name`` in the stack's layout."""
+    if not state:
+        return None
+    return {k: (stack.to_stack_layout(name, v) if k != "step" else v) for k, v in state.items()}
 
 
 def _replace_train(ctx: FitContext, train: object) -> FitContext:
