@@ -77,7 +77,10 @@ def run_arms(args: argparse.Namespace) -> dict[str, dict]:
         logf = open(Path(args.out) / f"{arm}.log", "w")  # noqa: SIM115 - closed below
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         starts[arm] = time.perf_counter()
-        procs[arm] = (subprocess.Popen(_command(args, arm, members), stdout=logf, stderr=subprocess.STDOUT, env=env), logf)
+        procs[arm] = (
+            subprocess.Popen(_command(args, arm, members), stdout=logf, stderr=subprocess.STDOUT, env=env),
+            logf,
+        )
         log.info("%s: started (%s)", arm, " ".join(_command(args, arm, members)))
     by_pid = {p.pid: arm for arm, (p, _) in procs.items()}
     out: dict[str, dict] = {}
@@ -95,7 +98,9 @@ def run_arms(args: argparse.Namespace) -> dict[str, dict]:
             "max_rss_mib": usage.ru_maxrss / 1024,
             "returncode": proc.returncode,
         }
-        log.info("%s: done, %.0f CPU s, %.0f s wall, rc %d", arm, out[arm]["cpu_s"], out[arm]["wall_s"], proc.returncode)
+        log.info(
+            "%s: done, %.0f CPU s, %.0f s wall, rc %d", arm, out[arm]["cpu_s"], out[arm]["wall_s"], proc.returncode
+        )
     return out
 
 
@@ -153,10 +158,13 @@ def main() -> None:
     }
     for arm, a in arms.items():
         print(f"{arm:9s} {a['cpu_s']:8.0f} CPU s {a['wall_s']:8.0f} s wall  peak RSS {a['max_rss_mib']:.0f} MiB")
-    print(f"separate / batched: CPU {figures['cpu_ratio_separate_over_batched']:.2f}x, wall {figures['wall_ratio_separate_over_batched']:.2f}x")
+    cpu_ratio, wall_ratio = figures["cpu_ratio_separate_over_batched"], figures["wall_ratio_separate_over_batched"]
+    print(f"separate / batched: CPU {cpu_ratio:.2f}x, wall {wall_ratio:.2f}x")
     print(f"batched - separate, paired over seeds {pairs['seeds']} (mean [95 % interval]):")
     for c, mets in pairs["batched_minus_separate"].items():
-        print(f"  {c:6s} " + "  ".join(f"{k} {v['mean']:+.3f} [{_f(v['low'])}, {_f(v['high'])}]" for k, v in mets.items()))
+        print(
+            f"  {c:6s} " + "  ".join(f"{k} {v['mean']:+.3f} [{_f(v['low'])}, {_f(v['high'])}]" for k, v in mets.items())
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(figures, indent=1, default=float))

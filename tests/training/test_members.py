@@ -51,7 +51,9 @@ def _method(ds, name: str = "backbone", **options):
 
 
 def _max_diff(a: torch.nn.Module, b: torch.nn.Module) -> float:
-    return max(float((x - y).abs().max()) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    return max(
+        float((x - y).abs().max()) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
 
 
 def test_stacked_losses_and_gradients_equal_each_members_own(ds):
@@ -142,7 +144,9 @@ def test_batching_obstacles_name_the_reason(ds):
     rnd = _ctx(ds, "a")
     rnd.conditions = RandomConditions(seed=0)
     assert "fixed protocol" in batching_obstacle([_method(ds), _method(ds)], [rnd, _ctx(ds, "at")])
-    assert "precision" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at", precision="bf16")])
+    assert "precision" in batching_obstacle(
+        [_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at", precision="bf16")]
+    )
     assert "same condition" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), _ctx(ds, "a")])
     other_seed = _ctx(ds, "at")
     other_seed.seed = 1

@@ -178,7 +178,8 @@ def execute_group(specs: list[RunSpec], threads: int = 1, wait: bool = True) -> 
         return [execute(specs[0], threads, wait)]
     from filelock import FileLock, Timeout
 
-    locks, held, results = [], [], {}
+    locks, held = [], []
+    results: dict[str, dict | None] = {}
     try:
         for s in specs:
             Path(s.out).mkdir(parents=True, exist_ok=True)

@@ -138,7 +138,9 @@ class StackedBackbone(nn.Module):
         view = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
         return torch.addcmul(b.view(view), F.layer_norm(x, x.shape[-1:], eps=self.eps), w.view(view))
 
-    def _encoder_layer(self, x: torch.Tensor, allowed: torch.Tensor, prefix: str, rows: torch.Tensor | None) -> torch.Tensor:
+    def _encoder_layer(
+        self, x: torch.Tensor, allowed: torch.Tensor, prefix: str, rows: torch.Tensor | None
+    ) -> torch.Tensor:
         """One post-norm ``nn.TransformerEncoderLayer`` (ReLU) for ``x [m, B, L, D]`` (the members
         ``rows``); ``allowed [m*B, 1, 1, L]`` True where a key may be attended to."""
         m, B, L, D = x.shape

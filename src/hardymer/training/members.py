@@ -71,7 +71,7 @@ def batching_obstacle(methods: list[Method], ctxs: list[FitContext]) -> str | No
         return f"train.precision={cfg.precision} (the batched path trains in fp32)"
     if cfg.select_on != "val":
         return "train.select_on=test"
-    if len({str(c.conditions.condition) for c in ctxs}) != len(ctxs):
+    if len({_condition(c) for c in ctxs}) != len(ctxs):
         return "two runs have the same condition"
     return None
 
@@ -178,7 +178,9 @@ def fit_members(
     test_sel: list[dict | None] = [None] * M
     test_sel_epoch: list[int | None] = [None] * M
     log.info(
-        "stage 2 of %d conditions (%s) as one model-batched network", M, ", ".join(str(c.conditions.condition) for c in ctxs)
+        "stage 2 of %d conditions (%s) as one model-batched network",
+        M,
+        ", ".join(_condition(c) for c in ctxs),
     )
     for epoch in range(s1_epochs, epochs):
         te = time.perf_counter()
@@ -190,14 +192,14 @@ def fit_members(
                 [ctxs[i].conditions.sample(batch) & batch.avail_full & batch.valid.unsqueeze(-1) for i in active]
             )
             sopt.zero_grad()
-            losses, used = stack.losses(batch, avail)
-            if not bool(torch.isfinite(losses).all()):
+            member_losses, used = stack.losses(batch, avail)
+            if not bool(torch.isfinite(member_losses).all()):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-            losses.sum().backward()
+            member_losses.sum().backward()
             if cfg.grad_clip:
                 stack.clip_grad_norm_(float(cfg.grad_clip))
             sopt.step(stack.update_masks(used))
-            total += losses.detach().double().cpu()
+            total += member_losses.detach().double().cpu()
             n_steps += 1
         share = (time.perf_counter() - te) / len(active)
         active_members = [members[i] for i in active]
@@ -235,7 +237,10 @@ def fit_members(
             if cfg.patience and since_best[i] >= cfg.patience:
                 stopped.append(i)
                 log.info(
-                    "%s: early stop after epoch %d (best: epoch %d)", c.conditions.condition, epoch + 1, best_epoch[i] + 1
+                    "%s: early stop after epoch %d (best: epoch %d)",
+                    _condition(c),
+                    epoch + 1,
+                    best_epoch[i] + 1,
                 )
         if stopped:
             rows = [row for row, i in enumerate(active) if i not in stopped]
@@ -247,15 +252,16 @@ def fit_members(
 
     results = []
     for i, (m, c) in enumerate(zip(members, ctxs, strict=True)):
-        if best_state[i] is None or best_val[i] is None:
+        state, chosen = best_state[i], best_val[i]
+        if state is None or chosen is None:
             raise RuntimeError("no stage-2 epoch was run: increase epochs")
-        m.load_state_dict(best_state[i])
+        m.load_state_dict(state)
         conds = c.conditions.eval_conditions
         val = evaluate(m, val_b, conds, task)
         test = evaluate(m, test_b, conds, task) if test_b is not None else {}
         check = _select_value(val, metric)
-        if not math.isclose(check, float(best_val[i]), rel_tol=1e-5, abs_tol=1e-5):
-            raise RuntimeError(f"restored state gives {metric}={check}, selection saw {best_val[i]}")
+        if not math.isclose(check, chosen, rel_tol=1e-5, abs_tol=1e-5):
+            raise RuntimeError(f"restored state gives {metric}={check}, selection saw {chosen}")
         s2 = [r for r in hist[i] if r["stage"] == 2]
         results.append(
             FitResult(
@@ -275,11 +281,17 @@ def fit_members(
                 stage1_shared=saved is not None,
                 test_selected=test_sel[i],
                 test_selected_epoch=test_sel_epoch[i],
-                batched={"members": M, "conditions": [str(c.conditions.condition) for c in ctxs]},
+                batched={"members": M, "conditions": [_condition(c) for c in ctxs]},
             )
         )
     log.info("%d model-batched runs trained in %.1f s", M, time.perf_counter() - t0)
     return results
+
+
+def _condition(ctx: FitContext) -> str:
+    """The condition of a fixed-protocol context."""
+    assert isinstance(ctx.conditions, FixedCondition)
+    return str(ctx.conditions.condition)
 
 
 def _stack_state(stack: StackedBackbone, name: str, state: dict | None) -> dict | None:

@@ -148,7 +148,12 @@ def _run(
     setup = setup_run(cfg, ds)
     condition, seed = setup.condition, int(cfg.seed)
     log.info(
-        "train %s on %s (fold %s, condition %s, seed %d)", cfg.method.name, setup.ds.name, setup.fold.name, condition, seed
+        "train %s on %s (fold %s, condition %s, seed %d)",
+        cfg.method.name,
+        setup.ds.name,
+        setup.fold.name,
+        condition,
+        seed,
     )
     epoch_log = (
         EpochLogger(int(cfg.train.epochs or 0), label=f"{cfg.method.name} {condition} seed{seed}")
