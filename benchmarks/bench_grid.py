@@ -7,7 +7,10 @@ Arms, run in the same process (1 torch thread, ``time.process_time``), each with
   teacher's and its student's stage 1 itself);
 * ``new``: ``share_stage1=true`` and ``precision=bf16`` (stage 1 trained once per model and reused);
 * ``new-bucket`` (``--arms``): ``new`` with length-bucketed training batches (``train.bucket``);
-* ``new-fast`` (``--arms``): ``new-bucket`` with ``train.fast_dropout`` (cheaper dropout masks).
+* ``new-fast`` (``--arms``): ``new-bucket`` with ``train.fast_dropout`` (cheaper dropout masks);
+* ``new-fast-batched`` (``--arms``): ``new-fast`` with ``train.batch_members=7``: the conditions as
+  one group (``run_member_group``: backbone's stage 2, hardymer's teachers model-batched); its
+  CPU seconds are the group's, shared equally among its conditions.
 
 ``--epochs-scale s1,s2`` shortens every schedule (student and teacher epochs times ``s``) so a
 reduced run can be measured on a busy machine; with two or more scales the cost of each run is
@@ -62,6 +65,14 @@ ARMS = {
     "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True},
     # and dropout masks from random bits (another random stream, same p and expectation)
     "new-fast": {"share_stage1": True, "precision": "bf16", "bucket": True, "fast_dropout": True},
+    # and the conditions trained together (hardymer: the six teachers as one model-batched network)
+    "new-fast-batched": {
+        "share_stage1": True,
+        "precision": "bf16",
+        "bucket": True,
+        "fast_dropout": True,
+        "batch_members": 7,
+    },
 }
 
 
@@ -111,6 +122,10 @@ def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> di
         train = ARMS[arm]
         cache = work / f"cache-{arm}-{scale}"
         rows = []
+        if int(train.get("batch_members", 1)) > 1:
+            rows = _time_group(args, ds, work, scale, arm, cache)
+            res[arm] = rows
+            continue
         for c in args.conditions:
             cfg = run_config(args, args.method, c, work / f"{arm}-{scale}" / c, cache, train, args.recipe, scale)
             c0, w0 = time.process_time(), time.perf_counter()
@@ -131,6 +146,35 @@ def time_grid(args: argparse.Namespace, ds: Any, work: Path, scale: float) -> di
             log.info("x%s %s %s: %.1f CPU s (stage 1 shared: %s)", scale, arm, c, cpu, m["stage1_shared"])
         res[arm] = rows
     return res
+
+
+def _time_group(args: argparse.Namespace, ds: Any, work: Path, scale: float, arm: str, cache: Path) -> list[dict]:
+    """The conditions of a batched arm as one group: CPU seconds shared equally among them."""
+    from hardymer.training.run import run_member_group
+
+    train = ARMS[arm]
+    cfgs = [
+        run_config(args, args.method, c, work / f"{arm}-{scale}" / c, cache, train, args.recipe, scale)
+        for c in args.conditions
+    ]
+    c0, w0 = time.process_time(), time.perf_counter()
+    metrics = run_member_group(cfgs, ds=ds, save_checkpoint_file=False)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    log.info("x%s %s (%d conditions as one group): %.1f CPU s", scale, arm, len(cfgs), cpu)
+    return [
+        {
+            "condition": c,
+            "cpu_s": cpu / len(cfgs),
+            "wall_s": wall / len(cfgs),
+            "group_cpu_s": cpu,
+            "stage1_shared": m["stage1_shared"],
+            "test": m["test"],
+            "val": m["val"],
+            "epochs": cfg.train.epochs,
+            "teacher_epochs": dict(cfg.method.options).get("teacher_epochs", 0),
+        }
+        for c, cfg, m in zip(args.conditions, cfgs, metrics, strict=True)
+    ]
 
 
 def extrapolate(by_scale: dict[float, list[dict]], arm: str, n_grid: int = len(GRID)) -> tuple[float, str]:

@@ -61,6 +61,8 @@ def _command(args: argparse.Namespace, arm: str, members: int) -> list[str]:
         cmd += ["--root", args.root]
     if args.epochs:
         cmd += ["--epochs", str(args.epochs)]
+    if args.device != "cpu":
+        cmd += ["--device", args.device]
     for opt in args.method_opt or []:
         cmd += ["--method-opt", opt]
     return cmd
@@ -140,6 +142,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--method-opt", action="append", help="key=value, as hardymer bench --method-opt")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both arms on it; wall seconds are the cost there)")
     ap.add_argument("--out", default="runs/bench-members-table")
     ap.add_argument("--fresh", action="store_true", help="delete both arms' runs and caches first")
     ap.add_argument("--json", default=None, help="write the figures here")
@@ -150,7 +153,9 @@ def main() -> None:
         raise SystemExit(f"an arm failed; see {args.out}/<arm>.log")
     pairs = paired(args)
     figures = {
-        "grid": {k: getattr(args, k) for k in ("dataset", "method", "conditions", "seeds", "epochs", "method_opt")},
+        "grid": {
+            k: getattr(args, k) for k in ("dataset", "method", "conditions", "seeds", "epochs", "method_opt", "device")
+        },
         "arms": arms,
         "cpu_ratio_separate_over_batched": arms["separate"]["cpu_s"] / arms["batched"]["cpu_s"],
         "wall_ratio_separate_over_batched": arms["separate"]["wall_s"] / arms["batched"]["wall_s"],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The prepared check for a lent CUDA GPU: the test suite's CUDA subset, then the grid benchmark
 # on --device cuda (today's path vs shared stage 1 + bf16) and a stage-2 epoch fp32 vs bf16, then
-# bench_members.py on cuda (M backbone members one after the other vs model-batched; MEMBERS_MAX).
+# bench_members.py on cuda (M backbone members one after the other vs model-batched; MEMBERS_MAX),
+# then a backbone table trained run by run vs with train.batch_members=7 (bench_members_table.py).
 # Figures go to $OUT (if set; else runs/gpu-check). Run from the repository root:
 #
 #   benchmarks/gpu_check.sh [MOSI_ROOT]      # MOSI_ROOT default ../shared/data/mosi-poria
@@ -39,5 +40,10 @@ python benchmarks/bench_members.py "${DATA[@]}" --device cuda --members "1,10,35
   --steps 20 --warmup 3 --out "$DEST/members_cuda.json" > "$DEST/members_cuda.txt" 2>&1
 members_rc=$?
 cat "$DEST/members_cuda.txt"
-echo "tests rc=$tests_rc grid rc=$grid_rc members rc=$members_rc" | tee "$DEST/status.txt"
-[ "$tests_rc" -eq 0 ] && [ "$grid_rc" -eq 0 ] && [ "$members_rc" -eq 0 ]
+echo "== a backbone table on cuda, run by run vs train.batch_members=7 (seeds 0-${TABLE_SEEDS_MAX:-4})"
+python benchmarks/bench_members_table.py "${DATA[@]}" --device cuda --seeds "0-${TABLE_SEEDS_MAX:-4}" \
+  --out "$DEST/members_table" --fresh --json "$DEST/members_table_cuda.json" > "$DEST/members_table_cuda.txt" 2>&1
+table_rc=$?
+tail -12 "$DEST/members_table_cuda.txt"
+echo "tests rc=$tests_rc grid rc=$grid_rc members rc=$members_rc table rc=$table_rc" | tee "$DEST/status.txt"
+[ "$tests_rc" -eq 0 ] && [ "$grid_rc" -eq 0 ] && [ "$members_rc" -eq 0 ] && [ "$table_rc" -eq 0 ]

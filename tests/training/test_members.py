@@ -37,10 +37,10 @@ def ds(request):
     return Standardizer.fit(raw, raw.folds[0].train).transform(raw)
 
 
-def _ctx(ds, cond: str, patience: int = 0, epochs: int = 6, **train) -> FitContext:
-    tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=patience, **train))
+def _ctx(ds, cond: str, patience: int = 0, epochs: int = 6, device: str = "cpu", **train) -> FitContext:
+    tc = OmegaConf.structured(TrainConfig(epochs=epochs, patience=patience, device=device, **train))
     return FitContext(
-        ds=ds, fold=ds.folds[0], conditions=FixedCondition(cond), train=tc, seed=0, device=torch.device("cpu")
+        ds=ds, fold=ds.folds[0], conditions=FixedCondition(cond), train=tc, seed=0, device=torch.device(device)
     )
 
 
@@ -84,14 +84,28 @@ def test_stacked_losses_and_gradients_equal_each_members_own(ds):
                 torch.testing.assert_close(sg, g, atol=1e-5, rtol=1e-4, msg=name)
 
 
-@pytest.mark.parametrize("patience", [0, 1])
-def test_fit_members_equals_fitting_each_condition_without_dropout(ds, patience):
+@pytest.mark.parametrize(
+    "patience,device",
+    [
+        (0, "cpu"),
+        (1, "cpu"),
+        pytest.param(
+            1,
+            "cuda",
+            marks=[
+                pytest.mark.cuda,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+            ],
+        ),
+    ],
+)
+def test_fit_members_equals_fitting_each_condition_without_dropout(ds, patience, device):
     separate = []
     for c in CONDS:
         m = _method(ds)
-        separate.append((m, fit(m, _ctx(ds, c, patience))))
+        separate.append((m, fit(m, _ctx(ds, c, patience, device=device))))
     members = [_method(ds) for _ in CONDS]
-    results = fit_members(members, [_ctx(ds, c, patience) for c in CONDS])
+    results = fit_members(members, [_ctx(ds, c, patience, device=device) for c in CONDS])
     for (m, r), mb, rb in zip(separate, members, results, strict=True):
         assert rb.best_epoch == r.best_epoch and rb.stage2_epochs == r.stage2_epochs
         assert rb.stage2_steps_total == r.stage2_steps_total and rb.stage1_epochs == r.stage1_epochs
@@ -144,8 +158,8 @@ def test_batching_obstacles_name_the_reason(ds):
     rnd = _ctx(ds, "a")
     rnd.conditions = RandomConditions(seed=0)
     assert "fixed protocol" in batching_obstacle([_method(ds), _method(ds)], [rnd, _ctx(ds, "at")])
-    assert "precision" in batching_obstacle(
-        [_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at", precision="bf16")]
+    assert "training configs differ" in batching_obstacle(
+        [_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at")]
     )
     assert "same condition" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), _ctx(ds, "a")])
     other_seed = _ctx(ds, "at")
@@ -245,3 +259,14 @@ def test_hardymer_teachers_trained_model_batched_equal_their_own_fits_without_dr
     assert teacher_cache_key(one.ctx, one.method.teacher_config()) != teacher_cache_key(
         setups[0].ctx, setups[0].method.teacher_config()
     )
+
+
+def test_fit_members_in_bf16_stays_close_to_fp32_and_keeps_fp32_weights(ds):
+    fp32 = fit_members([_method(ds) for _ in CONDS], [_ctx(ds, c, epochs=4) for c in CONDS])
+    members = [_method(ds) for _ in CONDS]
+    bf16 = fit_members(members, [_ctx(ds, c, epochs=4, precision="bf16") for c in CONDS])
+    assert all(p.dtype == torch.float32 for m in members for p in m.parameters())
+    for a, b in zip(fp32, bf16, strict=True):  # the same computation in lower precision: close, not equal
+        losses_a = [h["loss"] for h in a.history if h["stage"] == 2]
+        losses_b = [h["loss"] for h in b.history if h["stage"] == 2]
+        assert losses_b == pytest.approx(losses_a, rel=0.05)

@@ -35,6 +35,7 @@ from hardymer.models.dropout import use_fast_dropout
 from hardymer.models.stacked import StackedBackbone, stage2_parameter_names
 from hardymer.models.stacked import batching_obstacle as network_obstacle
 from hardymer.optim import StackedAdam
+from hardymer.training.precision import autocast
 from hardymer.training.stage1 import restore_stage1, save_stage1, shared_stage1
 from hardymer.training.trainer import FitResult, _select_value, evaluate, make_optimizer, schedule, train_epoch
 
@@ -47,7 +48,7 @@ MemberCallback = Callable[[int, int, int, dict], None]
 def batching_obstacle(methods: list[Method], ctxs: list[FitContext]) -> str | None:
     """Why these runs cannot be trained as one model (``None``: they can). They must be
     ``backbone`` runs of one config under the fixed protocol, on the same data, fold and seed,
-    with the same training config, in fp32, selecting on validation."""
+    with the same training config, selecting on validation."""
     if len(methods) != len(ctxs) or not methods:
         return "no runs"
     others = sorted({type(m).__name__ for m in methods if not isinstance(m, Backbone)})
@@ -67,8 +68,6 @@ def batching_obstacle(methods: list[Method], ctxs: list[FitContext]) -> str | No
         if train_key(c.train, "run") != train_key(c0.train, "run"):
             return "the runs' training configs differ"
     cfg = c0.train
-    if str(getattr(cfg, "precision", "fp32")) != "fp32":
-        return f"train.precision={cfg.precision} (the batched path trains in fp32)"
     if cfg.select_on != "val":
         return "train.select_on=test"
     if len({_condition(c) for c in ctxs}) != len(ctxs):
@@ -99,6 +98,7 @@ def fit_members(
     metric = default_select_metric(task) if cfg.select_metric == "auto" else cfg.select_metric
     eval_test = bool(getattr(cfg, "evaluate_test", True))
     record_curve = bool(getattr(cfg, "record_test_curve", False)) and eval_test
+    amp = autocast(cfg, c0.device)  # train.precision, as fit uses it (losses and weights stay fp32)
     start = _state_digest(members[0])
     for m in members[1:]:
         if any(not torch.equal(a, b) for a, b in zip(start, _state_digest(m), strict=True)):
@@ -192,7 +192,9 @@ def fit_members(
                 [ctxs[i].conditions.sample(batch) & batch.avail_full & batch.valid.unsqueeze(-1) for i in active]
             )
             sopt.zero_grad()
-            member_losses, used = stack.losses(batch, avail)
+            with amp:
+                member_losses, used = stack.losses(batch, avail)
+            member_losses = member_losses.float()
             if not bool(torch.isfinite(member_losses).all()):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
             member_losses.sum().backward()
@@ -210,7 +212,8 @@ def fit_members(
             steps_total[i] += n_steps
             conds = c.conditions.eval_conditions
             tv = time.perf_counter()
-            sel = evaluate(m, val_b, conds, task)
+            with amp:
+                sel = evaluate(m, val_b, conds, task)
             value = _select_value(sel, metric)
             rec = {
                 "epoch": epoch,
@@ -225,7 +228,8 @@ def fit_members(
             else:
                 since_best[i] += 1
             if record_curve and test_b is not None:
-                cur = evaluate(m, test_b, conds, task)
+                with amp:
+                    cur = evaluate(m, test_b, conds, task)
                 summary = cur if len(conds) == 1 else cur["mean6" if "mean6" in cur else "mean"]
                 rec.update({f"test_{k}": float(v) for k, v in summary.items()})
                 if is_better(metric, float(summary[metric]), curve_best[i]):
@@ -257,8 +261,9 @@ def fit_members(
             raise RuntimeError("no stage-2 epoch was run: increase epochs")
         m.load_state_dict(state)
         conds = c.conditions.eval_conditions
-        val = evaluate(m, val_b, conds, task)
-        test = evaluate(m, test_b, conds, task) if test_b is not None else {}
+        with amp:
+            val = evaluate(m, val_b, conds, task)
+            test = evaluate(m, test_b, conds, task) if test_b is not None else {}
         check = _select_value(val, metric)
         if not math.isclose(check, chosen, rel_tol=1e-5, abs_tol=1e-5):
             raise RuntimeError(f"restored state gives {metric}={check}, selection saw {chosen}")

@@ -361,12 +361,16 @@ def run_member_group(
             n = prefit_teachers([s.method for s in setups], [s.ctx for s in setups])
             log.info("%d teachers trained model-batched; the students train one by one", n)
             stack.close()
-            return [run_experiment(c, ds, log_epochs=log_epochs) for c in cfgs]
+            return [
+                run_experiment(c, ds, save_checkpoint_file=save_checkpoint_file, log_epochs=log_epochs) for c in cfgs
+            ]
         why = batching_obstacle([s.method for s in setups], [s.ctx for s in setups]) if len(cfgs) > 1 else "one run"
         if why is not None:
             log.info("training %d run(s) one by one: %s", len(cfgs), why)
             stack.close()  # each run writes its own log.txt
-            return [run_experiment(c, ds, log_epochs=log_epochs) for c in cfgs]
+            return [
+                run_experiment(c, ds, save_checkpoint_file=save_checkpoint_file, log_epochs=log_epochs) for c in cfgs
+            ]
         first = setups[0]
         log.info(
             "train %s on %s (fold %s, seed %d): conditions %s as one model-batched network",
