@@ -174,9 +174,11 @@ def run_condition(cfg: Any) -> str:
     return str(cfg.condition) if cfg.protocol == "fixed" else "all"
 
 
-#: methods that ``train.batch_members`` trains model-batched under the fixed protocol: backbone
-#: (stage 2 of the conditions of one seed) and hardymer (the teachers of those conditions)
-BATCHED_METHODS = ("backbone", "hardymer")
+def batches_method(method: str, protocol: str) -> bool:
+    """Whether ``train.batch_members`` trains runs of ``method`` under ``protocol`` model-batched:
+    backbone (stage 2 of its runs of several conditions and seeds, any protocol) and hardymer (the
+    teachers of its conditions, fixed protocol)."""
+    return method == "backbone" or (method == "hardymer" and protocol == "fixed")
 
 
 def config_hash(cfg: Any) -> str:
@@ -191,7 +193,6 @@ def config_hash(cfg: Any) -> str:
         d.pop("missing", None)
     d["train"] = train_key(d.get("train", {}), "run")
     method = (d.get("method") or {}).get("name")
-    # batch_members changes only these runs (backbone: stage 2 batched; hardymer: its teachers)
-    if method not in BATCHED_METHODS or d.get("protocol") != "fixed":
+    if not batches_method(str(method), str(d.get("protocol"))):  # batch_members changes only these runs
         d["train"].pop("batch_members", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

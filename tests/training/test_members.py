@@ -23,7 +23,7 @@ from hardymer.models import MethodSpec, create_method
 from hardymer.models.context import FitContext
 from hardymer.models.stacked import StackedBackbone
 from hardymer.optim import Adam, StackedAdam
-from hardymer.training.members import batching_obstacle, fit_members
+from hardymer.training.members import batching_obstacle, fit_members, rng_state
 from hardymer.training.run import run_experiment
 from hardymer.training.trainer import fit
 
@@ -118,6 +118,42 @@ def test_fit_members_equals_fitting_each_condition_without_dropout(ds, patience,
         assert len({r.stage2_epochs for r in results}) > 1
 
 
+@pytest.mark.parametrize("protocol", ["fixed", "unified"])
+def test_fit_members_over_seeds_equals_each_run_without_dropout(ds, protocol):
+    """Members of two seeds (own weights, stage 1 and batch order; batches padded to one shape)."""
+    runs = [("a", 0), ("atv", 0), ("a", 1), ("tv", 1)] if protocol == "fixed" else [("all", 0), ("all", 1)]
+
+    def ctx(cond: str, seed: int) -> FitContext:
+        c = _ctx(ds, "atv" if cond == "all" else cond, patience=1)
+        if cond == "all":
+            c.conditions = RandomConditions(seed=seed)
+        c.seed = seed
+        return c
+
+    def method(seed: int):
+        torch.manual_seed(seed)
+        spec = MethodSpec(dims=ds.dims, output_dim=ds.output_dim, task=ds.task)
+        return create_method("backbone", spec, **SMALL)
+
+    separate = []
+    for cond, seed in runs:
+        m = method(seed)
+        separate.append((m, fit(m, ctx(cond, seed))))
+    members, states = [], []
+    for _, seed in runs:
+        members.append(method(seed))
+        states.append(rng_state(torch.device("cpu")))
+    results = fit_members(members, [ctx(c, s) for c, s in runs], rng_states=states)
+    for (m, r), mb, rb in zip(separate, members, results, strict=True):
+        assert rb.best_epoch == r.best_epoch and rb.stage2_steps_total == r.stage2_steps_total
+        assert _max_diff(m, mb) < 1e-4
+        for k, v in r.test.get("mean", r.test).items():
+            assert rb.test.get("mean", rb.test)[k] == pytest.approx(v, abs=1e-3)
+        assert rb.batched is not None and rb.batched["seeds"] == [s for _, s in runs]
+    with pytest.raises(ValueError, match="rng_states"):
+        fit_members([method(0), method(1)], [ctx("a", 0), ctx("a", 1)])
+
+
 def test_stacked_adam_is_each_members_adam_and_leaves_masked_members_alone():
     torch.manual_seed(0)
     rows = [torch.randn(3, 4) for _ in range(3)]
@@ -157,14 +193,14 @@ def test_batching_obstacles_name_the_reason(ds):
     assert "configs differ" in batching_obstacle([_method(ds), _method(ds, dropout=0.1)], two)
     rnd = _ctx(ds, "a")
     rnd.conditions = RandomConditions(seed=0)
-    assert "fixed protocol" in batching_obstacle([_method(ds), _method(ds)], [rnd, _ctx(ds, "at")])
+    assert "protocols differ" in batching_obstacle([_method(ds), _method(ds)], [rnd, _ctx(ds, "at")])
     assert "training configs differ" in batching_obstacle(
         [_method(ds)] * 2, [_ctx(ds, "a", precision="bf16"), _ctx(ds, "at")]
     )
-    assert "same condition" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), _ctx(ds, "a")])
-    other_seed = _ctx(ds, "at")
+    assert "same condition and seed" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), _ctx(ds, "a")])
+    other_seed = _ctx(ds, "a")
     other_seed.seed = 1
-    assert "seed" in batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), other_seed])
+    assert batching_obstacle([_method(ds)] * 2, [_ctx(ds, "a"), other_seed]) is None
     with pytest.raises(ValueError, match="cannot be trained as one model"):
         fit_members([_method(ds), _method(ds)], [_ctx(ds, "a"), _ctx(ds, "a")])
 

@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hardymer.catalog.presets import resolve_method
-from hardymer.config import BATCHED_METHODS, config_hash, set_run_condition, to_container
+from hardymer.config import batches_method, config_hash, set_run_condition, to_container
 from hardymer.models import method_config_class
 
 log = logging.getLogger(__name__)
@@ -139,36 +139,38 @@ def _execute(spec: RunSpec, threads: int) -> dict:
 
 
 def _batch_key(spec: RunSpec) -> str | None:
-    """The group a spec may be model-batched in (``None``: trained on its own): backbone runs under
-    the fixed protocol with ``train.batch_members`` > 1, grouped by everything but the condition."""
+    """The group a spec may be model-batched in (``None``: trained on its own): with
+    ``train.batch_members`` > 1, backbone runs (any protocol) and hardymer runs (fixed protocol),
+    grouped by everything but the condition and the seed."""
     cfg = spec.config
     if int((cfg.get("train") or {}).get("batch_members", 1) or 1) <= 1:
         return None
-    if cfg.get("protocol") != "fixed" or (cfg.get("method") or {}).get("name") not in BATCHED_METHODS:
+    if not batches_method(str((cfg.get("method") or {}).get("name")), str(cfg.get("protocol"))):
         return None
-    rest = {k: v for k, v in cfg.items() if k not in ("condition", "out")}
+    rest = {k: v for k, v in cfg.items() if k not in ("condition", "out", "seed")}
     return json.dumps(rest, sort_keys=True, default=str)
 
 
 def plan_jobs(specs: list[RunSpec]) -> list[list[RunSpec]]:
     """The specs as jobs: groups of at most ``train.batch_members`` runs that differ only in their
-    condition (trained as one model-batched network, :mod:`hardymer.training.members`) and single
-    runs, in the order of their first spec."""
-    groups: dict[str, list[list[RunSpec]]] = {}
-    jobs: list[list[RunSpec]] = []
-    for s in specs:
+    condition and seed, filled seed by seed (trained as one model-batched network,
+    :mod:`hardymer.training.members`), and single runs; in the order of their first spec."""
+    groups: dict[str, list[RunSpec]] = {}
+    first: dict[str, int] = {}
+    jobs: list[tuple[int, list[RunSpec]]] = []
+    for n, s in enumerate(specs):
         key = _batch_key(s)
         if key is None:
-            jobs.append([s])
+            jobs.append((n, [s]))
             continue
-        size = int(s.config["train"]["batch_members"])
-        chunks = groups.setdefault(key, [])
-        if not chunks or len(chunks[-1]) >= size:
-            chunks.append([s])
-            jobs.append(chunks[-1])
-        else:
-            chunks[-1].append(s)
-    return jobs
+        groups.setdefault(key, []).append(s)
+        first.setdefault(key, n)
+    for key, members in groups.items():
+        size = int(members[0].config["train"]["batch_members"])
+        ordered = sorted(members, key=lambda s: s.seed)  # stable: conditions of one seed stay together
+        for k in range(0, len(ordered), size):
+            jobs.append((first[key] + k, ordered[k : k + size]))
+    return [job for _, job in sorted(jobs, key=lambda j: j[0])]
 
 
 def execute_group(specs: list[RunSpec], threads: int = 1, wait: bool = True) -> list[dict | None]:
@@ -233,8 +235,8 @@ def run_grid(
     )
     if unbatched:
         log.info(
-            "train.batch_members: %s trained run by run (model-batched training exists for backbone and "
-            "hardymer's teachers under the fixed protocol)",
+            "train.batch_members: %s trained run by run (model-batched training exists for backbone and, "
+            "under the fixed protocol, hardymer's teachers)",
             ", ".join(unbatched),
         )
     log.info("%d runs planned, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))

@@ -26,7 +26,7 @@ from hardymer.cli._common import (
     setup_logging,
     verbose_option,
 )
-from hardymer.config import BATCHED_METHODS
+from hardymer.config import batches_method
 from hardymer.errors import HardymerError
 
 #: config keys a train flag sets: key -> flag
@@ -52,22 +52,18 @@ DEFAULT_OUT = "runs/train"
 
 
 def _member_groups(run_cfgs: list, log_to: str) -> list[list]:
-    """The runs as groups trained together (``train.batch_members`` > 1: up to that many backbone
-    conditions of one seed under the fixed protocol) or alone, in order."""
+    """The runs as groups trained together (``train.batch_members`` > 1: up to that many runs of
+    several conditions and seeds, filled seed by seed, see :func:`hardymer.config.batches_method`)
+    or alone, in order."""
     first = run_cfgs[0]
     size = int(first.train.batch_members)
-    if size <= 1 or first.protocol != "fixed" or first.method.name not in BATCHED_METHODS or len(run_cfgs) == 1:
+    if size <= 1 or not batches_method(str(first.method.name), str(first.protocol)) or len(run_cfgs) == 1:
         return [[c] for c in run_cfgs]
     if log_to == "tensorboard":
         log.info("train.batch_members: TensorBoard logging trains run by run")
         return [[c] for c in run_cfgs]
-    by_seed: dict[int, list[list]] = {}
-    for c in run_cfgs:
-        chunks = by_seed.setdefault(int(c.seed), [])
-        if not chunks or len(chunks[-1]) >= size:
-            chunks.append([])
-        chunks[-1].append(c)
-    return [g for chunks in by_seed.values() for g in chunks]
+    ordered = sorted(run_cfgs, key=lambda c: int(c.seed))  # stable: the conditions of a seed together
+    return [ordered[k : k + size] for k in range(0, len(ordered), size)]
 
 
 def train(

@@ -12,9 +12,10 @@ without a usable key output 0, residual fusion, the task loss over valid positio
 reconstruction MSE of the missing modalities.
 
 The members share one batch (same utterances and order: the conditions of one seed after a shared
-stage 1); each member has its own availability ``[M, B, L, 3]``. Inputs at positions a member does
-not see never reach its loss (they are neither keys nor kept outputs), so the complete stored
-features are passed once for all members.
+stage 1), or each has its own (seeds: their batches padded to one shape, padding invalid and
+unavailable, so a member's loss is its own batch's); each member has its own availability
+``[M, B, L, 3]``. Inputs at positions a member does not see never reach its loss (they are neither
+keys nor kept outputs), so the complete stored features are passed (once, when shared).
 """
 
 from __future__ import annotations
@@ -161,15 +162,18 @@ class StackedBackbone(nn.Module):
         return self._layer_norm(x + F.dropout(ff, self.p, self.training), f"{prefix}.norm2", rows)
 
     def losses(self, batch: Batch, avail: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Per-member stage-2 losses ``[M]`` on one batch under per-member availability ``avail``
-        ``[M, B, L, 3]`` (already combined with the natural availability and padding, as
-        :meth:`Batch.with_availability` does), and, per group of parameters, which members' losses
-        depend on them (``[M]`` bool: the encoders of a modality a member never sees in this batch,
-        the decoder without a missing modality to reconstruct), as a separate run's ``None``
-        gradients would say."""
+        """Per-member stage-2 losses ``[M]`` and which members' losses depend on which parameters.
+
+        The batch is shared by the members (``valid [B, L]``) or one per member (every tensor with
+        a leading ``M``, padded to one shape); ``avail [M, B, L, 3]`` is each member's availability,
+        already combined with the natural availability and padding (as
+        :meth:`Batch.with_availability` does). The second result maps parameter-name prefixes to
+        ``[M]`` bool: False where a separate run would get no gradient (the encoders of a modality
+        a member never sees in this batch, the decoder without a missing modality to reconstruct)."""
         M = self.M
-        B, L = batch.valid.shape
-        valid = batch.valid.unsqueeze(0).expand(M, B, L)
+        shared = batch.valid.dim() == 2  # one batch for all members, else one per member ([M, B, L])
+        B, L = batch.valid.shape[-2:]
+        valid = batch.valid.unsqueeze(0).expand(M, B, L) if shared else batch.valid
         used: dict[str, torch.Tensor] = {}
         enc = []
         for j, m in enumerate(MODALITIES):
@@ -186,7 +190,10 @@ class StackedBackbone(nn.Module):
             k = keep if rows is None else keep.index_select(0, rows)
             allowed = k | ~k.any(-1, keepdim=True)  # a row without usable keys attends to all; output zeroed
             mask = allowed.reshape(k.shape[0] * B, 1, 1, L)
-            p = self._shared_linear(x, f"encoders.{m}.proj.0", rows)
+            if shared:
+                p = self._shared_linear(x, f"encoders.{m}.proj.0", rows)
+            else:
+                p = self._linear(x if rows is None else x.index_select(0, rows), f"encoders.{m}.proj.0", rows)
             p = F.dropout(p, self.p, self.training)
             for i in range(self.depth):
                 p = self._encoder_layer(p, mask, f"encoders.{m}.encoder.layers.{i}", rows)
@@ -196,7 +203,7 @@ class StackedBackbone(nn.Module):
         hid = f + F.dropout(F.relu(self._linear(f, "fuse.0")), self.p, self.training)
         out = self._linear(hid, "head")
         w = valid.to(out.dtype)
-        y = batch.y.unsqueeze(0).expand(M, *batch.y.shape)
+        y = batch.y.unsqueeze(0).expand(M, *batch.y.shape) if shared else batch.y
         if self.task == "classification":
             per = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1).long(), reduction="none").view(M, B, L)
         elif self.regression_loss == "l1":
@@ -213,8 +220,10 @@ class StackedBackbone(nn.Module):
         s = 0
         for j, m in enumerate(MODALITIES):
             d = self.dims[m]
-            ok = ((~avail[..., j]) & batch.avail_full[..., j].unsqueeze(0) & valid).to(w.dtype)
-            err = err + ((recon[..., s : s + d] - batch.x_full[m].unsqueeze(0)) ** 2).mean(-1) * ok
+            full = batch.avail_full[..., j].unsqueeze(0) if shared else batch.avail_full[..., j]
+            target = batch.x_full[m].unsqueeze(0) if shared else batch.x_full[m]
+            ok = ((~avail[..., j]) & full & valid).to(w.dtype)
+            err = err + ((recon[..., s : s + d] - target) ** 2).mean(-1) * ok
             cnt = cnt + ok
             s += d
         has = (cnt > 0).to(w.dtype)

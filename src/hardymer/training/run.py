@@ -340,8 +340,7 @@ def run_member_group(
     trained as one network first (:func:`~hardymer.training.teacher.prefit_teachers`) and the
     students one by one. When they cannot be batched, the reason is logged and each run is trained
     on its own. Returns the metrics, in order."""
-    from hardymer.models.hardymer import Hardymer
-    from hardymer.training.members import batching_obstacle, fit_members
+    from hardymer.training.members import batching_obstacle, fit_members, rng_state
     from hardymer.training.teacher import prefit_teachers
 
     if not cfgs:
@@ -354,16 +353,21 @@ def run_member_group(
     with ExitStack() as stack:
         for o in outs:
             stack.enter_context(run_log(o))
-        setups = [setup_run(c, ds) for c in cfgs]
-        if len(cfgs) > 1 and all(isinstance(s.method, Hardymer) for s in setups):
-            # hardymer: the teachers of these conditions as one network (right after the setups, on
-            # the stream state a run's own teacher would start from); the students run by run
-            n = prefit_teachers([s.method for s in setups], [s.ctx for s in setups])
-            log.info("%d teachers trained model-batched; the students train one by one", n)
+        if len(cfgs) > 1 and all(c.method.name == "hardymer" and c.protocol == "fixed" for c in cfgs):
+            # hardymer: the teachers of one seed's conditions as one network (right after that seed's
+            # setups, on the stream state a run's own teacher starts from); the students run by run
+            for seed in dict.fromkeys(int(c.seed) for c in cfgs):
+                own = [setup_run(c, ds) for c in cfgs if int(c.seed) == seed]
+                n = prefit_teachers([s.method for s in own], [s.ctx for s in own])
+                log.info("seed %d: %d teachers trained model-batched; the students train one by one", seed, n)
             stack.close()
             return [
                 run_experiment(c, ds, save_checkpoint_file=save_checkpoint_file, log_epochs=log_epochs) for c in cfgs
             ]
+        setups, states = [], []
+        for c in cfgs:
+            setups.append(setup_run(c, ds))
+            states.append(rng_state(setups[-1].ctx.device))  # where this run's own fit would start
         why = batching_obstacle([s.method for s in setups], [s.ctx for s in setups]) if len(cfgs) > 1 else "one run"
         if why is not None:
             log.info("training %d run(s) one by one: %s", len(cfgs), why)
@@ -373,12 +377,11 @@ def run_member_group(
             ]
         first = setups[0]
         log.info(
-            "train %s on %s (fold %s, seed %d): conditions %s as one model-batched network",
+            "train %s on %s (fold %s): %s as one model-batched network",
             first.cfg.method.name,
             first.ds.name,
             first.fold.name,
-            int(first.cfg.seed),
-            ", ".join(str(s.condition) for s in setups),
+            ", ".join(f"{s.condition} seed{int(s.cfg.seed)}" for s in setups),
         )
         loggers = [
             EpochLogger(int(s.cfg.train.epochs or 0), label=f"{s.cfg.method.name} {s.condition} seed{int(s.cfg.seed)}")
@@ -389,5 +392,5 @@ def run_member_group(
             if log_epochs:
                 loggers[i](epoch, stage, record)
 
-        results = fit_members([s.method for s in setups], [s.ctx for s in setups], on_epoch=on_epoch)
+        results = fit_members([s.method for s in setups], [s.ctx for s in setups], on_epoch=on_epoch, rng_states=states)
         return [finish_run(s, r, save_checkpoint_file) for s, r in zip(setups, results, strict=True)]
