@@ -2,8 +2,9 @@
 
 Runs two ``hardymer bench`` processes at the same time, one worker and one torch thread each, on
 the same grid (default: backbone, the seven conditions, seeds 0-4): ``separate`` trains run by run
-(``train.batch_members=1``), ``batched`` trains the conditions of each seed as one model-batched
-network after the shared stage 1 (``train.batch_members=7``). Each arm has its own output and cache
+(``train.batch_members=1``), ``batched`` with ``train.batch_members=--members`` (7: the conditions
+of each seed as one model-batched network after their shared stage 1; 35: the seeds too, their
+batches padded to one shape). Each arm has its own output and cache
 folder (nothing shared between them; a rerun resumes unless ``--fresh``). Prints and writes (``--json``)
 per arm the CPU seconds of its process tree and its wall time, the ratio, and the paired
 difference batched − separate of the test metrics per condition and over the six missing
@@ -28,7 +29,7 @@ from pathlib import Path
 
 log = logging.getLogger("bench_members_table")
 
-ARMS = {"separate": 1, "batched": 7}
+ARMS = ("separate", "batched")
 
 
 def _command(args: argparse.Namespace, arm: str, members: int) -> list[str]:
@@ -72,7 +73,7 @@ def run_arms(args: argparse.Namespace) -> dict[str, dict]:
     """Start both arms at once; per arm its wall seconds and the CPU seconds of its process tree."""
     procs = {}
     starts = {}
-    for arm, members in ARMS.items():
+    for arm, members in (("separate", 1), ("batched", args.members)):
         if args.fresh:
             shutil.rmtree(Path(args.out) / arm, ignore_errors=True)
         (Path(args.out) / arm).mkdir(parents=True, exist_ok=True)
@@ -142,6 +143,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--method-opt", action="append", help="key=value, as hardymer bench --method-opt")
+    ap.add_argument("--members", type=int, default=7, help="train.batch_members of the batched arm (35: seeds too)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (both arms on it; wall seconds are the cost there)")
     ap.add_argument("--out", default="runs/bench-members-table")
     ap.add_argument("--fresh", action="store_true", help="delete both arms' runs and caches first")
@@ -154,7 +156,8 @@ def main() -> None:
     pairs = paired(args)
     figures = {
         "grid": {
-            k: getattr(args, k) for k in ("dataset", "method", "conditions", "seeds", "epochs", "method_opt", "device")
+            k: getattr(args, k)
+            for k in ("dataset", "method", "conditions", "seeds", "epochs", "method_opt", "device", "members")
         },
         "arms": arms,
         "cpu_ratio_separate_over_batched": arms["separate"]["cpu_s"] / arms["batched"]["cpu_s"],

@@ -263,6 +263,17 @@ def test_train_cli_batches_conditions_of_each_seed(tmp_path):
             m = json.loads((out / c / f"seed{s}" / "metrics.json").read_text())
             assert m["batched"] == {"members": 2, "conditions": ["a", "atv"]} and m["seed"] == s
             assert (out / c / f"seed{s}" / "log.txt").read_text().count("model-batched") >= 1
+    # both seeds in one group: each seed's own stage 1 and batch order, batches padded to one shape
+    out4 = tmp_path / "t4"
+    r = CliRunner().invoke(
+        app,
+        ["train", "--method", "backbone", "--data-opt", "size=tiny", "--conditions", "a,atv", "--seeds", "0,1"]
+        + ["--epochs", "4", "--out", str(out4), "--set", "method.options.hidden=16", "--set", "train.batch_members=4"],
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out4 / "atv" / "seed1" / "metrics.json").read_text())
+    assert m["batched"] == {"members": 4, "conditions": ["a", "atv", "a", "atv"], "seeds": [0, 0, 1, 1]}
+    assert m["stage1_epochs"] == 2 and m["stage2_epochs"] == 2
 
 
 def test_batch_members_is_checked(tmp_path):
@@ -306,3 +317,20 @@ def test_fit_members_in_bf16_stays_close_to_fp32_and_keeps_fp32_weights(ds):
         losses_a = [h["loss"] for h in a.history if h["stage"] == 2]
         losses_b = [h["loss"] for h in b.history if h["stage"] == 2]
         assert losses_b == pytest.approx(losses_a, rel=0.05)
+
+
+def test_plan_jobs_fills_groups_seed_by_seed_and_only_for_batched_methods(tmp_path):
+    def specs(method: str, members: int, protocol: str = "fixed") -> list:
+        base = load_config({**_tiny(tmp_path, method, members), "protocol": protocol})
+        conds = ["a", "tv", "atv"] if protocol == "fixed" else ["all"]
+        return plan_grid(base, [method], conds, [0, 1], ["0"], tmp_path / f"{method}-{protocol}-{members}")
+
+    jobs = plan_jobs(specs("backbone", 4))
+    assert [[(s.condition, s.seed) for s in j] for j in jobs] == [
+        [("a", 0), ("tv", 0), ("atv", 0), ("a", 1)],
+        [("tv", 1), ("atv", 1)],
+    ]
+    assert [len(j) for j in plan_jobs(specs("backbone", 7, "unified"))] == [2]  # seeds of the unified model
+    assert [len(j) for j in plan_jobs(specs("hardymer", 7, "unified"))] == [1, 1]  # teachers: fixed only
+    assert [len(j) for j in plan_jobs(specs("hardymer", 3))] == [3, 3]
+    assert [len(j) for j in plan_jobs(specs("backbone", 1))] == [1] * 6
