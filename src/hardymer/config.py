@@ -176,9 +176,9 @@ def run_condition(cfg: Any) -> str:
 
 def batches_method(method: str, protocol: str) -> bool:
     """Whether ``train.batch_members`` trains runs of ``method`` under ``protocol`` model-batched:
-    backbone (stage 2 of its runs of several conditions and seeds, any protocol) and hardymer (the
-    teachers of its conditions, fixed protocol)."""
-    return method == "backbone" or (method == "hardymer" and protocol == "fixed")
+    backbone and hardymer (stage 2 of their runs of several conditions and seeds; hardymer's
+    teachers too under the fixed protocol), under any protocol."""
+    return method in ("backbone", "hardymer")
 
 
 def config_hash(cfg: Any) -> str:

@@ -154,6 +154,34 @@ def test_fit_members_over_seeds_equals_each_run_without_dropout(ds, protocol):
         fit_members([method(0), method(1)], [ctx("a", 0), ctx("a", 1)])
 
 
+def test_hardymer_students_model_batched_equal_their_own_fits_without_dropout(ds):
+    """Each member's K+1 views (its own condition's neighbours) stacked per member; teachers trained
+    in each member's prepare on the stream its own fit would use."""
+    from hardymer.training.teacher import load_or_fit_teacher
+
+    conds = ["a", "at", "atv"]
+    opts = {"K": 2, "neighbours": "random"}
+
+    def ctx(cond: str) -> FitContext:
+        c = _ctx(ds, cond, epochs=4)
+        c.teacher_provider = load_or_fit_teacher
+        return c
+
+    separate = []
+    for cond in conds:
+        m = _method(ds, "hardymer", **opts)
+        separate.append((m, fit(m, ctx(cond))))
+    members, states = [], []
+    for _ in conds:
+        members.append(_method(ds, "hardymer", **opts))
+        states.append(rng_state(torch.device("cpu")))
+    results = fit_members(members, [ctx(c) for c in conds], rng_states=states)
+    for (m, r), mb, rb in zip(separate, members, results, strict=True):
+        assert rb.best_epoch == r.best_epoch and rb.stage2_steps_total == r.stage2_steps_total
+        assert _max_diff(m, mb) < 1e-4
+        assert torch.equal(m.views, mb.views)  # the same curriculum (teacher, hardness, neighbours)
+
+
 def test_stacked_adam_is_each_members_adam_and_leaves_masked_members_alone():
     torch.manual_seed(0)
     rows = [torch.randn(3, 4) for _ in range(3)]
@@ -189,7 +217,9 @@ def test_batching_obstacles_name_the_reason(ds):
         [create_method("zero-fill", MethodSpec(ds.dims, ds.output_dim, ds.task))] * 2, two
     )
     hm = create_method("hardymer", MethodSpec(ds.dims, ds.output_dim, ds.task), hidden=16, depth=1)
-    assert "Hardymer has no model-batched form" in batching_obstacle([_method(ds), hm], two)
+    assert "different methods" in batching_obstacle([_method(ds), hm], two)
+    seq = create_method("hardymer", MethodSpec(ds.dims, ds.output_dim, ds.task), view_steps="sequential")
+    assert "sequential" in batching_obstacle([seq, seq], two)
     assert "configs differ" in batching_obstacle([_method(ds), _method(ds, dropout=0.1)], two)
     rnd = _ctx(ds, "a")
     rnd.conditions = RandomConditions(seed=0)
@@ -331,6 +361,7 @@ def test_plan_jobs_fills_groups_seed_by_seed_and_only_for_batched_methods(tmp_pa
         [("tv", 1), ("atv", 1)],
     ]
     assert [len(j) for j in plan_jobs(specs("backbone", 7, "unified"))] == [2]  # seeds of the unified model
-    assert [len(j) for j in plan_jobs(specs("hardymer", 7, "unified"))] == [1, 1]  # teachers: fixed only
+    assert [len(j) for j in plan_jobs(specs("hardymer", 7, "unified"))] == [2]
+    assert [len(j) for j in plan_jobs(specs("zero-fill", 7))] == [1] * 6  # no model-batched form
     assert [len(j) for j in plan_jobs(specs("hardymer", 3))] == [3, 3]
     assert [len(j) for j in plan_jobs(specs("backbone", 1))] == [1] * 6

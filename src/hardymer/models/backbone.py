@@ -179,7 +179,12 @@ class Backbone(Method):
         (the positions :meth:`recon_error` averages over)."""
         return ((~batch.avail) & batch.avail_full & batch.valid.unsqueeze(-1)).any(-1)
 
+    def stage2_batch(self, batch: Batch, ctx, epoch: int) -> Batch:
+        """What one stage-2 step trains on: ``batch`` under the condition mask(s) the run's sampler
+        draws (``avail`` combined with the natural availability and padding)."""
+        return batch.with_availability(ctx.conditions.sample(batch))
+
     def training_loss(self, batch: Batch, ctx, epoch: int) -> torch.Tensor:
         if self.stage(epoch, ctx.train.epochs) == 1:
             return self.stage1_loss(batch)
-        return self.stage2_loss(batch.with_availability(ctx.conditions.sample(batch)))
+        return self.stage2_loss(self.stage2_batch(batch, ctx, epoch))

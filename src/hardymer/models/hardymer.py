@@ -162,6 +162,11 @@ class Hardymer(Backbone):
         )
         return stacked.with_availability(cond)
 
+    def stage2_batch(self, batch: Batch, ctx, epoch: int) -> Batch:
+        """The K+1 views of ``batch`` stacked along the batch dimension, under the conditions the
+        run's sampler draws (one step trains on all of them with ``view_steps=stacked``)."""
+        return self._stage2_views(batch, ctx, epoch)
+
     def _stage2_views(self, batch: Batch, ctx, epoch: int) -> Batch:
         epochs = ctx.train.epochs
         share = 1.0

@@ -35,13 +35,20 @@ def _key(name: str) -> str:
 
 def batching_obstacle(members: list[Backbone]) -> str | None:
     """Why ``members`` cannot be trained as one :class:`StackedBackbone` (``None``: they can):
-    every member must be exactly a ``backbone`` (not a subclass with its own stage 2), with one
-    config and one data shape."""
+    every member must be a ``backbone``, or a ``hardymer`` student whose stage-2 step is the
+    backbone's loss on its stacked views in one pass (``view_steps=stacked``, no ``view_chunk``),
+    all of one type, config and data shape."""
+    from hardymer.models.hardymer import Hardymer
+
     if not members:
         return "no members"
     for m in members:
-        if type(m) is not Backbone:
-            return f"{type(m).__name__} has no model-batched form (only backbone has)"
+        if type(m) not in (Backbone, Hardymer):
+            return f"{type(m).__name__} has no model-batched form (only backbone and hardymer have)"
+        if type(m) is not type(members[0]):
+            return "the members are of different methods"
+        if isinstance(m, Hardymer) and (m.config.view_steps != "stacked" or 0 < m.config.view_chunk < m.config.K + 1):
+            return "hardymer with view_steps=sequential or view_chunk trains one step in several passes"
     first = members[0]
     for m in members[1:]:
         if m.config != first.config:

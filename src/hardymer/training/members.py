@@ -60,7 +60,7 @@ def batching_obstacle(methods: list[Method], ctxs: list[FitContext]) -> str | No
         return "no runs"
     others = sorted({type(m).__name__ for m in methods if not isinstance(m, Backbone)})
     if others:
-        return f"{', '.join(others)} has no model-batched form (only backbone has)"
+        return f"{', '.join(others)} has no model-batched form (only backbone and hardymer have)"
     why = network_obstacle([m for m in methods if isinstance(m, Backbone)])
     if why is not None:
         return why
@@ -93,7 +93,8 @@ def _state_digest(method: Method) -> list[torch.Tensor]:
     return [v.detach().clone() for v in method.state_dict().values()]
 
 
-def _set_rng(state: dict[str, torch.Tensor] | None, device: torch.device) -> None:
+def set_rng_state(state: dict[str, torch.Tensor] | None, device: torch.device) -> None:
+    """Put torch's global generator(s) in ``state`` (from :func:`rng_state`; ``None``: leave them)."""
     if state is None:
         return
     torch.set_rng_state(state["cpu"])
@@ -205,10 +206,12 @@ def fit_members(
     if len(seeds) > 1 and rng_states is None:
         raise ValueError("members of several seeds need rng_states (each seed's generator state at its fit's start)")
     t0 = time.perf_counter()
-    for m, c in zip(members, ctxs, strict=True):
+    for i, (m, c) in enumerate(zip(members, ctxs, strict=True)):
         m.to(c.device)
         if getattr(cfg, "fast_dropout", False):
             use_fast_dropout(m)
+        if rng_states is not None:  # a teacher trained here starts where the member's own fit would
+            set_rng_state(rng_states[i], c.device)
         m.prepare(c)
     prep_seconds = time.perf_counter() - t0
     train_b = {s: ctxs[lead_of[s]].batcher("train", shuffle=True) for s in seeds}
@@ -236,7 +239,7 @@ def fit_members(
         li = lead_of[s]
         lead, lctx = members[li], ctxs[li]
         if rng_states is not None:
-            _set_rng(rng_states[li], lctx.device)
+            set_rng_state(rng_states[li], lctx.device)
         own = [i for i, c in enumerate(ctxs) if c.seed == s]
 
         def stage1_epoch(epoch: int, rec: dict, own: list[int] = own) -> None:
@@ -281,6 +284,7 @@ def fit_members(
     test_sel: list[dict | None] = [None] * M
     test_sel_epoch: list[int | None] = [None] * M
     labels = [member_label(c) + (f" seed{c.seed}" if len(seeds) > 1 else "") for c in ctxs]
+    plain = type(members[0]) is Backbone  # the backbone's stage-2 batch is the batch under the condition
     log.info("stage 2 of %d runs (%s) as one model-batched network", M, ", ".join(labels))
     for epoch in range(s1_epochs, epochs):
         te = time.perf_counter()
@@ -289,19 +293,16 @@ def fit_members(
         n_steps = 0
         for per_seed in zip(*(train_b[s] for s in seeds), strict=True):
             batch_of = dict(zip(seeds, per_seed, strict=True))
-            mine: list[Batch] = [batch_of[ctxs[i].seed] for i in active]
-            avail_own = [
-                ctxs[i].conditions.sample(b) & b.avail_full & b.valid.unsqueeze(-1)
-                for i, b in zip(active, mine, strict=True)
-            ]
-            if len(seeds) == 1:  # one batch for every member: inputs shared, no padding
+            if len(seeds) == 1 and plain:  # one batch for every member: inputs shared, no padding
                 batch = per_seed[0]
-                avail = torch.stack(avail_own)
-            else:
-                batch = _stack_batches(mine)
-                avail = _stack_batches(
-                    [dataclasses.replace(b, avail=a) for b, a in zip(mine, avail_own, strict=True)]
-                ).avail
+                avail = torch.stack(
+                    [ctxs[i].conditions.sample(batch) & batch.avail_full & batch.valid.unsqueeze(-1) for i in active]
+                )
+            else:  # each member's own stage-2 batch (its seed's batch, hardymer's views), padded to one shape
+                batch = _stack_batches(
+                    [members[i].stage2_batch(batch_of[ctxs[i].seed], ctxs[i], epoch) for i in active]
+                )
+                avail = batch.avail
             sopt.zero_grad()
             with amp:
                 member_losses, used = stack.losses(batch, avail)
@@ -418,6 +419,4 @@ def _stack_state(stack: StackedBackbone, name: str, state: dict | None) -> dict 
 
 
 def _replace_train(ctx: FitContext, train: object) -> FitContext:
-    import dataclasses
-
     return dataclasses.replace(ctx, train=train)

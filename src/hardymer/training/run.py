@@ -340,7 +340,7 @@ def run_member_group(
     trained as one network first (:func:`~hardymer.training.teacher.prefit_teachers`) and the
     students one by one. When they cannot be batched, the reason is logged and each run is trained
     on its own. Returns the metrics, in order."""
-    from hardymer.training.members import batching_obstacle, fit_members, rng_state
+    from hardymer.training.members import batching_obstacle, fit_members, rng_state, set_rng_state
     from hardymer.training.teacher import prefit_teachers
 
     if not cfgs:
@@ -353,21 +353,18 @@ def run_member_group(
     with ExitStack() as stack:
         for o in outs:
             stack.enter_context(run_log(o))
-        if len(cfgs) > 1 and all(c.method.name == "hardymer" and c.protocol == "fixed" for c in cfgs):
-            # hardymer: the teachers of one seed's conditions as one network (right after that seed's
-            # setups, on the stream state a run's own teacher starts from); the students run by run
-            for seed in dict.fromkeys(int(c.seed) for c in cfgs):
-                own = [setup_run(c, ds) for c in cfgs if int(c.seed) == seed]
-                n = prefit_teachers([s.method for s in own], [s.ctx for s in own])
-                log.info("seed %d: %d teachers trained model-batched; the students train one by one", seed, n)
-            stack.close()
-            return [
-                run_experiment(c, ds, save_checkpoint_file=save_checkpoint_file, log_epochs=log_epochs) for c in cfgs
-            ]
         setups, states = [], []
         for c in cfgs:
             setups.append(setup_run(c, ds))
             states.append(rng_state(setups[-1].ctx.device))  # where this run's own fit would start
+        if len(cfgs) > 1 and all(c.method.name == "hardymer" and c.protocol == "fixed" for c in cfgs):
+            # hardymer: the teachers of one seed's conditions first, as one network, on the stream
+            # state that seed's own teachers start from (each cached where its run looks for it)
+            for seed in dict.fromkeys(int(c.seed) for c in cfgs):
+                own = [i for i, c in enumerate(cfgs) if int(c.seed) == seed]
+                set_rng_state(states[own[0]], setups[own[0]].ctx.device)
+                n = prefit_teachers([setups[i].method for i in own], [setups[i].ctx for i in own])
+                log.info("seed %d: %d teachers trained model-batched", seed, n)
         why = batching_obstacle([s.method for s in setups], [s.ctx for s in setups]) if len(cfgs) > 1 else "one run"
         if why is not None:
             log.info("training %d run(s) one by one: %s", len(cfgs), why)
