@@ -285,7 +285,7 @@ def test_train_cli_batches_conditions_of_each_seed(tmp_path):
     r = CliRunner().invoke(
         app,
         ["train", "--method", "backbone", "--data-opt", "size=tiny", "--conditions", "a,atv", "--seeds", "0,1"]
-        + ["--epochs", "4", "--out", str(out), "--set", "method.options.hidden=16", "--set", "train.batch_members=2"],
+        + ["--epochs", "4", "--out", str(out), "--set", "method.options.hidden=16", "--batch-members", "2"],
     )
     assert r.exit_code == 0, r.output
     for c in ("a", "atv"):
@@ -309,6 +309,10 @@ def test_train_cli_batches_conditions_of_each_seed(tmp_path):
 def test_batch_members_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="batch_members"):
         run_experiment(load_config({**_tiny(tmp_path, "backbone", 0), "out": str(tmp_path / "r")}))
+    r = CliRunner().invoke(
+        app, ["bench", "--data-opt", "size=tiny", "--out", str(tmp_path / "b"), "--batch-members", "0"]
+    )
+    assert r.exit_code != 0 and "batch_members" in r.output and "Traceback" not in r.output
 
 
 def test_hardymer_teachers_trained_model_batched_equal_their_own_fits_without_dropout(tmp_path):

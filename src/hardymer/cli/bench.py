@@ -64,6 +64,11 @@ def bench(
     lr: float | None = typer.Option(None, help="learning rate"),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
     select_on: str | None = typer.Option(None, help="val (default) or test (optimistic)"),
+    batch_members: int | None = typer.Option(
+        None,
+        help="train up to N backbone/hardymer runs (conditions, then seeds) as one model-batched network "
+        "(train.batch_members; 7 = the conditions of a seed; see the README on speed)",
+    ),
     workers: int = typer.Option(1, help="parallel runs (local process pool), at least 1"),
     threads: int = typer.Option(1, help="torch threads per run"),
     backend: str = typer.Option("local", help="local or ray"),
@@ -88,7 +93,14 @@ def bench(
     from hardymer.reporting.plots import write_plots
     from hardymer.reporting.results import write_results
 
-    train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device, "select_on": select_on}
+    train = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "device": device,
+        "select_on": select_on,
+        "batch_members": batch_members,
+    }
     try:
 
         def base_config(method_name: str | None = None):

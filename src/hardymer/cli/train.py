@@ -47,6 +47,7 @@ TRAIN_FLAGS = {
     "train.lr": "--lr",
     "train.device": "--device",
     "train.select_on": "--select-on",
+    "train.batch_members": "--batch-members",
 }
 DEFAULT_OUT = "runs/train"
 
@@ -109,6 +110,11 @@ def train(
     fold: str | None = typer.Option(None, help="fold number or name (datasets with several folds)"),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N"),
     select_on: str | None = typer.Option(None, help="val (default) or test (optimistic)"),
+    batch_members: int | None = typer.Option(
+        None,
+        help="with several conditions/seeds: train up to N backbone/hardymer runs as one model-batched "
+        "network (train.batch_members)",
+    ),
     data_opt: list[str] | None = typer.Option(None, help="dataset option key=value"),
     method_opt: list[str] | None = typer.Option(None, help="method option key=value"),
     set_: list[str] | None = typer.Option(None, "--set", help="any config key, e.g. train.patience=5"),
@@ -147,7 +153,14 @@ def train(
             protocol=protocol,
             method=method,
             data={"name": dataset, "root": root, "fold": fold},
-            train={"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device, "select_on": select_on},
+            train={
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "device": device,
+                "select_on": select_on,
+                "batch_members": batch_members,
+            },
             data_opt=data_opt,
             method_opt=method_opt,
             set_=set_,
@@ -176,6 +189,7 @@ def train(
             "train.lr": lr,
             "train.device": device,
             "train.select_on": select_on,
+            "train.batch_members": batch_members,
         }
         log_overrides(file_values, {k: (TRAIN_FLAGS[k], v) for k, v in values.items()}, config)
         if out is None:
