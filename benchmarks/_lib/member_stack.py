@@ -1,6 +1,7 @@
 """M ``backbone`` networks as one model-batched network, for ``benchmarks/bench_members.py``.
 
-Benchmark code, not part of the package. :class:`BackboneStack` holds the parameters of M
+Benchmark code, not part of the package (the product path is :mod:`hardymer.models.stacked`; this copy keeps
+the committed figures of `bench_members.py` reproducible). :class:`BackboneStack` holds the parameters of M
 :class:`hardymer.models.backbone.Backbone` members stacked along a leading member dimension and
 computes the backbone's stage-2 loss for all of them at once: every linear layer is one
 ``baddbmm`` over the members, attention folds the members into the batch dimension (one

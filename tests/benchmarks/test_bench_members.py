@@ -73,3 +73,21 @@ def test_bench_members_quick_writes_figures(tmp_path: Path) -> None:
     assert [r["M"] for r in res["rows"]] == [1, 3]
     for r in res["rows"]:
         assert r["speedup"] > 0 and r["stacked"]["peak_rss_mib"] > 0
+
+
+@pytest.mark.slow
+def test_bench_members_table_runs_both_arms_and_pairs_them(tmp_path: Path) -> None:
+    out = tmp_path / "table.json"
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_members_table.py"), "--epochs", "2", "--seeds", "0-2"]
+        + ["--conditions", "a,atv", "--out", str(tmp_path / "runs"), "--fresh", "--json", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    res = json.loads(out.read_text())
+    assert set(res["arms"]) == {"separate", "batched"} and all(a["cpu_s"] > 0 for a in res["arms"].values())
+    assert len(res["seeds"]) == 3 and set(res["batched_minus_separate"]) == {"a", "atv"}
+    metrics = json.loads(
+        (tmp_path / "runs" / "batched" / "backbone" / "a" / "fold0" / "seed0" / "metrics.json").read_text()
+    )
+    assert metrics["batched"]["members"] == 6 and metrics["batched"]["seeds"] == [0, 0, 1, 1, 2, 2]  # 7 per group
