@@ -9,8 +9,10 @@ Arms, run in the same process (1 torch thread, ``time.process_time``), each with
 * ``new-bucket`` (``--arms``): ``new`` with length-bucketed training batches (``train.bucket``);
 * ``new-fast`` (``--arms``): ``new-bucket`` with ``train.fast_dropout`` (cheaper dropout masks);
 * ``new-fast-batched`` (``--arms``): ``new-fast`` with ``train.batch_members=7``: the conditions as
-  one group (``run_member_group``: backbone's stage 2, hardymer's teachers model-batched); its
-  CPU seconds are the group's, shared equally among its conditions.
+  one group (``run_member_group``: hardymer's teachers, then its students, model-batched); its
+  CPU seconds are the group's, shared equally among its conditions;
+* ``new-fast-fp32`` and ``new-fast-fp32-batched`` (``--arms``): the same two in fp32, for CPUs
+  without native bf16 (AVX2 only), where bf16 matrix multiplies are emulated and slower than fp32.
 
 ``--epochs-scale s1,s2`` shortens every schedule (student and teacher epochs times ``s``) so a
 reduced run can be measured on a busy machine; with two or more scales the cost of each run is
@@ -65,6 +67,15 @@ ARMS = {
     "new-bucket": {"share_stage1": True, "precision": "bf16", "bucket": True},
     # and dropout masks from random bits (another random stream, same p and expectation)
     "new-fast": {"share_stage1": True, "precision": "bf16", "bucket": True, "fast_dropout": True},
+    # new-fast in fp32 (for CPUs without native bf16, where bf16 is emulated and slower)
+    "new-fast-fp32": {"share_stage1": True, "precision": "fp32", "bucket": True, "fast_dropout": True},
+    "new-fast-fp32-batched": {
+        "share_stage1": True,
+        "precision": "fp32",
+        "bucket": True,
+        "fast_dropout": True,
+        "batch_members": 7,
+    },
     # and the conditions trained together (hardymer: the six teachers as one model-batched network)
     "new-fast-batched": {
         "share_stage1": True,

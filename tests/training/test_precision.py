@@ -165,3 +165,18 @@ def test_cpu_bf16_context_uses_the_math_attention_kernel_and_is_reusable():
     assert not torch.is_autocast_enabled("cpu")
     with autocast(TrainConfig(), torch.device("cpu")):
         assert not torch.is_autocast_enabled("cpu")
+
+
+def test_slow_bf16_warning_names_the_cpu_and_the_fix(monkeypatch):
+    from hardymer.training import precision
+
+    bf16 = OmegaConf.structured(TrainConfig(precision="bf16"))
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    msg = precision.slow_bf16_warning(bf16, torch.device("cpu"))
+    assert msg is not None and "emulated" in msg and "train.precision=fp32" in msg
+    assert precision.slow_bf16_warning(OmegaConf.structured(TrainConfig()), torch.device("cpu")) is None
+    assert precision.slow_bf16_warning(bf16, torch.device("cuda")) is None
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.slow_bf16_warning(bf16, torch.device("cpu")) is None
+    monkeypatch.undo()
+    assert isinstance(precision.cpu_has_native_bf16(), bool)  # the real probe answers on any machine

@@ -29,6 +29,25 @@ def precision_of(train_cfg: Any) -> str:
     return p
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it (e.g. AVX2 only)
+    torch emulates bf16 matrix multiplies, far slower than fp32 (17× per stage-2 epoch measured on
+    an AVX2 CPU, ``benchmarks/README.md``)."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def slow_bf16_warning(train_cfg: Any, device: torch.device) -> str | None:
+    """A one-line warning when ``train.precision=bf16`` would run emulated on this CPU, else ``None``."""
+    if precision_of(train_cfg) != "bf16" or device.type != "cpu" or cpu_has_native_bf16():
+        return None
+    return (
+        f"train.precision=bf16 on a CPU without native bf16 ({torch.backends.cpu.get_cpu_capability()}): "
+        "bf16 is emulated here and much slower than fp32; use train.precision=fp32 on this machine"
+    )
+
+
 def autocast(train_cfg: Any, device: torch.device) -> AbstractContextManager:
     """The context forward passes run in: bf16 autocast on ``device``, or nothing for fp32."""
     if precision_of(train_cfg) == "fp32":

@@ -31,6 +31,7 @@ from hardymer.models import Method, MethodSpec, create_method
 from hardymer.models.context import FitContext
 from hardymer.reporting.reference import constant_predictor_metrics
 from hardymer.training.checkpoint import save_checkpoint
+from hardymer.training.precision import slow_bf16_warning
 from hardymer.training.progress import EpochLogger, chain, write_history_csv
 from hardymer.training.seeding import seed_everything
 from hardymer.training.teacher import load_or_fit_teacher
@@ -214,6 +215,8 @@ def setup_run(cfg: Any, ds: MultimodalDataset | None = None) -> RunSetup:
     method = create_method(cfg.method.name, spec, **dict(cfg.method.options))
     out = Path(cfg.out)
     device = torch.device(resolve_device(cfg.train.device))
+    if (slow := slow_bf16_warning(cfg.train, device)) is not None:
+        log.warning("%s", slow)
     ctx = FitContext(
         ds=ds_in,
         fold=fold,
