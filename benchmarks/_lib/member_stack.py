@@ -26,6 +26,7 @@ from hardymer.data.batching import Batch
 from hardymer.data.dataset import MultimodalDataset, Split
 from hardymer.models import MethodSpec, create_method
 from hardymer.models.backbone import Backbone
+from hardymer.training.members import stack_batches
 
 
 def seeded_members(
@@ -192,28 +193,6 @@ class BackboneStack(nn.Module):
         for g in grads:
             g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
         return norms
-
-
-def stack_batches(batches: list[Batch]) -> Batch:
-    """One batch with a leading member dimension: each member's batch padded to the longest
-    ``B`` and ``L`` (padding positions are invalid and unavailable, as the batcher pads)."""
-    B = max(b.valid.shape[0] for b in batches)
-    L = max(b.valid.shape[1] for b in batches)
-
-    def pad(t: torch.Tensor, fill: float | bool | int = 0) -> torch.Tensor:
-        out = t.new_full((B, L, *t.shape[2:]), fill)
-        out[: t.shape[0], : t.shape[1]] = t
-        return out
-
-    return Batch(
-        x={m: torch.stack([pad(b.x[m]) for b in batches]) for m in MODALITIES},
-        x_full={m: torch.stack([pad(b.x_full[m]) for b in batches]) for m in MODALITIES},
-        avail=torch.stack([pad(b.avail, False) for b in batches]),
-        avail_full=torch.stack([pad(b.avail_full, False) for b in batches]),
-        valid=torch.stack([pad(b.valid, False) for b in batches]),
-        y=torch.stack([pad(b.y) for b in batches]),
-        idx=torch.stack([pad(b.idx, -1) for b in batches]),
-    )
 
 
 def check_equal(members: list[Backbone], batches: list[Batch], atol: float = 1e-4) -> float:

@@ -174,10 +174,10 @@ def run_condition(cfg: Any) -> str:
     return str(cfg.condition) if cfg.protocol == "fixed" else "all"
 
 
-def batches_method(method: str, protocol: str) -> bool:
-    """Whether ``train.batch_members`` trains runs of ``method`` under ``protocol`` model-batched:
+def batches_method(method: str) -> bool:
+    """Whether ``train.batch_members`` trains runs of ``method`` model-batched (any protocol):
     backbone and hardymer (stage 2 of their runs of several conditions and seeds; hardymer's
-    teachers too under the fixed protocol), under any protocol."""
+    teachers too under the fixed protocol)."""
     return method in ("backbone", "hardymer")
 
 
@@ -193,6 +193,6 @@ def config_hash(cfg: Any) -> str:
         d.pop("missing", None)
     d["train"] = train_key(d.get("train", {}), "run")
     method = (d.get("method") or {}).get("name")
-    if not batches_method(str(method), str(d.get("protocol"))):  # batch_members changes only these runs
+    if not batches_method(str(method)):  # batch_members changes only these runs
         d["train"].pop("batch_members", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

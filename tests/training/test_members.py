@@ -280,14 +280,19 @@ def test_bench_batches_backbone_conditions_and_writes_the_same_run_folders(tmp_p
     assert json.loads((Path(zf.out) / "metrics.json").read_text())["config_hash"] == config_hash(zf1)
 
 
-def test_train_cli_batches_conditions_of_each_seed(tmp_path):
-    out = tmp_path / "t"
+def _train_backbone(out: Path, *members: str) -> None:
+    """``hardymer train`` of a tiny backbone, conditions a and atv, seeds 0 and 1, into ``out``."""
     r = CliRunner().invoke(
         app,
         ["train", "--method", "backbone", "--data-opt", "size=tiny", "--conditions", "a,atv", "--seeds", "0,1"]
-        + ["--epochs", "4", "--out", str(out), "--set", "method.options.hidden=16", "--batch-members", "2"],
+        + ["--epochs", "4", "--out", str(out), "--set", "method.options.hidden=16", *members],
     )
     assert r.exit_code == 0, r.output
+
+
+def test_train_cli_batches_conditions_of_each_seed(tmp_path):
+    out = tmp_path / "t"
+    _train_backbone(out, "--batch-members", "2")
     for c in ("a", "atv"):
         for s in (0, 1):
             m = json.loads((out / c / f"seed{s}" / "metrics.json").read_text())
@@ -295,12 +300,7 @@ def test_train_cli_batches_conditions_of_each_seed(tmp_path):
             assert (out / c / f"seed{s}" / "log.txt").read_text().count("model-batched") >= 1
     # both seeds in one group: each seed's own stage 1 and batch order, batches padded to one shape
     out4 = tmp_path / "t4"
-    r = CliRunner().invoke(
-        app,
-        ["train", "--method", "backbone", "--data-opt", "size=tiny", "--conditions", "a,atv", "--seeds", "0,1"]
-        + ["--epochs", "4", "--out", str(out4), "--set", "method.options.hidden=16", "--set", "train.batch_members=4"],
-    )
-    assert r.exit_code == 0, r.output
+    _train_backbone(out4, "--set", "train.batch_members=4")
     m = json.loads((out4 / "atv" / "seed1" / "metrics.json").read_text())
     assert m["batched"] == {"members": 4, "conditions": ["a", "atv", "a", "atv"], "seeds": [0, 0, 1, 1]}
     assert m["stage1_epochs"] == 2 and m["stage2_epochs"] == 2

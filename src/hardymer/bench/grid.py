@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 
@@ -145,10 +145,20 @@ def _batch_key(spec: RunSpec) -> str | None:
     cfg = spec.config
     if int((cfg.get("train") or {}).get("batch_members", 1) or 1) <= 1:
         return None
-    if not batches_method(str((cfg.get("method") or {}).get("name")), str(cfg.get("protocol"))):
+    if not batches_method(str((cfg.get("method") or {}).get("name"))):
         return None
     rest = {k: v for k, v in cfg.items() if k not in ("condition", "out", "seed")}
     return json.dumps(rest, sort_keys=True, default=str)
+
+
+T = TypeVar("T")
+
+
+def fill_seed_by_seed(runs: Sequence[T], size: int, seed: Callable[[T], int]) -> list[list[T]]:
+    """``runs`` in groups of at most ``size``, filled seed by seed (sorted by ``seed``, stably, so
+    the conditions of one seed stay together and in order)."""
+    ordered = sorted(runs, key=seed)
+    return [list(ordered[k : k + size]) for k in range(0, len(ordered), size)]
 
 
 def plan_jobs(specs: list[RunSpec]) -> list[list[RunSpec]]:
@@ -167,9 +177,8 @@ def plan_jobs(specs: list[RunSpec]) -> list[list[RunSpec]]:
         first.setdefault(key, n)
     for key, members in groups.items():
         size = int(members[0].config["train"]["batch_members"])
-        ordered = sorted(members, key=lambda s: s.seed)  # stable: conditions of one seed stay together
-        for k in range(0, len(ordered), size):
-            jobs.append((first[key] + k, ordered[k : k + size]))
+        for k, group in enumerate(fill_seed_by_seed(members, size, lambda s: s.seed)):
+            jobs.append((first[key] + k * size, group))
     return [job for _, job in sorted(jobs, key=lambda j: j[0])]
 
 

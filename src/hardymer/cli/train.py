@@ -58,13 +58,14 @@ def _member_groups(run_cfgs: list, log_to: str) -> list[list]:
     or alone, in order."""
     first = run_cfgs[0]
     size = int(first.train.batch_members)
-    if size <= 1 or not batches_method(str(first.method.name), str(first.protocol)) or len(run_cfgs) == 1:
+    if size <= 1 or not batches_method(str(first.method.name)) or len(run_cfgs) == 1:
         return [[c] for c in run_cfgs]
     if log_to == "tensorboard":
         log.info("train.batch_members: TensorBoard logging trains run by run")
         return [[c] for c in run_cfgs]
-    ordered = sorted(run_cfgs, key=lambda c: int(c.seed))  # stable: the conditions of a seed together
-    return [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    from hardymer.bench.grid import fill_seed_by_seed
+
+    return fill_seed_by_seed(run_cfgs, size, lambda c: int(c.seed))
 
 
 def train(

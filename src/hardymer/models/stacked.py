@@ -29,7 +29,8 @@ from hardymer.data.batching import Batch
 from hardymer.models.backbone import Backbone
 
 
-def _key(name: str) -> str:
+def stack_key(name: str) -> str:
+    """The key of a member parameter ``name`` in :attr:`StackedBackbone.params` (dots are not allowed there)."""
     return name.replace(".", "/")
 
 
@@ -81,7 +82,7 @@ class StackedBackbone(nn.Module):
         self.transposed = {n for n in self.names if members[0].get_parameter(n).dim() == 2}
         self.params = nn.ParameterDict(
             {
-                _key(n): nn.Parameter(
+                stack_key(n): nn.Parameter(
                     torch.stack([self.to_stack_layout(n, m.get_parameter(n).detach()) for m in members]).contiguous()
                 )
                 for n in self.names
@@ -109,7 +110,7 @@ class StackedBackbone(nn.Module):
 
     def param(self, name: str) -> torch.Tensor:
         """The stacked parameter of the members' ``name`` (``[M, *shape]``)."""
-        return self.params[_key(name)]
+        return self.params[stack_key(name)]
 
     @torch.no_grad()
     def write_back(self, members: list[Backbone], rows: list[int] | None = None) -> None:
@@ -249,7 +250,7 @@ class StackedBackbone(nn.Module):
             for prefix, m in used.items():
                 if n.startswith(prefix):
                     mask = m
-            out[_key(n)] = mask
+            out[stack_key(n)] = mask
         return out
 
     def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:

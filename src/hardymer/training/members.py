@@ -39,7 +39,7 @@ from hardymer.models.backbone import Backbone
 from hardymer.models.base import Method
 from hardymer.models.context import FitContext
 from hardymer.models.dropout import use_fast_dropout
-from hardymer.models.stacked import StackedBackbone, stage2_parameter_names
+from hardymer.models.stacked import StackedBackbone, stack_key, stage2_parameter_names
 from hardymer.models.stacked import batching_obstacle as network_obstacle
 from hardymer.optim import StackedAdam
 from hardymer.training.precision import autocast
@@ -146,7 +146,7 @@ def _stage1(
     return opt, history, seconds, False
 
 
-def _stack_batches(batches: list[Batch]) -> Batch:
+def stack_batches(batches: list[Batch]) -> Batch:
     """One batch with a leading member dimension: each member's batch padded to the largest
     ``B`` and ``L`` (padding positions invalid and unavailable, as the batcher pads)."""
     B = max(b.valid.shape[0] for b in batches)
@@ -268,8 +268,7 @@ def fit_members(
         weight_decay=cfg.weight_decay,
         decoupled=str(getattr(cfg, "optimizer", "adamw")).lower() == "adamw",
         member_states={
-            n.replace(".", "/"): [_stack_state(stack, n, (start_states[i] or {}).get(n)) for i in range(M)]
-            for n in names
+            stack_key(n): [_stack_state(stack, n, (start_states[i] or {}).get(n)) for i in range(M)] for n in names
         },
     )
     active = list(range(M))
@@ -299,9 +298,7 @@ def fit_members(
                     [ctxs[i].conditions.sample(batch) & batch.avail_full & batch.valid.unsqueeze(-1) for i in active]
                 )
             else:  # each member's own stage-2 batch (its seed's batch, hardymer's views), padded to one shape
-                batch = _stack_batches(
-                    [members[i].stage2_batch(batch_of[ctxs[i].seed], ctxs[i], epoch) for i in active]
-                )
+                batch = stack_batches([members[i].stage2_batch(batch_of[ctxs[i].seed], ctxs[i], epoch) for i in active])
                 avail = batch.avail
             sopt.zero_grad()
             with amp:

@@ -64,6 +64,21 @@ def _new_teacher(spec: MethodSpec, config: BackboneConfig, device: torch.device)
         return Backbone(spec, config).to(device)
 
 
+def teacher_context(ctx: FitContext, epochs: int = 0) -> FitContext:
+    """The context a teacher of ``ctx`` trains in: the run's data, fold, seed and cache, a copy of
+    its condition sampler, and the teacher's training config (:func:`teacher_train_config`)."""
+    return FitContext(
+        ds=ctx.ds,
+        fold=ctx.fold,
+        conditions=copy.deepcopy(ctx.conditions),
+        train=teacher_train_config(ctx.train, epochs),
+        seed=ctx.seed,
+        device=ctx.device,
+        run_key=ctx.run_key,
+        cache_dir=ctx.cache_dir,
+    )
+
+
 def fit_teacher(
     spec: MethodSpec, config: BackboneConfig, ctx: FitContext, epochs: int = 0
 ) -> tuple[Backbone, FitResult]:
@@ -74,16 +89,7 @@ def fit_teacher(
     from ``ctx.seed + TEACHER_SEED_OFFSET`` (torch) and ``ctx.seed`` (batcher, a copy of the
     condition sampler): nothing the caller draws from moves."""
     teacher = _new_teacher(spec, config, ctx.device)
-    sub = FitContext(
-        ds=ctx.ds,
-        fold=ctx.fold,
-        conditions=copy.deepcopy(ctx.conditions),
-        train=teacher_train_config(ctx.train, epochs),
-        seed=ctx.seed,
-        device=ctx.device,
-        run_key=ctx.run_key,
-        cache_dir=ctx.cache_dir,
-    )
+    sub = teacher_context(ctx, epochs)
     with own_torch_stream(ctx.seed + TEACHER_SEED_OFFSET, ctx.device):
         res = trainer.fit(teacher, sub)  # through the module attribute (tests count fits there)
     log.info(
@@ -145,19 +151,7 @@ def prefit_teachers(methods: list[Any], ctxs: list[FitContext]) -> int:
     if len(need) < 2:
         return 0
     teachers = [_new_teacher(m.spec, tcfg, c.device) for m, c, tcfg, _ in need]
-    subs = [
-        FitContext(
-            ds=c.ds,
-            fold=c.fold,
-            conditions=copy.deepcopy(c.conditions),
-            train=teacher_train_config(c.train, m.config.teacher_epochs),
-            seed=c.seed,
-            device=c.device,
-            run_key=c.run_key,
-            cache_dir=c.cache_dir,
-        )
-        for m, c, _, _ in need
-    ]
+    subs = [teacher_context(c, m.config.teacher_epochs) for m, c, _, _ in need]
     why = batching_obstacle(list(teachers), subs)
     if why is not None:
         log.info("teachers trained one by one: %s", why)
